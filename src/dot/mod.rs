@@ -1,0 +1,2 @@
+//! Dot: the `ExternalAsset` body ([`types`]).
+pub mod types;

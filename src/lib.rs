@@ -1,0 +1,5 @@
+//! lightdash-dot-sync
+#![warn(missing_docs)]
+pub mod dot;
+pub mod lightdash;
+pub mod render;

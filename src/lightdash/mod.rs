@@ -1,0 +1,2 @@
+//! Lightdash: tolerant API types ([`types`]).
+pub mod types;
