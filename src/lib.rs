@@ -1,5 +1,6 @@
 //! lightdash-dot-sync
 #![warn(missing_docs)]
+pub mod config;
 pub mod dot;
 pub mod lightdash;
 pub mod render;

@@ -1,0 +1,1213 @@
+//! Configuration: [`RawSettings`] (serde, defaults defined once here) → [`Settings`]
+//! (validated, secrets resolved, crons parsed). Reads the config file and secret files; no
+//! network.
+//!
+//! Sources, later wins: built-in defaults, the TOML file, then `LDSYNC_<SECTION>__<KEY>`
+//! environment variables. Every problem found is reported at once, each naming its key and
+//! the fix, so an operator fixes a config in one round trip.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+use crate::dot::types::AssetKind;
+
+/// Env vars with this prefix (and a `__` between section and key) override the file.
+pub const ENV_PREFIX: &str = "LDSYNC_";
+
+/// A secret as written in the file or env. Compares by value (for the defaults test) and
+/// never prints its value.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct RawSecret(pub SecretString);
+
+impl PartialEq for RawSecret {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.expose_secret() == other.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for RawSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+/// The config file, as written, before validation.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawSettings {
+    /// `[lightdash]`
+    pub lightdash: RawLightdash,
+    /// `[dot]`
+    pub dot: RawDot,
+    /// `[sync]`
+    pub sync: RawSync,
+    /// `[schedule]`
+    pub schedule: RawSchedule,
+    /// `[state]`
+    pub state: RawState,
+    /// `[server]`
+    pub server: RawServer,
+    /// `[log]`
+    pub log: RawLog,
+}
+
+/// `[lightdash]` as written.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawLightdash {
+    /// API base and deep-link base (required).
+    pub url: String,
+    /// Base for links when users reach Lightdash elsewhere; empty = `url`.
+    pub public_url: String,
+    /// The token itself (prefer `api_key_file`).
+    pub api_key: Option<RawSecret>,
+    /// A file holding the token.
+    pub api_key_file: Option<PathBuf>,
+    /// Project uuids; empty = every non-preview project visible.
+    pub projects: Vec<String>,
+    /// Sync private spaces and their content.
+    pub include_private: bool,
+    /// Globs on space paths by name; empty = all.
+    pub include_spaces: Vec<String>,
+    /// Globs on space paths by name to leave out.
+    pub exclude_spaces: Vec<String>,
+    /// Request rate limit.
+    pub requests_per_second: f64,
+    /// Total timeout per request.
+    pub timeout_secs: u64,
+}
+
+impl Default for RawLightdash {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            public_url: String::new(),
+            api_key: None,
+            api_key_file: None,
+            projects: Vec::new(),
+            include_private: false,
+            include_spaces: Vec::new(),
+            exclude_spaces: Vec::new(),
+            requests_per_second: 10.0,
+            timeout_secs: 30,
+        }
+    }
+}
+
+/// `[dot]` as written.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawDot {
+    /// Dot base URL.
+    pub url: String,
+    /// `header` (X-API-KEY) or `query` (user_id + api_token in the URL).
+    pub auth: String,
+    /// The X-API-KEY value (prefer `api_key_file`).
+    pub api_key: Option<RawSecret>,
+    /// A file holding the X-API-KEY value.
+    pub api_key_file: Option<PathBuf>,
+    /// Query auth: the user id.
+    pub user_id: String,
+    /// Query auth: the token.
+    pub api_token: Option<RawSecret>,
+    /// Query auth: a file holding the token.
+    pub api_token_file: Option<PathBuf>,
+    /// Request rate limit.
+    pub requests_per_second: f64,
+    /// Pushes in flight.
+    pub concurrency: usize,
+    /// Attempts per push, first included.
+    pub max_attempts: u32,
+    /// Total timeout per request.
+    pub timeout_secs: u64,
+}
+
+impl Default for RawDot {
+    fn default() -> Self {
+        Self {
+            url: "https://app.getdot.ai".into(),
+            auth: "header".into(),
+            api_key: None,
+            api_key_file: None,
+            user_id: String::new(),
+            api_token: None,
+            api_token_file: None,
+            requests_per_second: 5.0,
+            concurrency: 4,
+            max_attempts: 5,
+            timeout_secs: 30,
+        }
+    }
+}
+
+/// `[sync]` as written.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawSync {
+    /// Asset kinds to sync.
+    pub kinds: Vec<String>,
+    /// Fail-safe share of a project's assets one cycle may deactivate.
+    pub max_deactivate_fraction: f64,
+    /// Minimum interval between view-count-only pushes of one asset.
+    pub view_count_refresh: String,
+    /// Cap on `dot_description`.
+    pub max_description_chars: usize,
+}
+
+impl Default for RawSync {
+    fn default() -> Self {
+        Self {
+            kinds: vec!["dashboard".into(), "chart".into(), "space".into()],
+            max_deactivate_fraction: 0.5,
+            view_count_refresh: "24h".into(),
+            max_description_chars: 20_000,
+        }
+    }
+}
+
+/// `[schedule]` as written.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawSchedule {
+    /// Incremental cycles (6-field cron).
+    pub sync: String,
+    /// Deep cycles (6-field cron); empty = none.
+    pub deep: String,
+    /// IANA time zone for both.
+    pub timezone: String,
+    /// Run an incremental cycle at start.
+    pub run_on_start: bool,
+}
+
+impl Default for RawSchedule {
+    fn default() -> Self {
+        Self {
+            sync: "0 */15 * * * *".into(),
+            deep: "0 30 2 * * *".into(),
+            timezone: "UTC".into(),
+            run_on_start: true,
+        }
+    }
+}
+
+/// `[state]` as written.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawState {
+    /// Directory of the sled state.
+    pub path: PathBuf,
+}
+
+impl Default for RawState {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("/var/lib/lightdash-dot-sync"),
+        }
+    }
+}
+
+/// `[server]` as written.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawServer {
+    /// Listen address; empty disables the listener.
+    pub listen: String,
+    /// Accept `POST /admin/resync` from non-loopback peers.
+    pub allow_remote_admin: bool,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:9464".into(),
+            allow_remote_admin: false,
+        }
+    }
+}
+
+/// `[log]` as written.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawLog {
+    /// `text` or `json`.
+    pub format: String,
+    /// Level or `EnvFilter` directives; `RUST_LOG` overrides.
+    pub level: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        Self {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Lightdash access and scope.
+    pub lightdash: LightdashSettings,
+    /// Dot access.
+    pub dot: DotSettings,
+    /// Sync behaviour.
+    pub sync: SyncSettings,
+    /// Cron schedules.
+    pub schedule: ScheduleSettings,
+    /// State location.
+    pub state: StateSettings,
+    /// HTTP listener.
+    pub server: ServerSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// Validated `[lightdash]`.
+#[derive(Debug, Clone)]
+pub struct LightdashSettings {
+    /// API base.
+    pub url: Url,
+    /// Base for deep links.
+    pub public_url: Url,
+    /// The token (sent as `ApiKey`, or `Bearer` for `ldsvc_` tokens).
+    pub api_key: SecretString,
+    /// Project uuids; empty = all non-preview.
+    pub projects: Vec<String>,
+    /// Sync private spaces.
+    pub include_private: bool,
+    /// Space path filter.
+    pub spaces: SpaceFilter,
+    /// Request rate.
+    pub requests_per_second: f64,
+    /// Total timeout per request.
+    pub timeout: Duration,
+}
+
+/// How Dot authenticates us.
+#[derive(Clone)]
+pub enum DotAuth {
+    /// `X-API-KEY: <key>`.
+    Header {
+        /// The key.
+        api_key: SecretString,
+    },
+    /// `?user_id=..&api_token=..`.
+    Query {
+        /// The user.
+        user_id: String,
+        /// The token.
+        api_token: SecretString,
+    },
+}
+
+impl fmt::Debug for DotAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DotAuth::Header { .. } => f.write_str("Header { api_key: [REDACTED] }"),
+            DotAuth::Query { user_id, .. } => {
+                write!(f, "Query {{ user_id: {user_id:?}, api_token: [REDACTED] }}")
+            }
+        }
+    }
+}
+
+/// Validated `[dot]`.
+#[derive(Debug, Clone)]
+pub struct DotSettings {
+    /// Dot base URL.
+    pub url: Url,
+    /// Credentials.
+    pub auth: DotAuth,
+    /// Request rate.
+    pub requests_per_second: f64,
+    /// Pushes in flight.
+    pub concurrency: usize,
+    /// Attempts per push.
+    pub max_attempts: u32,
+    /// Total timeout per request.
+    pub timeout: Duration,
+}
+
+/// Validated `[sync]`.
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    /// Kinds to sync.
+    pub kinds: Vec<AssetKind>,
+    /// Fail-safe share.
+    pub max_deactivate_fraction: f64,
+    /// View-count-only push interval.
+    pub view_count_refresh: Duration,
+    /// Description cap in characters.
+    pub max_description_chars: usize,
+}
+
+/// Validated `[schedule]`.
+#[derive(Debug, Clone)]
+pub struct ScheduleSettings {
+    /// Incremental cron.
+    pub sync: String,
+    /// Deep cron, if any.
+    pub deep: Option<String>,
+    /// Time zone.
+    pub timezone: chrono_tz::Tz,
+    /// Run at start.
+    pub run_on_start: bool,
+}
+
+/// Validated `[state]`.
+#[derive(Debug, Clone)]
+pub struct StateSettings {
+    /// State directory.
+    pub path: PathBuf,
+}
+
+/// Validated `[server]`.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Listen address, `None` = disabled.
+    pub listen: Option<SocketAddr>,
+    /// Admin endpoint open to non-loopback peers.
+    pub allow_remote_admin: bool,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Validated `[log]`.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// Output format.
+    pub format: LogFormat,
+    /// Filter directives.
+    pub level: String,
+}
+
+/// Space path include/exclude globs (`Sales/**`), matched against `Parent/Child` names.
+#[derive(Debug, Clone, Default)]
+pub struct SpaceFilter {
+    include: Option<GlobSet>,
+    exclude: Option<GlobSet>,
+}
+
+impl SpaceFilter {
+    /// Compiles the globs; the error names the bad pattern.
+    pub fn new(include: &[String], exclude: &[String]) -> Result<Self, (String, String)> {
+        fn build(patterns: &[String]) -> Result<Option<GlobSet>, (String, String)> {
+            if patterns.is_empty() {
+                return Ok(None);
+            }
+            let mut b = GlobSetBuilder::new();
+            for p in patterns {
+                let glob = globset::GlobBuilder::new(p)
+                    .literal_separator(true)
+                    .build()
+                    .map_err(|e| (p.clone(), e.kind().to_string()))?;
+                b.add(glob);
+                // `Sales/**` should match `Sales` itself too, as operators expect.
+                if let Some(base) = p.strip_suffix("/**") {
+                    b.add(Glob::new(base).map_err(|e| (p.clone(), e.kind().to_string()))?);
+                }
+            }
+            b.build()
+                .map(Some)
+                .map_err(|e| (String::new(), e.to_string()))
+        }
+        Ok(Self {
+            include: build(include)?,
+            exclude: build(exclude)?,
+        })
+    }
+
+    /// Whether a space path (`Sales/EMEA`) is in scope.
+    pub fn allows(&self, path: &str) -> bool {
+        self.include.as_ref().is_none_or(|g| g.is_match(path))
+            && !self.exclude.as_ref().is_some_and(|g| g.is_match(path))
+    }
+}
+
+/// One invalid key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// `section.key`.
+    pub key: String,
+    /// What is wrong.
+    pub problem: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}`: {}; {}", self.key, self.problem, self.fix)
+    }
+}
+
+/// Why the configuration could not be loaded. Every variant maps to exit code 78.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file is missing.
+    #[error(
+        "config file {path} does not exist; pass an existing file with --config or LDSYNC_CONFIG (see config/example.toml)"
+    )]
+    Missing {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The file or an env var does not parse, or names an unknown key.
+    #[error("config {origin} is not valid: {source}")]
+    Parse {
+        /// File path or "environment".
+        origin: String,
+        /// The parser's message (names the key).
+        #[source]
+        source: config::ConfigError,
+    },
+    /// Keys with invalid values.
+    #[error("invalid configuration:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+}
+
+impl ConfigError {
+    /// The process exit code for configuration errors (`EX_CONFIG`).
+    pub const EXIT_CODE: i32 = 78;
+}
+
+/// Loads the file (if any) plus `LDSYNC_*` overrides from `env`, then validates.
+pub fn load(path: Option<&Path>, env: &HashMap<String, String>) -> Result<Settings, ConfigError> {
+    let raw = load_raw(path, env)?;
+    raw.validate(env)
+}
+
+/// Loads the file (if any) plus overrides, without validating.
+pub fn load_raw(
+    path: Option<&Path>,
+    env: &HashMap<String, String>,
+) -> Result<RawSettings, ConfigError> {
+    let mut builder = config::Config::builder();
+    if let Some(path) = path {
+        if !path.exists() {
+            return Err(ConfigError::Missing {
+                path: path.to_owned(),
+            });
+        }
+        builder = builder.add_source(
+            config::File::from(path)
+                .format(config::FileFormat::Toml)
+                .required(true),
+        );
+    }
+    // Only `LDSYNC_<SECTION>__<KEY>` are config keys; other LDSYNC_ vars (LDSYNC_CONFIG) are
+    // for the CLI, and must not trip `deny_unknown_fields`.
+    let overrides: HashMap<String, String> = env
+        .iter()
+        .filter(|(k, _)| {
+            k.strip_prefix(ENV_PREFIX)
+                .is_some_and(|rest| rest.contains("__"))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    builder = builder.add_source(
+        config::Environment::with_prefix("LDSYNC")
+            .prefix_separator("_")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("lightdash.projects")
+            .with_list_parse_key("lightdash.include_spaces")
+            .with_list_parse_key("lightdash.exclude_spaces")
+            .with_list_parse_key("sync.kinds")
+            .source(Some(overrides.into_iter().collect())),
+    );
+    let origin = path
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "environment".into());
+    builder
+        .build()
+        .and_then(|c| c.try_deserialize::<RawSettings>())
+        .map_err(|source| ConfigError::Parse { origin, source })
+}
+
+fn problem(key: &str, problem: impl Into<String>, fix: impl Into<String>) -> Problem {
+    Problem {
+        key: key.into(),
+        problem: problem.into(),
+        fix: fix.into(),
+    }
+}
+
+/// Expands `$CREDENTIALS_DIRECTORY` / `${CREDENTIALS_DIRECTORY}` in a secret file path, so
+/// one config works with systemd's `LoadCredential=`.
+fn expand_credentials_dir(path: &Path, env: &HashMap<String, String>) -> Result<PathBuf, String> {
+    let s = path.to_string_lossy();
+    if !s.contains("$CREDENTIALS_DIRECTORY") && !s.contains("${CREDENTIALS_DIRECTORY}") {
+        return Ok(path.to_owned());
+    }
+    let dir = env
+        .get("CREDENTIALS_DIRECTORY")
+        .ok_or_else(|| "it uses $CREDENTIALS_DIRECTORY, which is not set".to_string())?;
+    Ok(PathBuf::from(
+        s.replace("${CREDENTIALS_DIRECTORY}", dir)
+            .replace("$CREDENTIALS_DIRECTORY", dir),
+    ))
+}
+
+/// Resolves a secret given as a value or a file; exactly one must be set.
+fn resolve_secret(
+    value_key: &str,
+    file_key: &str,
+    value: &Option<RawSecret>,
+    file: &Option<PathBuf>,
+    env: &HashMap<String, String>,
+    problems: &mut Vec<Problem>,
+) -> Option<SecretString> {
+    match (value, file) {
+        (Some(_), Some(_)) => {
+            problems.push(problem(
+                value_key,
+                format!("both `{value_key}` and `{file_key}` are set"),
+                format!("keep only one of them (prefer `{file_key}`)"),
+            ));
+            None
+        }
+        (None, None) => {
+            let env_name = format!(
+                "{ENV_PREFIX}{}",
+                value_key.replacen('.', "__", 1).to_uppercase()
+            );
+            problems.push(problem(
+                value_key,
+                "no token is configured",
+                format!("set `{file_key}` to a file holding the token, or `{value_key}`, or the env var {env_name}"),
+            ));
+            None
+        }
+        (Some(v), None) => {
+            let v = &v.0;
+            if v.expose_secret().trim().is_empty() {
+                problems.push(problem(
+                    value_key,
+                    "the token is empty",
+                    "set it to the token",
+                ));
+                return None;
+            }
+            Some(SecretString::from(v.expose_secret().trim().to_owned()))
+        }
+        (None, Some(path)) => {
+            let path = match expand_credentials_dir(path, env) {
+                Ok(p) => p,
+                Err(e) => {
+                    problems.push(problem(
+                        file_key,
+                        e,
+                        "run under systemd with LoadCredential=, or give an absolute path",
+                    ));
+                    return None;
+                }
+            };
+            match std::fs::read_to_string(&path) {
+                Ok(s) if s.trim().is_empty() => {
+                    problems.push(problem(
+                        file_key,
+                        format!("{} is empty", path.display()),
+                        "write the token into it",
+                    ));
+                    None
+                }
+                Ok(s) => Some(SecretString::from(s.trim().to_owned())),
+                Err(e) => {
+                    problems.push(problem(
+                        file_key,
+                        format!("cannot read {}: {e}", path.display()),
+                        "point it at a readable file holding the token",
+                    ));
+                    None
+                }
+            }
+        }
+    }
+}
+
+fn parse_url(key: &str, value: &str, problems: &mut Vec<Problem>) -> Option<Url> {
+    if value.trim().is_empty() {
+        problems.push(problem(
+            key,
+            "is required",
+            "set it to the base URL, e.g. https://app.lightdash.cloud",
+        ));
+        return None;
+    }
+    match Url::parse(value.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+        Ok(_) => {
+            problems.push(problem(
+                key,
+                format!("{value:?} is not an http(s) URL"),
+                "use a URL like https://app.lightdash.cloud",
+            ));
+            None
+        }
+        Err(e) => {
+            problems.push(problem(
+                key,
+                format!("{value:?} is not a valid URL ({e})"),
+                "use a URL like https://app.lightdash.cloud",
+            ));
+            None
+        }
+    }
+}
+
+fn positive_rate(key: &str, v: f64, problems: &mut Vec<Problem>) {
+    if !(v.is_finite() && v > 0.0) {
+        problems.push(problem(
+            key,
+            format!("must be a positive number (got {v})"),
+            "set the allowed requests per second, e.g. 5",
+        ));
+    }
+}
+
+fn at_least_one(key: &str, v: u64, what: &str, problems: &mut Vec<Problem>) {
+    if v == 0 {
+        problems.push(problem(
+            key,
+            "must be at least 1 (got 0)",
+            format!("set {what}"),
+        ));
+    }
+}
+
+/// Parses a 6-field cron exactly as tokio-cron-scheduler does.
+pub fn parse_cron(expr: &str) -> Result<(), String> {
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(expr)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+impl RawSettings {
+    /// Checks every key and resolves secrets; `env` supplies `CREDENTIALS_DIRECTORY`.
+    pub fn validate(&self, env: &HashMap<String, String>) -> Result<Settings, ConfigError> {
+        let mut p = Vec::new();
+        let l = &self.lightdash;
+        let url = parse_url("lightdash.url", &l.url, &mut p);
+        let public_url = if l.public_url.trim().is_empty() {
+            url.clone()
+        } else {
+            parse_url("lightdash.public_url", &l.public_url, &mut p)
+        };
+        let ld_key = resolve_secret(
+            "lightdash.api_key",
+            "lightdash.api_key_file",
+            &l.api_key,
+            &l.api_key_file,
+            env,
+            &mut p,
+        );
+        for (i, project) in l.projects.iter().enumerate() {
+            if project.trim().is_empty() {
+                p.push(problem(
+                    &format!("lightdash.projects[{i}]"),
+                    "is empty",
+                    "list project uuids, or leave the list empty for all projects",
+                ));
+            }
+        }
+        let spaces = match SpaceFilter::new(&l.include_spaces, &l.exclude_spaces) {
+            Ok(f) => Some(f),
+            Err((pattern, e)) => {
+                p.push(problem(
+                    "lightdash.include_spaces/exclude_spaces",
+                    format!("glob {pattern:?} is invalid: {e}"),
+                    "use globs on space paths like \"Sales/**\"",
+                ));
+                None
+            }
+        };
+        positive_rate(
+            "lightdash.requests_per_second",
+            l.requests_per_second,
+            &mut p,
+        );
+        at_least_one(
+            "lightdash.timeout_secs",
+            l.timeout_secs,
+            "a timeout in seconds, e.g. 30",
+            &mut p,
+        );
+
+        let d = &self.dot;
+        let dot_url = parse_url("dot.url", &d.url, &mut p);
+        let auth = match d.auth.as_str() {
+            "header" => resolve_secret(
+                "dot.api_key",
+                "dot.api_key_file",
+                &d.api_key,
+                &d.api_key_file,
+                env,
+                &mut p,
+            )
+            .map(|api_key| DotAuth::Header { api_key }),
+            "query" => {
+                if d.user_id.trim().is_empty() {
+                    p.push(problem(
+                        "dot.user_id",
+                        "is required when dot.auth = \"query\"",
+                        "set it to the Dot user the token belongs to",
+                    ));
+                }
+                let token = resolve_secret(
+                    "dot.api_token",
+                    "dot.api_token_file",
+                    &d.api_token,
+                    &d.api_token_file,
+                    env,
+                    &mut p,
+                );
+                token
+                    .filter(|_| !d.user_id.trim().is_empty())
+                    .map(|api_token| DotAuth::Query {
+                        user_id: d.user_id.trim().to_owned(),
+                        api_token,
+                    })
+            }
+            other => {
+                p.push(problem(
+                    "dot.auth",
+                    format!("unknown value {other:?}"),
+                    "use \"header\" (X-API-KEY) or \"query\" (user_id + api_token)",
+                ));
+                None
+            }
+        };
+        positive_rate("dot.requests_per_second", d.requests_per_second, &mut p);
+        at_least_one(
+            "dot.concurrency",
+            d.concurrency as u64,
+            "the number of pushes in flight, e.g. 4",
+            &mut p,
+        );
+        at_least_one(
+            "dot.max_attempts",
+            d.max_attempts.into(),
+            "the attempts per push, e.g. 5",
+            &mut p,
+        );
+        at_least_one(
+            "dot.timeout_secs",
+            d.timeout_secs,
+            "a timeout in seconds, e.g. 30",
+            &mut p,
+        );
+
+        let s = &self.sync;
+        let mut kinds = Vec::new();
+        for k in &s.kinds {
+            match AssetKind::parse(k) {
+                Some(kind) if !kinds.contains(&kind) => kinds.push(kind),
+                Some(_) => {}
+                None => p.push(problem(
+                    "sync.kinds",
+                    format!("unknown kind {k:?}"),
+                    "use any of \"dashboard\", \"chart\", \"space\"",
+                )),
+            }
+        }
+        if s.kinds.is_empty() {
+            p.push(problem(
+                "sync.kinds",
+                "is empty",
+                "list at least one of \"dashboard\", \"chart\", \"space\"",
+            ));
+        }
+        kinds.sort();
+        if !(0.0..=1.0).contains(&s.max_deactivate_fraction) || s.max_deactivate_fraction.is_nan() {
+            p.push(problem(
+                "sync.max_deactivate_fraction",
+                format!(
+                    "must be between 0 and 1 (got {})",
+                    s.max_deactivate_fraction
+                ),
+                "set a share like 0.5",
+            ));
+        }
+        let view_count_refresh = match humantime::parse_duration(s.view_count_refresh.trim()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                p.push(problem(
+                    "sync.view_count_refresh",
+                    format!("{:?} is not a duration ({e})", s.view_count_refresh),
+                    "use a duration like \"24h\" or \"30m\"",
+                ));
+                None
+            }
+        };
+        if s.max_description_chars < 1_000 {
+            p.push(problem(
+                "sync.max_description_chars",
+                format!("must be at least 1000 (got {})", s.max_description_chars),
+                "set a cap like 20000",
+            ));
+        }
+
+        let sc = &self.schedule;
+        if let Err(e) = parse_cron(&sc.sync) {
+            p.push(problem("schedule.sync", format!("{:?} is not a valid cron ({e})", sc.sync), "use 6 fields: sec min hour day-of-month month day-of-week, e.g. \"0 */15 * * * *\""));
+        }
+        let deep = (!sc.deep.trim().is_empty()).then(|| sc.deep.clone());
+        if let Some(deep) = &deep {
+            if let Err(e) = parse_cron(deep) {
+                p.push(problem(
+                    "schedule.deep",
+                    format!("{deep:?} is not a valid cron ({e})"),
+                    "use 6 fields, e.g. \"0 30 2 * * *\", or \"\" for no deep cycles",
+                ));
+            }
+        }
+        let timezone = match sc.timezone.parse::<chrono_tz::Tz>() {
+            Ok(tz) => Some(tz),
+            Err(_) => {
+                p.push(problem(
+                    "schedule.timezone",
+                    format!("unknown time zone {:?}", sc.timezone),
+                    "use an IANA name like \"UTC\" or \"Europe/Berlin\"",
+                ));
+                None
+            }
+        };
+
+        if self.state.path.as_os_str().is_empty() {
+            p.push(problem(
+                "state.path",
+                "is empty",
+                "set a writable directory, e.g. /var/lib/lightdash-dot-sync",
+            ));
+        }
+
+        let listen = if self.server.listen.trim().is_empty() {
+            None
+        } else {
+            match self.server.listen.trim().parse::<SocketAddr>() {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    p.push(problem(
+                        "server.listen",
+                        format!("{:?} is not an address", self.server.listen),
+                        "use ip:port like \"127.0.0.1:9464\", or \"\" to disable",
+                    ));
+                    None
+                }
+            }
+        };
+
+        let format = match self.log.format.as_str() {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            other => {
+                p.push(problem(
+                    "log.format",
+                    format!("unknown format {other:?}"),
+                    "use \"text\" or \"json\"",
+                ));
+                None
+            }
+        };
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            p.push(problem(
+                "log.level",
+                format!("{:?} is not a level or filter", self.log.level),
+                "use error, warn, info, debug or trace",
+            ));
+        }
+
+        match (
+            url,
+            public_url,
+            ld_key,
+            spaces,
+            dot_url,
+            auth,
+            view_count_refresh,
+            timezone,
+            format,
+        ) {
+            (
+                Some(url),
+                Some(public_url),
+                Some(api_key),
+                Some(spaces),
+                Some(dot_url),
+                Some(auth),
+                Some(view_count_refresh),
+                Some(timezone),
+                Some(format),
+            ) if p.is_empty() => Ok(Settings {
+                lightdash: LightdashSettings {
+                    url,
+                    public_url,
+                    api_key,
+                    projects: l.projects.iter().map(|s| s.trim().to_owned()).collect(),
+                    include_private: l.include_private,
+                    spaces,
+                    requests_per_second: l.requests_per_second,
+                    timeout: Duration::from_secs(l.timeout_secs),
+                },
+                dot: DotSettings {
+                    url: dot_url,
+                    auth,
+                    requests_per_second: d.requests_per_second,
+                    concurrency: d.concurrency,
+                    max_attempts: d.max_attempts,
+                    timeout: Duration::from_secs(d.timeout_secs),
+                },
+                sync: SyncSettings {
+                    kinds,
+                    max_deactivate_fraction: s.max_deactivate_fraction,
+                    view_count_refresh,
+                    max_description_chars: s.max_description_chars,
+                },
+                schedule: ScheduleSettings {
+                    sync: sc.sync.clone(),
+                    deep,
+                    timezone,
+                    run_on_start: sc.run_on_start,
+                },
+                state: StateSettings {
+                    path: self.state.path.clone(),
+                },
+                server: ServerSettings {
+                    listen,
+                    allow_remote_admin: self.server.allow_remote_admin,
+                },
+                log: LogSettings {
+                    format,
+                    level: self.log.level.clone(),
+                },
+            }),
+            _ => Err(ConfigError::Invalid(p)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn write(dir: &tempfile::TempDir, name: &str, body: &str) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(body.as_bytes())
+            .unwrap();
+        path
+    }
+
+    fn minimal(dir: &tempfile::TempDir) -> String {
+        let ld = write(dir, "ld", "ldpat_secret_1\n");
+        format!(
+            "[lightdash]\nurl = \"https://ld.example.com\"\napi_key_file = \"{}\"\n[dot]\napi_key = \"dot-secret-2\"\n[state]\npath = \"{}\"\n",
+            ld.display(),
+            dir.path().join("state").display()
+        )
+    }
+
+    fn problems(err: ConfigError) -> Vec<Problem> {
+        match err {
+            ConfigError::Invalid(p) => p,
+            other => panic!("expected Invalid, got {other}"),
+        }
+    }
+
+    #[test]
+    fn default_toml_equals_code_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+        let raw = load_raw(Some(&path), &HashMap::new()).unwrap();
+        assert_eq!(raw, RawSettings::default());
+    }
+
+    #[test]
+    fn example_toml_parses_with_its_secrets() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.toml");
+        let raw = load_raw(Some(&path), &HashMap::new()).unwrap();
+        assert_eq!(raw.dot.concurrency, 4);
+        assert!(!raw.lightdash.url.is_empty());
+    }
+
+    #[test]
+    fn minimal_config_validates_and_reads_secret_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "c.toml", &minimal(&dir));
+        let s = load(Some(&path), &HashMap::new()).unwrap();
+        assert_eq!(s.lightdash.api_key.expose_secret(), "ldpat_secret_1");
+        assert_eq!(s.lightdash.public_url.as_str(), "https://ld.example.com/");
+        assert!(
+            matches!(&s.dot.auth, DotAuth::Header { api_key } if api_key.expose_secret() == "dot-secret-2")
+        );
+        assert_eq!(s.schedule.deep.as_deref(), Some("0 30 2 * * *"));
+        assert_eq!(s.sync.view_count_refresh, Duration::from_secs(86_400));
+        let debug = format!("{s:?}");
+        assert!(
+            !debug.contains("ldpat_secret_1") && !debug.contains("dot-secret-2"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn env_overrides_file_and_lists_split() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "c.toml", &minimal(&dir));
+        let s = load(
+            Some(&path),
+            &env(&[
+                ("LDSYNC_DOT__CONCURRENCY", "9"),
+                ("LDSYNC_LIGHTDASH__PROJECTS", "p1,p2"),
+                ("LDSYNC_SYNC__KINDS", "chart"),
+                ("LDSYNC_CONFIG", "/ignored/by/config"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.dot.concurrency, 9);
+        assert_eq!(s.lightdash.projects, vec!["p1", "p2"]);
+        assert_eq!(s.sync.kinds, vec![AssetKind::Chart]);
+    }
+
+    #[test]
+    fn credentials_directory_is_expanded() {
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir, "dot", "from-credentials");
+        let mut body = minimal(&dir);
+        body = body.replace(
+            "api_key = \"dot-secret-2\"",
+            "api_key_file = \"$CREDENTIALS_DIRECTORY/dot\"",
+        );
+        let path = write(&dir, "c.toml", &body);
+        let s = load(
+            Some(&path),
+            &env(&[("CREDENTIALS_DIRECTORY", dir.path().to_str().unwrap())]),
+        )
+        .unwrap();
+        assert!(
+            matches!(&s.dot.auth, DotAuth::Header { api_key } if api_key.expose_secret() == "from-credentials")
+        );
+        let err = problems(load(Some(&path), &HashMap::new()).unwrap_err());
+        assert_eq!(err[0].key, "dot.api_key_file");
+    }
+
+    #[test]
+    fn every_problem_names_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = "[lightdash]\nurl = \"ftp:/nope\"\napi_key = \"a\"\napi_key_file = \"/x\"\nrequests_per_second = 0\n\
+                    [dot]\nconcurrency = 0\nmax_attempts = 0\n\
+                    [sync]\nkinds = [\"dashboard\", \"widget\"]\nview_count_refresh = \"soon\"\nmax_deactivate_fraction = 2.0\n\
+                    [schedule]\nsync = \"*/15 * * * *\"\ntimezone = \"Mars/Olympus\"\n\
+                    [server]\nlisten = \"nowhere\"\n[log]\nformat = \"xml\"\n";
+        let path = write(&dir, "c.toml", body);
+        let keys: Vec<String> = problems(load(Some(&path), &HashMap::new()).unwrap_err())
+            .into_iter()
+            .map(|p| p.key)
+            .collect();
+        for key in [
+            "lightdash.url",
+            "lightdash.api_key",
+            "lightdash.requests_per_second",
+            "dot.api_key",
+            "dot.concurrency",
+            "dot.max_attempts",
+            "sync.kinds",
+            "sync.view_count_refresh",
+            "sync.max_deactivate_fraction",
+            "schedule.sync",
+            "schedule.timezone",
+            "server.listen",
+            "log.format",
+        ] {
+            assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
+        }
+    }
+
+    #[test]
+    fn unreadable_secret_file_and_unknown_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = minimal(&dir).replace(
+            "api_key = \"dot-secret-2\"",
+            "api_key_file = \"/definitely/not/here\"",
+        );
+        let path = write(&dir, "c.toml", &body);
+        let p = problems(load(Some(&path), &HashMap::new()).unwrap_err());
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].key, "dot.api_key_file");
+        assert!(p[0].problem.contains("/definitely/not/here"));
+
+        let path = write(
+            &dir,
+            "typo.toml",
+            &format!("{}\n[sync]\nkindz = []\n", minimal(&dir)),
+        );
+        let err = load(Some(&path), &HashMap::new()).unwrap_err().to_string();
+        assert!(err.contains("kindz"), "{err}");
+    }
+
+    #[test]
+    fn query_auth_needs_user_and_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = minimal(&dir).replace("api_key = \"dot-secret-2\"", "auth = \"query\"");
+        let path = write(&dir, "c.toml", &body);
+        let keys: Vec<_> = problems(load(Some(&path), &HashMap::new()).unwrap_err())
+            .into_iter()
+            .map(|p| p.key)
+            .collect();
+        assert_eq!(keys, vec!["dot.user_id", "dot.api_token"]);
+        let s = load(
+            Some(&path),
+            &env(&[
+                ("LDSYNC_DOT__USER_ID", "sync@example.com"),
+                ("LDSYNC_DOT__API_TOKEN", "tok"),
+            ]),
+        )
+        .unwrap();
+        assert!(
+            matches!(s.dot.auth, DotAuth::Query { ref user_id, .. } if user_id == "sync@example.com")
+        );
+        assert!(!format!("{:?}", s.dot.auth).contains("tok\""));
+    }
+
+    #[test]
+    fn space_filter_globs() {
+        let f = SpaceFilter::new(&["Sales/**".into()], &["Sales/Drafts".into()]).unwrap();
+        assert!(f.allows("Sales"));
+        assert!(f.allows("Sales/EMEA/UK"));
+        assert!(!f.allows("Sales/Drafts"));
+        assert!(!f.allows("Marketing"));
+        assert!(SpaceFilter::default().allows("anything"));
+        let f = SpaceFilter::new(&["*".into()], &[]).unwrap();
+        assert!(f.allows("Top") && !f.allows("Top/Child"));
+    }
+}
