@@ -2,5 +2,7 @@
 #![warn(missing_docs)]
 pub mod config;
 pub mod dot;
+pub mod http;
 pub mod lightdash;
 pub mod render;
+pub mod stats;

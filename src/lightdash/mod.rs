@@ -1,2 +1,5 @@
-//! Lightdash: tolerant API types ([`types`]).
+//! Lightdash: tolerant API types ([`types`]) and the HTTP client ([`client`], I/O).
+pub mod client;
 pub mod types;
+
+pub use client::{LightdashClient, LightdashError};

@@ -1,0 +1,171 @@
+//! Shared HTTP plumbing: the reqwest client builder, rate limiters, and the PURE retry
+//! rules (which responses to retry, how long to wait). The client builder and
+//! [`wait_for`] are the only I/O here.
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, Once};
+use std::time::{Duration, SystemTime};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+/// A per-API request rate limiter.
+pub type Limiter = Arc<DefaultDirectRateLimiter>;
+
+/// Longest wait we accept from a `Retry-After`; a server asking for more gets this, and the
+/// asset is retried next cycle if attempts run out.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+/// First backoff step.
+pub const BASE_BACKOFF: Duration = Duration::from_millis(250);
+
+/// Largest backoff step without `Retry-After`.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Connect timeout for both APIs: a host that does not answer the handshake is down.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+static CRYPTO: Once = Once::new();
+
+/// Builds a client with our user agent and timeouts. Installs the ring crypto provider once:
+/// reqwest is built without a default provider to keep the C build small.
+pub fn build_client(timeout: Duration) -> reqwest::Client {
+    CRYPTO.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+        .user_agent(concat!("lightdash-dot-sync/", env!("CARGO_PKG_VERSION")))
+        .timeout(timeout)
+        .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+        // Only fails when the TLS backend cannot initialise, which is a broken build.
+        .expect("the HTTP client must build")
+}
+
+/// A limiter allowing `per_second` requests per second on average, with a burst of
+/// `max(1, floor(per_second))`, like `Quota::per_second`. Fractional rates (0.5/s) work.
+pub fn limiter(per_second: f64) -> Limiter {
+    let per_second = if per_second.is_finite() && per_second > 0.0 {
+        per_second
+    } else {
+        1.0
+    };
+    let period = Duration::from_secs_f64(1.0 / per_second).max(Duration::from_nanos(1));
+    let burst = NonZeroU32::new((per_second.floor() as u32).max(1)).unwrap_or(NonZeroU32::MIN);
+    let quota = Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(burst);
+    Arc::new(RateLimiter::direct(quota))
+}
+
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryDecision {
+    /// Try again after a backoff.
+    Retry,
+    /// Give up: retrying cannot help (our request is wrong, or access is denied).
+    DontRetry,
+}
+
+/// The retry table: 408, 429 and 5xx except 501 retry; every other status does not.
+/// `None` is a transport error (connect, reset, timeout), which retries.
+pub fn classify(status: Option<u16>) -> RetryDecision {
+    match status {
+        None | Some(408) | Some(429) => RetryDecision::Retry,
+        Some(501) => RetryDecision::DontRetry,
+        Some(s) if (500..600).contains(&s) => RetryDecision::Retry,
+        Some(_) => RetryDecision::DontRetry,
+    }
+}
+
+/// Parses `Retry-After` as delta-seconds or an HTTP date, relative to `now`, capped at
+/// [`MAX_RETRY_AFTER`]. A date in the past means "now" (zero).
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    let wait = if let Ok(secs) = value.parse::<u64>() {
+        Duration::from_secs(secs)
+    } else if let Ok(secs) = value.parse::<f64>() {
+        if !(secs.is_finite() && secs >= 0.0) {
+            return None;
+        }
+        Duration::from_secs_f64(secs.min(MAX_RETRY_AFTER.as_secs_f64()))
+    } else {
+        let at = httpdate::parse_http_date(value).ok()?;
+        at.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+/// Full-jitter exponential backoff: uniform in `[0, min(MAX_BACKOFF, BASE × 2^attempt)]`,
+/// where `attempt` counts from 0 and `unit` is a sample in `[0, 1)`. A `Retry-After` is a
+/// floor: we never come back earlier than the server asked.
+pub fn backoff(attempt: u32, retry_after: Option<Duration>, unit: f64) -> Duration {
+    let ceiling = BASE_BACKOFF
+        .saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX))
+        .min(MAX_BACKOFF);
+    let jitter = ceiling.mul_f64(unit.clamp(0.0, 1.0));
+    match retry_after {
+        Some(after) => after.max(jitter.min(after + BASE_BACKOFF)),
+        None => jitter,
+    }
+}
+
+/// Waits until the limiter admits one more request.
+pub async fn wait_for(limiter: &Limiter) {
+    limiter.until_ready().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_table() {
+        for s in [408, 429, 500, 502, 503, 504, 599] {
+            assert_eq!(classify(Some(s)), RetryDecision::Retry, "{s}");
+        }
+        for s in [200, 400, 401, 403, 404, 409, 422, 501] {
+            assert_eq!(classify(Some(s)), RetryDecision::DontRetry, "{s}");
+        }
+        assert_eq!(classify(None), RetryDecision::Retry);
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("100000", now), Some(MAX_RETRY_AFTER));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(30))
+        );
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        assert_eq!(parse_retry_after(&past, now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-3", now), None);
+    }
+
+    #[test]
+    fn backoff_is_bounded_jitter_and_respects_retry_after() {
+        assert_eq!(backoff(0, None, 0.0), Duration::ZERO);
+        assert_eq!(backoff(0, None, 0.999), BASE_BACKOFF.mul_f64(0.999));
+        assert_eq!(backoff(3, None, 0.5), BASE_BACKOFF * 8 / 2);
+        assert!(backoff(40, None, 0.999) <= MAX_BACKOFF);
+        let after = Duration::from_secs(2);
+        assert_eq!(backoff(0, Some(after), 0.0), after);
+        assert!(backoff(10, Some(after), 0.99) <= after + BASE_BACKOFF);
+        assert!(backoff(10, Some(after), 0.99) >= after);
+    }
+
+    #[test]
+    fn limiter_allows_burst_then_paces() {
+        let l = limiter(3.0);
+        assert!(l.check().is_ok() && l.check().is_ok() && l.check().is_ok());
+        assert!(l.check().is_err());
+        let half = limiter(0.5);
+        assert!(half.check().is_ok());
+        assert!(half.check().is_err());
+    }
+}

@@ -1,0 +1,644 @@
+//! The Lightdash HTTP client (I/O). Speaks the protocol: auth header, `{status, results}`
+//! envelope and error envelope, HTML-200 detection, rate limit, retries, and the two
+//! generations of content-as-code routes with their paging. No business rules: which items
+//! to fetch is decided by the caller.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use url::Url;
+
+use super::types::{
+    AsCodePage, ChartDetails, ChartSummary, DashboardDetails, DashboardSummary, Explore, Health,
+    Project, SpaceSummary,
+};
+use crate::http::{self, Limiter, RetryDecision};
+use crate::stats::ApiCounters;
+
+/// Attempts per Lightdash request (the first included). Lightdash is read-only for us, so a
+/// failed cycle is simply retried at the next tick; a few quick retries ride out blips.
+const MAX_ATTEMPTS: u32 = 3;
+
+/// Ids per as-code request: the server's default page size, and a URL well under 8 KiB.
+pub const AS_CODE_BATCH: usize = 100;
+
+/// What went wrong talking to Lightdash. Messages name the route, never the token.
+#[derive(Debug, thiserror::Error)]
+pub enum LightdashError {
+    /// 401: the token is missing, wrong, expired, or PATs are disabled.
+    #[error(
+        "Lightdash rejected the token on {route} (401 {name}: {message}); check lightdash.api_key_file / api_key"
+    )]
+    Unauthorized {
+        /// Path requested.
+        route: String,
+        /// `error.name`.
+        name: String,
+        /// `error.message`.
+        message: String,
+    },
+    /// 403: the token's user may not do this.
+    #[error("Lightdash denied access to {route} (403 {name}: {message})")]
+    Forbidden {
+        /// Path requested.
+        route: String,
+        /// `error.name`.
+        name: String,
+        /// `error.message`.
+        message: String,
+    },
+    /// 404.
+    #[error("{route} not found on Lightdash (404 {name}: {message})")]
+    NotFound {
+        /// Path requested.
+        route: String,
+        /// `error.name`.
+        name: String,
+        /// `error.message`.
+        message: String,
+    },
+    /// Any other non-2xx status, after retries where they apply.
+    #[error("Lightdash answered {status} on {route} ({name}: {message})")]
+    Status {
+        /// Path requested.
+        route: String,
+        /// HTTP status.
+        status: u16,
+        /// `error.name`, or empty.
+        name: String,
+        /// `error.message`, or the start of the body.
+        message: String,
+    },
+    /// A 2xx that is not JSON: the SPA's `index.html` served for a route this server lacks.
+    #[error(
+        "Lightdash answered {route} with HTML, not JSON (a route this Lightdash version does not have, or a proxy login page)"
+    )]
+    Html {
+        /// Path requested.
+        route: String,
+    },
+    /// A JSON body that is not the envelope or whose `results` do not have the expected shape.
+    #[error("Lightdash's answer on {route} is not the expected JSON: {source}")]
+    Decode {
+        /// Path requested.
+        route: String,
+        /// Why it did not parse.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Connect, TLS, reset or timeout, after retries.
+    #[error("request to Lightdash {route} failed: {source}")]
+    Transport {
+        /// Path requested.
+        route: String,
+        /// The transport error (URL stripped).
+        #[source]
+        source: reqwest::Error,
+    },
+}
+
+impl LightdashError {
+    /// Whether this answer means "this route is not usable here" (missing role, missing route,
+    /// old server), so the caller should use the legacy per-item routes instead.
+    pub fn means_route_unavailable(&self) -> bool {
+        matches!(
+            self,
+            LightdashError::Forbidden { .. }
+                | LightdashError::NotFound { .. }
+                | LightdashError::Html { .. }
+        )
+    }
+
+    /// HTTP status, if the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            LightdashError::Unauthorized { .. } => Some(401),
+            LightdashError::Forbidden { .. } => Some(403),
+            LightdashError::NotFound { .. } => Some(404),
+            LightdashError::Status { status, .. } => Some(*status),
+            LightdashError::Html { .. } | LightdashError::Decode { .. } => Some(200),
+            LightdashError::Transport { .. } => None,
+        }
+    }
+}
+
+/// Which generation of as-code routes this server answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AsCodeRoutes {
+    /// `/code/charts` (newest).
+    New,
+    /// `/charts/code` (0.14xx to 2026; deprecated).
+    Old,
+    /// Neither (old server, or the token lacks the developer role).
+    Unavailable,
+}
+
+/// Items of one as-code kind, with the ids the server did not find.
+#[derive(Debug, Default)]
+pub struct AsCodeBatch {
+    /// Raw items, decoded one by one by the caller so one malformed item fails only itself.
+    pub items: Vec<Value>,
+    /// Requested ids the server did not find.
+    pub missing_ids: Vec<String>,
+}
+
+/// The Lightdash client. Cheap to clone.
+#[derive(Clone)]
+pub struct LightdashClient {
+    http: reqwest::Client,
+    base: Url,
+    auth: Arc<SecretString>,
+    limiter: Limiter,
+    counters: Arc<ApiCounters>,
+    as_code: Arc<Mutex<Option<AsCodeRoutes>>>,
+    warned: Arc<Mutex<HashSet<String>>>,
+}
+
+impl std::fmt::Debug for LightdashClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LightdashClient")
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `Authorization` header value for a token: `Bearer` for service-account tokens
+/// (`ldsvc_`), `ApiKey` for personal access tokens.
+pub fn auth_header(token: &str) -> String {
+    if token.starts_with("ldsvc_") {
+        format!("Bearer {token}")
+    } else {
+        format!("ApiKey {token}")
+    }
+}
+
+impl LightdashClient {
+    /// A client for the Lightdash at `base`.
+    pub fn new(
+        base: Url,
+        token: &SecretString,
+        requests_per_second: f64,
+        timeout: Duration,
+        counters: Arc<ApiCounters>,
+    ) -> Self {
+        Self {
+            http: http::build_client(timeout),
+            base,
+            auth: Arc::new(SecretString::from(auth_header(token.expose_secret()))),
+            limiter: http::limiter(requests_per_second),
+            counters,
+            as_code: Arc::new(Mutex::new(None)),
+            warned: Arc::new(Mutex::new(HashSet::new())),
+        }
+    }
+
+    /// Forgets which as-code routes work, so the next detail fetch probes again (the server
+    /// may have been upgraded, or the token's role changed).
+    pub fn reset_route_probe(&self) {
+        *self.as_code.lock().expect("route probe lock") = None;
+    }
+
+    fn url(&self, path: &str) -> Url {
+        let mut url = self.base.clone();
+        let base_path = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&format!("{base_path}{path}"));
+        url
+    }
+
+    /// GET `path` and decode `results` as `T`, with rate limit and retries. `route` is the
+    /// label used in metrics (a path template, never containing ids).
+    async fn get<T: DeserializeOwned>(
+        &self,
+        route: &'static str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, LightdashError> {
+        let results = self.get_results(route, path, query).await?;
+        serde_json::from_value(results).map_err(|source| LightdashError::Decode {
+            route: path.to_owned(),
+            source,
+        })
+    }
+
+    async fn get_results(
+        &self,
+        route: &'static str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Value, LightdashError> {
+        let mut attempt = 0;
+        loop {
+            http::wait_for(&self.limiter).await;
+            let result = self.get_once(route, path, query).await;
+            attempt += 1;
+            let (error, retry_after) = match result {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            let status = error.status();
+            let retryable = match &error {
+                LightdashError::Html { .. } | LightdashError::Decode { .. } => false,
+                _ => http::classify(status) == RetryDecision::Retry,
+            };
+            if !retryable || attempt >= MAX_ATTEMPTS {
+                return Err(error);
+            }
+            let wait = http::backoff(attempt - 1, retry_after, fastrand::f64());
+            tracing::debug!(
+                path,
+                attempt,
+                ?status,
+                wait_ms = wait.as_millis() as u64,
+                "retrying Lightdash request"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn get_once(
+        &self,
+        route: &'static str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Value, (LightdashError, Option<Duration>)> {
+        let mut auth = HeaderValue::from_str(self.auth.expose_secret()).map_err(|_| {
+            (
+                LightdashError::Unauthorized {
+                    route: path.to_owned(),
+                    name: "InvalidToken".into(),
+                    message: "the token contains characters not allowed in a header".into(),
+                },
+                None,
+            )
+        })?;
+        auth.set_sensitive(true);
+        let response = self
+            .http
+            .get(self.url(path))
+            .query(query)
+            .header(AUTHORIZATION, auth)
+            .send()
+            .await;
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => {
+                self.counters.record(route, "error");
+                return Err((
+                    LightdashError::Transport {
+                        route: path.to_owned(),
+                        source: e.without_url(),
+                    },
+                    None,
+                ));
+            }
+        };
+        let status = response.status().as_u16();
+        self.counters.record(route, &status.to_string());
+        self.warn_deprecation(route, response.headers());
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| http::parse_retry_after(v, SystemTime::now()));
+        let is_json = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
+        let body = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                return Err((
+                    LightdashError::Transport {
+                        route: path.to_owned(),
+                        source: e.without_url(),
+                    },
+                    retry_after,
+                ));
+            }
+        };
+        let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+        if (200..300).contains(&status) {
+            if !is_json && parsed.is_none() {
+                return Err((
+                    LightdashError::Html {
+                        route: path.to_owned(),
+                    },
+                    None,
+                ));
+            }
+            let value = serde_json::from_slice::<Value>(&body).map_err(|source| {
+                (
+                    LightdashError::Decode {
+                        route: path.to_owned(),
+                        source,
+                    },
+                    None,
+                )
+            })?;
+            return match value.get("status").and_then(Value::as_str) {
+                Some("ok") => Ok(value.get("results").cloned().unwrap_or(Value::Null)),
+                _ => Err((
+                    envelope_error(path, status, &value).unwrap_or_else(|| {
+                        LightdashError::Decode {
+                            route: path.to_owned(),
+                            source: serde::de::Error::custom("missing `status: \"ok\"` envelope"),
+                        }
+                    }),
+                    None,
+                )),
+            };
+        }
+        let error = parsed
+            .as_ref()
+            .and_then(|v| envelope_error(path, status, v))
+            .unwrap_or_else(|| {
+                let snippet: String = String::from_utf8_lossy(&body).chars().take(200).collect();
+                status_error(path, status, String::new(), snippet.trim().to_owned())
+            });
+        Err((error, retry_after))
+    }
+
+    fn warn_deprecation(&self, route: &str, headers: &reqwest::header::HeaderMap) {
+        let deprecation = headers
+            .get("deprecation")
+            .or_else(|| headers.get("warning"))
+            .and_then(|v| v.to_str().ok());
+        if let Some(text) = deprecation {
+            if self
+                .warned
+                .lock()
+                .expect("warned lock")
+                .insert(route.to_owned())
+            {
+                let sunset = headers
+                    .get("sunset")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::warn!(
+                    route,
+                    deprecation = text,
+                    sunset,
+                    "Lightdash marks this route as deprecated"
+                );
+            }
+        }
+    }
+
+    /// `GET /api/v1/health`.
+    pub async fn health(&self) -> Result<Health, LightdashError> {
+        self.get("health", "/api/v1/health", &[]).await
+    }
+
+    /// `GET /api/v1/org/projects`.
+    pub async fn projects(&self) -> Result<Vec<Project>, LightdashError> {
+        self.get("projects", "/api/v1/org/projects", &[]).await
+    }
+
+    /// `GET /api/v1/projects/{p}/spaces`.
+    pub async fn spaces(&self, project: &str) -> Result<Vec<SpaceSummary>, LightdashError> {
+        self.get("spaces", &format!("/api/v1/projects/{project}/spaces"), &[])
+            .await
+    }
+
+    /// `GET /api/v1/projects/{p}/dashboards`.
+    pub async fn dashboards(&self, project: &str) -> Result<Vec<DashboardSummary>, LightdashError> {
+        self.get(
+            "dashboards",
+            &format!("/api/v1/projects/{project}/dashboards"),
+            &[],
+        )
+        .await
+    }
+
+    /// `GET /api/v1/projects/{p}/charts`.
+    pub async fn charts(&self, project: &str) -> Result<Vec<ChartSummary>, LightdashError> {
+        self.get("charts", &format!("/api/v1/projects/{project}/charts"), &[])
+            .await
+    }
+
+    /// `GET /api/v1/projects/{p}/explores/{name}`.
+    pub async fn explore(&self, project: &str, name: &str) -> Result<Explore, LightdashError> {
+        let name = utf8_percent_path(name);
+        self.get(
+            "explore",
+            &format!("/api/v1/projects/{project}/explores/{name}"),
+            &[],
+        )
+        .await
+    }
+
+    /// `GET /api/v1/saved/{uuid}`: one chart through the legacy route.
+    pub async fn saved_chart(&self, uuid: &str) -> Result<ChartDetails, LightdashError> {
+        self.get(
+            "saved_chart",
+            &format!("/api/v1/saved/{}", utf8_percent_path(uuid)),
+            &[],
+        )
+        .await
+    }
+
+    /// `GET /api/v1/dashboards/{uuid}`: one dashboard through the legacy route. Lightdash
+    /// RECORDS A VIEW for every call, so call it only for dashboards that changed.
+    pub async fn dashboard(&self, uuid: &str) -> Result<DashboardDetails, LightdashError> {
+        self.get(
+            "dashboard",
+            &format!("/api/v1/dashboards/{}", utf8_percent_path(uuid)),
+            &[],
+        )
+        .await
+    }
+
+    /// Charts as code for these ids (uuids or slugs). `Err` with
+    /// [`LightdashError::means_route_unavailable`] when neither route generation is usable.
+    pub async fn charts_as_code(
+        &self,
+        project: &str,
+        ids: &[String],
+    ) -> Result<AsCodeBatch, LightdashError> {
+        self.as_code(project, "charts", ids).await
+    }
+
+    /// Dashboards as code for these ids (uuids or slugs); see [`Self::charts_as_code`].
+    pub async fn dashboards_as_code(
+        &self,
+        project: &str,
+        ids: &[String],
+    ) -> Result<AsCodeBatch, LightdashError> {
+        self.as_code(project, "dashboards", ids).await
+    }
+
+    async fn as_code(
+        &self,
+        project: &str,
+        kind: &'static str,
+        ids: &[String],
+    ) -> Result<AsCodeBatch, LightdashError> {
+        let mut out = AsCodeBatch::default();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let known = *self.as_code.lock().expect("route probe lock");
+        let order: &[AsCodeRoutes] = match known {
+            Some(AsCodeRoutes::New) => &[AsCodeRoutes::New],
+            Some(AsCodeRoutes::Old) => &[AsCodeRoutes::Old],
+            Some(AsCodeRoutes::Unavailable) => &[],
+            None => &[AsCodeRoutes::New, AsCodeRoutes::Old],
+        };
+        let mut last_error = None;
+        for &generation in order {
+            let path = match generation {
+                AsCodeRoutes::New => format!("/api/v1/projects/{project}/code/{kind}"),
+                _ => format!("/api/v1/projects/{project}/{kind}/code"),
+            };
+            let mut batch = AsCodeBatch::default();
+            let mut failed = None;
+            for chunk in ids.chunks(AS_CODE_BATCH) {
+                match self.as_code_pages(&path, kind, chunk, &mut batch).await {
+                    Ok(()) => {}
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            match failed {
+                None => {
+                    *self.as_code.lock().expect("route probe lock") = Some(generation);
+                    out.items.append(&mut batch.items);
+                    out.missing_ids.append(&mut batch.missing_ids);
+                    return Ok(out);
+                }
+                Some(e) if e.means_route_unavailable() => {
+                    tracing::debug!(path, error = %e, "as-code route unavailable");
+                    last_error = Some(e);
+                }
+                Some(e) => return Err(e),
+            }
+        }
+        *self.as_code.lock().expect("route probe lock") = Some(AsCodeRoutes::Unavailable);
+        Err(last_error.unwrap_or_else(|| LightdashError::NotFound {
+            route: format!("/api/v1/projects/{project}/code/{kind}"),
+            name: "Unavailable".into(),
+            message: "content-as-code routes are unavailable for this token".into(),
+        }))
+    }
+
+    /// Pages through one as-code request: `offset` in the answer is where the next page
+    /// starts; stop when it reaches `total` (exactly as the Lightdash CLI does).
+    async fn as_code_pages(
+        &self,
+        path: &str,
+        kind: &'static str,
+        ids: &[String],
+        out: &mut AsCodeBatch,
+    ) -> Result<(), LightdashError> {
+        let route = if kind == "charts" {
+            "charts_as_code"
+        } else {
+            "dashboards_as_code"
+        };
+        let mut offset = 0u64;
+        loop {
+            let mut query: Vec<(&str, String)> = ids.iter().map(|id| ("ids", id.clone())).collect();
+            query.push(("offset", offset.to_string()));
+            let page: AsCodePage<Value> = self.get(route, path, &query).await?;
+            let items = if kind == "charts" {
+                page.charts
+            } else {
+                page.dashboards
+            };
+            let got = items.len();
+            out.items.extend(items);
+            out.missing_ids.extend(page.missing_ids);
+            // A server that does not advance would loop forever: stop instead.
+            if page.offset >= page.total || page.offset <= offset || got == 0 {
+                return Ok(());
+            }
+            offset = page.offset;
+        }
+    }
+}
+
+/// Percent-encodes one path segment (explore names and ids are user-controlled strings).
+fn utf8_percent_path(segment: &str) -> String {
+    url::form_urlencoded::byte_serialize(segment.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+fn envelope_error(path: &str, status: u16, value: &Value) -> Option<LightdashError> {
+    let error = value.get("error")?;
+    let name = error
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let code = error
+        .get("statusCode")
+        .and_then(Value::as_u64)
+        .and_then(|c| u16::try_from(c).ok())
+        .filter(|_| !(200..300).contains(&status))
+        .unwrap_or(status);
+    Some(status_error(path, code, name, message))
+}
+
+fn status_error(path: &str, status: u16, name: String, message: String) -> LightdashError {
+    let route = path.to_owned();
+    match status {
+        401 => LightdashError::Unauthorized {
+            route,
+            name,
+            message,
+        },
+        403 => LightdashError::Forbidden {
+            route,
+            name,
+            message,
+        },
+        404 => LightdashError::NotFound {
+            route,
+            name,
+            message,
+        },
+        _ => LightdashError::Status {
+            route,
+            status,
+            name,
+            message,
+        },
+    }
+}
+
+/// Decodes as-code items one by one, keyed by slug; returns the items that parsed and, for
+/// those that did not, the slug (or position) and the error.
+pub fn decode_items<T: DeserializeOwned>(
+    items: Vec<Value>,
+) -> (BTreeMap<String, T>, Vec<(String, serde_json::Error)>) {
+    let mut ok = BTreeMap::new();
+    let mut bad = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let slug = item
+            .get("slug")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("#{i}"));
+        match serde_json::from_value::<T>(item) {
+            Ok(v) => {
+                ok.insert(slug, v);
+            }
+            Err(e) => bad.push((slug, e)),
+        }
+    }
+    (ok, bad)
+}
