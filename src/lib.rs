@@ -5,4 +5,6 @@ pub mod dot;
 pub mod http;
 pub mod lightdash;
 pub mod render;
+pub mod state;
 pub mod stats;
+pub mod sync;
