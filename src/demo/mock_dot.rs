@@ -451,3 +451,206 @@ pub fn validate_import_body(body: &Value) -> Vec<Value> {
     }
     errors
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::test_client;
+    use crate::dot::types::{AssetKind, ImportBody};
+
+    fn asset(id: &str) -> ExternalAsset {
+        ExternalAsset {
+            id: id.into(),
+            subtype: AssetKind::Chart.subtype().into(),
+            folder: Some("Jaffle Shop/Sales".into()),
+            name: Some("Monthly revenue".into()),
+            description: None,
+            url: Some("https://lightdash.example.com/projects/p/saved/c/view".into()),
+            active: true,
+            view_count: Some(3),
+            last_accessed_at: None,
+            dot_description: Some("# Monthly revenue".into()),
+        }
+    }
+
+    async fn post(
+        client: &reqwest::Client,
+        url: &str,
+        key: Option<&str>,
+        body: &Value,
+    ) -> reqwest::Response {
+        let mut request = client.post(format!("{url}{IMPORT_PATH}")).json(body);
+        if let Some(key) = key {
+            request = request.header("X-API-KEY", key);
+        }
+        request.send().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn accepts_a_valid_body_and_rejects_an_invalid_one() {
+        let dot = MockDot::start(MockDotOptions::default()).await.unwrap();
+        let client = test_client();
+        let body = serde_json::to_value(ImportBody {
+            external_asset: asset("lightdash-chart-1"),
+        })
+        .unwrap();
+        let response = post(&client, &dot.url(), Some("demo-dot-key"), &body).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            dot.assets()["lightdash-chart-1"],
+            asset("lightdash-chart-1")
+        );
+        assert_eq!(dot.accepted_count(), 1);
+
+        let mut bad = body.clone();
+        bad["external_asset"]["view_count"] = json!("3");
+        let response = post(&client, &dot.url(), Some("demo-dot-key"), &bad).await;
+        assert_eq!(response.status(), 422);
+        let detail: Value = response.json().await.unwrap();
+        assert_eq!(
+            detail["detail"][0]["loc"],
+            json!(["body", "external_asset", "view_count"])
+        );
+        assert_eq!(detail["detail"][0]["type"], "int_type");
+
+        let mut bad = body.clone();
+        bad["external_asset"].as_object_mut().unwrap().remove("id");
+        bad["external_asset"]["active"] = json!("yes");
+        let detail: Value = post(&client, &dot.url(), Some("demo-dot-key"), &bad)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let types: Vec<&str> = detail["detail"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(types, ["missing", "bool_type"]);
+        let response = post(
+            &client,
+            &dot.url(),
+            Some("demo-dot-key"),
+            &json!({"asset": {}}),
+        )
+        .await;
+        assert_eq!(response.status(), 422);
+
+        let requests = dot.requests();
+        assert_eq!(
+            requests.iter().map(|r| r.status).collect::<Vec<_>>(),
+            [200, 422, 422, 422]
+        );
+        assert_eq!(requests[0].id.as_deref(), Some("lightdash-chart-1"));
+        assert_eq!(requests[0].body, body);
+        assert_eq!(dot.assets().len(), 1, "rejected bodies are not stored");
+        dot.clear_requests();
+        assert_eq!(dot.accepted_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn honours_header_and_query_auth() {
+        let dot = MockDot::start(MockDotOptions {
+            api_key: "k".into(),
+            query_auth: Some(("sync@example.com".into(), "t0k".into())),
+        })
+        .await
+        .unwrap();
+        let client = test_client();
+        let body = serde_json::to_value(ImportBody {
+            external_asset: asset("a"),
+        })
+        .unwrap();
+        assert_eq!(post(&client, &dot.url(), None, &body).await.status(), 401);
+        assert_eq!(
+            post(&client, &dot.url(), Some("wrong"), &body)
+                .await
+                .status(),
+            403
+        );
+        let url = format!("{}{IMPORT_PATH}", dot.url());
+        let query = |token: &str| {
+            client
+                .post(&url)
+                .query(&[("user_id", "sync@example.com"), ("api_token", token)])
+                .json(&body)
+                .send()
+        };
+        assert_eq!(query("t0k").await.unwrap().status(), 200);
+        assert_eq!(query("nope").await.unwrap().status(), 403);
+        assert_eq!(
+            post(&client, &dot.url(), Some("k"), &body).await.status(),
+            200
+        );
+        assert_eq!(dot.accepted_count(), 2);
+    }
+
+    #[tokio::test]
+    async fn faults_target_ids_and_run_out() {
+        let dot = MockDot::start(MockDotOptions::default()).await.unwrap();
+        let client = test_client();
+        dot.set_fault(DotFault {
+            id: Some("b".into()),
+            kind: DotFaultKind::RetryAfter {
+                status: 429,
+                after: "2".into(),
+            },
+            times: Some(1),
+        });
+        let a = serde_json::to_value(ImportBody {
+            external_asset: asset("a"),
+        })
+        .unwrap();
+        let b = serde_json::to_value(ImportBody {
+            external_asset: asset("b"),
+        })
+        .unwrap();
+        assert_eq!(
+            post(&client, &dot.url(), Some("demo-dot-key"), &a)
+                .await
+                .status(),
+            200
+        );
+        let limited = post(&client, &dot.url(), Some("demo-dot-key"), &b).await;
+        assert_eq!(limited.status(), 429);
+        assert_eq!(limited.headers()[RETRY_AFTER], "2");
+        assert_eq!(
+            post(&client, &dot.url(), Some("demo-dot-key"), &b)
+                .await
+                .status(),
+            200
+        );
+
+        dot.set_fault(DotFault {
+            id: None,
+            kind: DotFaultKind::Status(502),
+            times: None,
+        });
+        assert_eq!(
+            post(&client, &dot.url(), Some("demo-dot-key"), &a)
+                .await
+                .status(),
+            502
+        );
+        dot.clear_faults();
+        dot.set_fault(DotFault {
+            id: None,
+            kind: DotFaultKind::Hang,
+            times: Some(1),
+        });
+        let hung = client
+            .post(format!("{}{IMPORT_PATH}", dot.url()))
+            .header("X-API-KEY", "demo-dot-key")
+            .json(&a)
+            .timeout(Duration::from_millis(200))
+            .send()
+            .await;
+        assert!(hung.unwrap_err().is_timeout());
+        assert_eq!(
+            dot.requests().iter().map(|r| r.status).collect::<Vec<_>>(),
+            [200, 429, 200, 502, 0]
+        );
+        assert_eq!(dot.assets().len(), 2);
+    }
+}

@@ -1256,3 +1256,487 @@ fn as_code_page(
         "offset": next,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::content::bundled;
+    use crate::demo::test_client;
+    use crate::lightdash::types::{
+        AsCodePage, ChartDetails, ChartSummary, DashboardDetails, DashboardSummary, Explore,
+        Health, Project, SpaceSummary,
+    };
+
+    const TOKEN: &str = "demo-lightdash-token";
+
+    struct Fixture {
+        mock: MockLightdashHandle,
+        client: reqwest::Client,
+        project: String,
+    }
+
+    impl Fixture {
+        async fn start(options: MockLightdashOptions) -> Fixture {
+            let content = bundled();
+            let project = content
+                .default_project()
+                .unwrap()
+                .project
+                .project_uuid
+                .clone();
+            let mock = MockLightdash::start(content, options).await.unwrap();
+            Fixture {
+                mock,
+                client: test_client(),
+                project,
+            }
+        }
+
+        async fn get(&self, path_and_query: &str) -> reqwest::Response {
+            self.client
+                .get(format!("{}{path_and_query}", self.mock.url()))
+                .header("Authorization", format!("ApiKey {TOKEN}"))
+                .send()
+                .await
+                .unwrap()
+        }
+
+        async fn results<T: serde::de::DeserializeOwned>(&self, path_and_query: &str) -> T {
+            let response = self.get(path_and_query).await;
+            assert_eq!(response.status(), 200, "{path_and_query}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["status"], "ok");
+            serde_json::from_value(body["results"].clone()).unwrap()
+        }
+    }
+
+    #[tokio::test]
+    async fn listings_use_the_envelope_and_real_shapes() {
+        let f = Fixture::start(MockLightdashOptions::default()).await;
+        let p = &f.project;
+        let response = f.get("/api/v1/org/projects").await;
+        assert_eq!(response.headers()["Lightdash-Version"], "0.2036.1");
+        assert!(
+            response.headers()[CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json")
+        );
+        let projects: Vec<Project> =
+            serde_json::from_value(response.json::<Value>().await.unwrap()["results"].clone())
+                .unwrap();
+        assert_eq!(projects.len(), 2);
+        assert_eq!(projects[1].project_type, ProjectType::Preview);
+
+        let spaces: Vec<SpaceSummary> = f.results(&format!("/api/v1/projects/{p}/spaces")).await;
+        let sales = spaces.iter().find(|s| s.name == "Sales").unwrap();
+        assert_eq!((sales.dashboard_count, sales.chart_count), (1, 3));
+        assert!(
+            spaces
+                .iter()
+                .any(|s| s.parent_space_uuid.as_deref() == Some(sales.uuid.as_str()))
+        );
+
+        let raw: Value = f.results(&format!("/api/v1/projects/{p}/dashboards")).await;
+        let first = &raw[0];
+        assert_eq!(first["projectUuid"], json!(p));
+        assert_eq!(
+            first["tileTypes"],
+            json!(["heading", "saved_chart", "markdown", "loom"])
+        );
+        let dashboards: Vec<DashboardSummary> = serde_json::from_value(raw).unwrap();
+        assert_eq!(dashboards.len(), 3);
+
+        let raw: Value = f.results(&format!("/api/v1/projects/{p}/charts")).await;
+        assert_eq!(raw[0]["spaceName"], "Sales");
+        let charts: Vec<ChartSummary> = serde_json::from_value(raw).unwrap();
+        assert_eq!(charts.len(), 12);
+        assert!(charts.iter().any(|c| c.dashboard_uuid.is_some()));
+
+        let raw: Value = f
+            .results(&format!("/api/v1/projects/{p}/explores/orders"))
+            .await;
+        let status = &raw["tables"]["orders"]["dimensions"]["status"];
+        assert_eq!(status["fieldType"], "dimension");
+        assert!(status["aiHint"].is_string());
+        assert!(
+            raw["tables"]["orders"]["dimensions"]["order_date_month"]["timeInterval"].is_string()
+        );
+        let explore: Explore = serde_json::from_value(raw).unwrap();
+        assert!(explore.tables.contains_key("order_items"));
+
+        let response = f.get(&format!("/api/v1/projects/{p}/explores/nope")).await;
+        assert_eq!(response.status(), 404);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["name"], "NotFoundError");
+    }
+
+    #[tokio::test]
+    async fn as_code_pages_follow_the_offset_semantics() {
+        let f = Fixture::start(MockLightdashOptions {
+            page_size: 5,
+            ..Default::default()
+        })
+        .await;
+        let p = &f.project;
+        let mut offset = 0;
+        let mut pages = Vec::new();
+        loop {
+            let raw: Value = f
+                .results(&format!("/api/v1/projects/{p}/charts/code?offset={offset}"))
+                .await;
+            let page: AsCodePage<ChartDetails> = serde_json::from_value(raw.clone()).unwrap();
+            assert!(
+                raw["charts"][0].get("uuid").is_none(),
+                "as code has no uuid"
+            );
+            assert_eq!(raw["charts"][0]["version"], 1);
+            assert_eq!(page.total, 12);
+            pages.push((page.charts.len(), page.offset));
+            offset = page.offset;
+            if offset >= page.total {
+                break;
+            }
+        }
+        assert_eq!(pages, vec![(5, 5), (5, 10), (2, 12)]);
+
+        let page: AsCodePage<ChartDetails> = f
+            .results(&format!("/api/v1/projects/{p}/code/charts?offset=11"))
+            .await;
+        assert_eq!((page.charts.len(), page.offset), (1, 12));
+        let emea = page
+            .charts
+            .iter()
+            .chain(
+                f.results::<AsCodePage<ChartDetails>>(&format!("/api/v1/projects/{p}/code/charts"))
+                    .await
+                    .charts
+                    .iter(),
+            )
+            .find(|c| c.slug.as_deref() == Some("emea-orders-by-country"))
+            .cloned()
+            .unwrap();
+        assert_eq!(emea.space_slug.as_deref(), Some("sales/emea"));
+        let dashboard_chart: AsCodePage<ChartDetails> = f
+            .results(&format!(
+                "/api/v1/projects/{p}/charts/code?ids=new-customers-per-month"
+            ))
+            .await;
+        assert_eq!(
+            dashboard_chart.charts[0].dashboard_slug.as_deref(),
+            Some("sales-overview")
+        );
+
+        let response = f
+            .get(&format!("/api/v1/projects/{p}/charts/code?offset=-1"))
+            .await;
+        assert_eq!(response.status(), 400);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["name"], "ParameterError");
+    }
+
+    #[tokio::test]
+    async fn as_code_ids_take_uuids_and_slugs_and_report_missing_ones() {
+        let f = Fixture::start(MockLightdashOptions::default()).await;
+        let p = &f.project;
+        let content = f.mock.content();
+        let sales = content
+            .default_project()
+            .unwrap()
+            .dashboard_named("Sales overview")
+            .unwrap();
+        let sales_uuid = sales.summary.uuid.clone();
+        let raw: Value = f
+            .results(&format!(
+                "/api/v1/projects/{p}/code/dashboards?ids={sales_uuid}&ids=campaign-performance&ids=no-such-dashboard"
+            ))
+            .await;
+        assert_eq!(raw["missingIds"], json!(["no-such-dashboard"]));
+        assert_eq!(
+            (raw["total"].as_u64(), raw["offset"].as_u64()),
+            (Some(2), Some(2))
+        );
+        let d = &raw["dashboards"][0];
+        assert_eq!(d["contentType"], "dashboard");
+        assert!(d.get("uuid").is_none());
+        let tile_slugs: Vec<&str> = d["tiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t["tileSlug"].as_str())
+            .collect();
+        assert!(
+            tile_slugs.contains(&"monthly-revenue-1") && tile_slugs.contains(&"monthly-revenue-2")
+        );
+        let chart_tile = d["tiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["type"] == "saved_chart")
+            .unwrap();
+        assert!(chart_tile["properties"].get("savedChartUuid").is_none());
+        assert!(chart_tile["properties"]["chartSlug"].is_string());
+        assert!(chart_tile.get("uuid").is_none());
+        assert!(
+            chart_tile["x"].is_u64(),
+            "whole numbers are sent as integers"
+        );
+        let date_filter = &d["filters"]["dimensions"][0];
+        assert!(date_filter.get("id").is_none());
+        assert_eq!(
+            date_filter["tileTargets"]["monthly-revenue-1"]["fieldId"],
+            "orders_order_date"
+        );
+        assert_eq!(
+            date_filter["tileTargets"]["top-10-customers-by-lifetime-value"],
+            json!(false)
+        );
+        let page: AsCodePage<DashboardDetails> = serde_json::from_value(raw).unwrap();
+        assert_eq!(
+            page.dashboards[1].slug.as_deref(),
+            Some("campaign-performance")
+        );
+        assert_eq!(
+            page.dashboards[1].space_slug.as_deref(),
+            Some("marketing/campaigns")
+        );
+    }
+
+    #[tokio::test]
+    async fn legacy_routes_serve_uuids_and_the_dashboard_get_counts_a_view() {
+        let f = Fixture::start(MockLightdashOptions::default()).await;
+        let content = f.mock.content();
+        let project = content.default_project().unwrap();
+        let dashboard = project.dashboard_named("Sales overview").unwrap();
+        let uuid = dashboard.summary.uuid.clone();
+        let views = dashboard.summary.views;
+        let first: Value = f.results(&format!("/api/v1/dashboards/{uuid}")).await;
+        let second: Value = f.results(&format!("/api/v1/dashboards/{uuid}")).await;
+        assert_eq!(first["views"].as_u64(), Some(views + 1));
+        assert_eq!(second["views"].as_u64(), Some(views + 2));
+        assert_eq!(
+            f.mock.content().dashboard(&uuid).unwrap().summary.views,
+            views + 2
+        );
+        assert_eq!(second["spaceName"], "Sales");
+        assert!(second["filters"]["dimensions"][0]["id"].is_string());
+        let details: DashboardDetails = serde_json::from_value(second).unwrap();
+        assert!(
+            details
+                .tiles
+                .iter()
+                .any(|t| t.properties.saved_chart_uuid.is_some())
+        );
+        // As code does not count views.
+        let _: Value = f
+            .results(&format!(
+                "/api/v1/projects/{}/dashboards/code?ids={uuid}",
+                f.project
+            ))
+            .await;
+        assert_eq!(
+            f.mock.content().dashboard(&uuid).unwrap().summary.views,
+            views + 2
+        );
+
+        let chart = project.chart_named("EMEA revenue this quarter").unwrap();
+        let raw: Value = f
+            .results(&format!("/api/v1/saved/{}", chart.summary.uuid))
+            .await;
+        assert_eq!(raw["spaceName"], "EMEA");
+        assert!(raw["metricQuery"]["filters"]["dimensions"]["id"].is_string());
+        assert!(raw["metricQuery"]["filters"]["dimensions"]["and"][1]["or"][0]["id"].is_string());
+        let details: ChartDetails = serde_json::from_value(raw).unwrap();
+        assert_eq!(details.uuid.as_deref(), Some(chart.summary.uuid.as_str()));
+
+        let response = f
+            .get("/api/v1/saved/00000000-0000-4000-8000-000000000000")
+            .await;
+        assert_eq!(response.status(), 404);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["name"], "NotFoundError");
+    }
+
+    #[tokio::test]
+    async fn auth_is_required_except_for_health() {
+        let f = Fixture::start(MockLightdashOptions::default()).await;
+        let url = format!("{}/api/v1/org/projects", f.mock.url());
+        for auth in [None, Some("ApiKey wrong"), Some(TOKEN)] {
+            let mut request = f.client.get(&url);
+            if let Some(auth) = auth {
+                request = request.header("Authorization", auth);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 401);
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["status"], "error");
+            assert_eq!(body["error"]["statusCode"], 401);
+            assert_eq!(body["error"]["name"], "AuthorizationError");
+        }
+        let bearer = f.client.get(&url).bearer_auth(TOKEN).send().await.unwrap();
+        assert_eq!(bearer.status(), 200);
+
+        let health = f
+            .client
+            .get(format!("{}/api/v1/health", f.mock.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200);
+        let body: Value = health.json().await.unwrap();
+        let health: Health = serde_json::from_value(body["results"].clone()).unwrap();
+        assert!(health.healthy && !health.is_authenticated);
+        assert_eq!(health.site_url, Some(f.mock.url()));
+        let requests = f.mock.requests();
+        assert_eq!(requests[0].authorization, None);
+        assert_eq!(
+            requests[3].authorization.as_deref(),
+            Some("Bearer demo-lightdash-token")
+        );
+        assert_eq!(f.mock.count(Route::Projects), 4);
+    }
+
+    #[tokio::test]
+    async fn unknown_and_absent_routes_answer_the_spa_html() {
+        let f = Fixture::start(MockLightdashOptions {
+            as_code: AsCodeMode::OldRoutes,
+            ..Default::default()
+        })
+        .await;
+        let p = f.project.clone();
+        for path in [
+            "/api/v1/no/such/route".to_owned(),
+            format!("/api/v1/projects/{p}/code/charts"),
+        ] {
+            let response = f.get(&path).await;
+            assert_eq!(response.status(), 200);
+            assert!(
+                response.headers()[CONTENT_TYPE]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/html")
+            );
+            assert!(response.text().await.unwrap().contains("<div id=\"root\">"));
+        }
+        assert_eq!(
+            f.get(&format!("/api/v1/projects/{p}/charts/code"))
+                .await
+                .status(),
+            200
+        );
+        assert_eq!(f.mock.requests()[0].route, None);
+        assert_eq!(f.mock.count(Route::ChartsCode), 2);
+
+        f.mock.update_options(|o| o.as_code = AsCodeMode::Forbidden);
+        let response = f
+            .get(&format!("/api/v1/projects/{p}/dashboards/code"))
+            .await;
+        assert_eq!(response.status(), 403);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body["error"]["message"],
+            "You are not allowed to download dashboards"
+        );
+
+        f.mock.update_options(|o| o.as_code = AsCodeMode::Absent);
+        let response = f.get(&format!("/api/v1/projects/{p}/charts/code")).await;
+        assert!(
+            response.headers()[CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+    }
+
+    #[tokio::test]
+    async fn faults_apply_then_clear() {
+        let f = Fixture::start(MockLightdashOptions::default()).await;
+        let spaces = format!("/api/v1/projects/{}/spaces", f.project);
+        f.mock.set_fault(Route::Spaces, Fault::Status(503), Some(2));
+        for _ in 0..2 {
+            let response = f.get(&spaces).await;
+            assert_eq!(response.status(), 503);
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["statusCode"], 503);
+        }
+        assert_eq!(f.get(&spaces).await.status(), 200);
+
+        f.mock.set_fault(
+            Route::Spaces,
+            Fault::RetryAfter {
+                status: 429,
+                after: "7".into(),
+            },
+            Some(1),
+        );
+        let response = f.get(&spaces).await;
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()[RETRY_AFTER], "7");
+
+        f.mock.set_fault(Route::Spaces, Fault::TruncatedJson, None);
+        let text = f.get(&spaces).await.text().await.unwrap();
+        assert!(serde_json::from_str::<Value>(&text).is_err());
+        f.mock.set_fault(Route::Spaces, Fault::EmptyList, None);
+        let empty: Vec<SpaceSummary> = f.results(&spaces).await;
+        assert!(empty.is_empty());
+        f.mock.set_fault(Route::ChartsCode, Fault::EmptyList, None);
+        let page: AsCodePage<ChartDetails> = f
+            .results(&format!("/api/v1/projects/{}/charts/code", f.project))
+            .await;
+        assert_eq!((page.charts.len(), page.total), (0, 0));
+        f.mock.set_fault(Route::Spaces, Fault::Html200, None);
+        assert!(
+            f.get(&spaces)
+                .await
+                .text()
+                .await
+                .unwrap()
+                .starts_with("<!DOCTYPE html>")
+        );
+        f.mock.clear_faults();
+        let spaces_now: Vec<SpaceSummary> = f.results(&spaces).await;
+        assert_eq!(spaces_now.len(), 6);
+        assert_eq!(f.mock.count(Route::Spaces), 8);
+
+        f.mock.set_fault(Route::Projects, Fault::Hang, None);
+        let hung = f
+            .client
+            .get(format!("{}/api/v1/org/projects", f.mock.url()))
+            .timeout(Duration::from_millis(200))
+            .send()
+            .await;
+        assert!(hung.unwrap_err().is_timeout());
+        f.mock.clear_requests();
+        assert!(f.mock.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn edits_between_cycles_are_served() {
+        let f = Fixture::start(MockLightdashOptions::default()).await;
+        let chart_uuid = f.mock.update(|c| {
+            let project = c.projects.iter_mut().next().unwrap();
+            let chart = project.charts.iter_mut().next().unwrap();
+            chart.summary.name = "Monthly revenue (USD)".into();
+            chart.summary.uuid.clone()
+        });
+        let raw: Value = f.results(&format!("/api/v1/saved/{chart_uuid}")).await;
+        assert_eq!(raw["name"], "Monthly revenue (USD)");
+        let page: AsCodePage<ChartDetails> = f
+            .results(&format!(
+                "/api/v1/projects/{}/charts/code?ids={chart_uuid}",
+                f.project
+            ))
+            .await;
+        assert_eq!(page.charts[0].name, "Monthly revenue (USD)");
+        f.mock.update(|c| c.remove_chart(&chart_uuid));
+        let page: AsCodePage<ChartDetails> = f
+            .results(&format!(
+                "/api/v1/projects/{}/charts/code?ids={chart_uuid}",
+                f.project
+            ))
+            .await;
+        assert_eq!(page.missing_ids, vec![chart_uuid]);
+        let recorded = f.mock.requests().pop().unwrap();
+        assert_eq!(recorded.query_values("ids").len(), 1);
+    }
+}

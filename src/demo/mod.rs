@@ -9,3 +9,14 @@
 pub mod content;
 pub mod mock_dot;
 pub mod mock_lightdash;
+
+/// A reqwest client for the mocks' tests. reqwest is built without a default crypto provider;
+/// plain `http://` needs no TLS, but building a client still wants one installed.
+#[cfg(test)]
+pub(crate) fn test_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("reqwest client")
+}
