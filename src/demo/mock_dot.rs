@@ -243,7 +243,12 @@ fn take_fault(shared: &Shared, id: Option<&str>) -> Option<DotFaultKind> {
     Some(kind)
 }
 
-fn authorized(options: &MockDotOptions, headers: &HeaderMap, query: &str) -> Result<(), Response> {
+/// `Ok` when the request carries valid credentials, else the status and detail to answer.
+fn authorized(
+    options: &MockDotOptions,
+    headers: &HeaderMap,
+    query: &str,
+) -> Result<(), (StatusCode, &'static str)> {
     let header = headers.get("x-api-key").and_then(|v| v.to_str().ok());
     if header == Some(options.api_key.as_str()) {
         return Ok(());
@@ -259,12 +264,9 @@ fn authorized(options: &MockDotOptions, headers: &HeaderMap, query: &str) -> Res
         return Ok(());
     }
     if header.is_none() && user.is_none() && token.is_none() {
-        Err(detail(StatusCode::UNAUTHORIZED, "Not authenticated"))
+        Err((StatusCode::UNAUTHORIZED, "Not authenticated"))
     } else {
-        Err(detail(
-            StatusCode::FORBIDDEN,
-            "Could not validate credentials",
-        ))
+        Err((StatusCode::FORBIDDEN, "Could not validate credentials"))
     }
 }
 
@@ -345,8 +347,8 @@ fn record(shared: &Shared, id: Option<String>, body: Option<Value>, status: u16,
 }
 
 fn import(shared: &Shared, headers: &HeaderMap, query: &str, body: Option<&Value>) -> Response {
-    if let Err(response) = authorized(&shared.options, headers, query) {
-        return response;
+    if let Err((status, message)) = authorized(&shared.options, headers, query) {
+        return detail(status, message);
     }
     let Some(body) = body else {
         return detail(
