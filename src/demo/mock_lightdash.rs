@@ -970,6 +970,10 @@ fn dashboard_object(project: &ProjectContent, dashboard: &DashboardContent) -> M
                 );
                 props.insert("chartName".into(), json!(chart.map(|c| &c.summary.name)));
                 props.insert(
+                    "lastVersionChartKind".into(),
+                    json!(chart.and_then(|c| c.summary.chart_kind.as_ref())),
+                );
+                props.insert(
                     "belongsToDashboard".into(),
                     json!(chart.is_some_and(
                         |c| c.summary.dashboard_uuid.as_deref() == Some(s.uuid.as_str())
