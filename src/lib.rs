@@ -1,6 +1,28 @@
-//! lightdash-dot-sync
+//! # lightdash-dot-sync
+//!
+//! Keeps Dot (getdot.ai) informed about every Lightdash space, dashboard and chart: polls
+//! Lightdash, renders a markdown description of each asset, diffs against a local sled
+//! state, and pushes only what changed through Dot's
+//! `POST /api/import_and_overwrite_external_asset`.
+//!
+//! # Layout
+//! - [`config`]: raw settings with defaults → validated [`config::Settings`] (reads files).
+//! - [`cli`]: clap types. [`telemetry`]: tracing setup.
+//! - [`http`]: client builder, rate limiters, pure retry rules.
+//! - [`lightdash`]: tolerant API types and the Lightdash client (I/O).
+//! - [`dot`]: the `ExternalAsset` body and the Dot client (I/O).
+//! - [`render`]: PURE markdown rendering of dashboards, charts and spaces.
+//! - [`state`]: the sled store (I/O) and fingerprints (pure).
+//! - [`sync`]: the cycle (I/O orchestration), detail fetching, the pure plan, reports.
+//! - [`app`]: one-shot runs, `status`, `preview`, `demo` wiring.
+//! - [`stats`]: request counters.
+//! - [`demo`]: bundled sample content and in-process mock Lightdash and Dot (I/O).
 #![warn(missing_docs)]
+
+pub mod app;
+pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod dot;
 pub mod http;
 pub mod lightdash;
@@ -8,3 +30,4 @@ pub mod render;
 pub mod state;
 pub mod stats;
 pub mod sync;
+pub mod telemetry;

@@ -1,0 +1,1746 @@
+//! An in-process mock of the Lightdash API, for the `demo` command, the integration tests and
+//! the benchmarks. I/O: binds `127.0.0.1:0` and serves HTTP/1 on a spawned task.
+//!
+//! It serves a [`LightdashContent`] that callers may edit between cycles
+//! ([`MockLightdashHandle::update`]), in the shapes real Lightdash sends (see
+//! `shared/reference/lightdash-api.md`):
+//! - envelopes `{status:"ok",results}` and `{status:"error",error:{statusCode,name,message}}`,
+//!   the `Lightdash-Version` header on every response;
+//! - listings of projects, spaces, dashboards (with `tileTypes`) and charts;
+//! - content as code on the old (`/charts/code`) and new (`/code/charts`) routes: `ids` as a
+//!   repeated key holding uuids or slugs, `missingIds`, `offset` = next start, slugs instead of
+//!   uuids, `tileSlug`-keyed filter `tileTargets`;
+//! - the legacy `GET /saved/{id}` and `GET /dashboards/{id}`; the latter records a view, as
+//!   Lightdash does, so tests can prove unchanged dashboards are never fetched;
+//! - the SPA fallback: an unknown `GET` answers 200 with HTML.
+//!
+//! Fault injection ([`Fault`], per [`Route`]) and request recording ([`RecordedRequest`]) let
+//! tests exercise retries, fallbacks and fail-safes without a real server.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::demo::content::{ChartContent, DashboardContent, LightdashContent, ProjectContent};
+use crate::lightdash::types::{ProjectType, TileType};
+
+/// The organisation every mock item belongs to (content carries no organisation).
+pub const ORGANIZATION_UUID: &str = "172a2270-000f-42be-9c68-c4752c23ae51";
+
+/// Which content-as-code routes the mock offers, to exercise the client's route probing and
+/// its fallback to the legacy per-item routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsCodeMode {
+    /// Only `/code/charts` and `/code/dashboards` (a server past the 2026-08 removal).
+    NewRoutes,
+    /// Only `/charts/code` and `/dashboards/code` (0.1471-era servers).
+    OldRoutes,
+    /// Both generations (current servers).
+    Both,
+    /// The routes exist but the token lacks the developer role: 403 `ForbiddenError`.
+    Forbidden,
+    /// Neither route exists (0.1366-era servers): both answer the SPA HTML with 200.
+    Absent,
+}
+
+/// How the mock behaves; `..Default::default()` keeps tests short.
+#[derive(Debug, Clone)]
+pub struct MockLightdashOptions {
+    /// The token accepted after `ApiKey ` or `Bearer `.
+    pub token: String,
+    /// Which as-code routes exist.
+    pub as_code: AsCodeMode,
+    /// Items per as-code page (`MAX_DOWNLOADS_AS_CODE`, 100 on real servers).
+    pub page_size: usize,
+    /// Reported by `/health` and the `Lightdash-Version` header.
+    pub version: String,
+    /// `siteUrl` reported by `/health`; `None` means the mock's own URL.
+    pub site_url: Option<String>,
+}
+
+impl Default for MockLightdashOptions {
+    fn default() -> Self {
+        Self {
+            token: "demo-lightdash-token".into(),
+            as_code: AsCodeMode::Both,
+            page_size: 100,
+            version: "0.2036.1".into(),
+            site_url: None,
+        }
+    }
+}
+
+/// The routes the mock knows, for fault injection and request counting. Both as-code
+/// generations map to the same route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Route {
+    /// `GET /api/v1/health`.
+    Health,
+    /// `GET /api/v1/org/projects`.
+    Projects,
+    /// `GET /api/v1/projects/{p}/spaces`.
+    Spaces,
+    /// `GET /api/v1/projects/{p}/dashboards`.
+    Dashboards,
+    /// `GET /api/v1/projects/{p}/charts`.
+    Charts,
+    /// `GET /api/v1/projects/{p}/charts/code` or `/code/charts`.
+    ChartsCode,
+    /// `GET /api/v1/projects/{p}/dashboards/code` or `/code/dashboards`.
+    DashboardsCode,
+    /// `GET /api/v1/projects/{p}/explores/{name}`.
+    Explore,
+    /// `GET /api/v1/saved/{uuid}`.
+    LegacyChart,
+    /// `GET /api/v1/dashboards/{uuid}` (records a view).
+    LegacyDashboard,
+}
+
+/// What an injected fault does to a request on its route. Faults act before authentication,
+/// like a proxy or ingress in front of Lightdash would.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// Answer this status with the JSON error envelope.
+    Status(u16),
+    /// Answer this status (e.g. 429 or 503) with the JSON error envelope and `Retry-After`
+    /// (delta seconds or an HTTP date, sent verbatim).
+    RetryAfter {
+        /// HTTP status.
+        status: u16,
+        /// `Retry-After` value.
+        after: String,
+    },
+    /// Answer 200 with the SPA's HTML, as when a route does not exist.
+    Html200,
+    /// Answer the normal response with its JSON body cut in half.
+    TruncatedJson,
+    /// Answer the normal response with its list emptied (`results: []`, or an empty as-code
+    /// page with `total: 0`; other results become `{}`), as a permission glitch would.
+    EmptyList,
+    /// Answer normally after this delay (tokio time, so paused-clock tests stay fast).
+    Delay(Duration),
+    /// Never answer (until the mock shuts down), to exercise client timeouts.
+    Hang,
+}
+
+/// One request the mock received, in arrival order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// `GET`, ...
+    pub method: String,
+    /// Path without the query.
+    pub path: String,
+    /// Raw query string (`""` when none).
+    pub query: String,
+    /// The route it matched, `None` for unknown routes.
+    pub route: Option<Route>,
+    /// The `Authorization` header as sent.
+    pub authorization: Option<String>,
+}
+
+impl RecordedRequest {
+    /// Values of a query parameter, decoded, in order (e.g. every `ids`).
+    pub fn query_values(&self, key: &str) -> Vec<String> {
+        url::form_urlencoded::parse(self.query.as_bytes())
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+            .collect()
+    }
+}
+
+#[derive(Debug)]
+struct ActiveFault {
+    route: Route,
+    fault: Fault,
+    remaining: Option<usize>,
+}
+
+struct Shared {
+    content: Mutex<LightdashContent>,
+    options: Mutex<MockLightdashOptions>,
+    url: String,
+    faults: Mutex<Vec<ActiveFault>>,
+    requests: Mutex<Vec<RecordedRequest>>,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// Locks a mock's state. The state is plain data that stays consistent even if a test's
+/// closure panicked while holding the lock, so a poisoned lock is simply taken over.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Starts mock Lightdash servers.
+pub struct MockLightdash;
+
+impl MockLightdash {
+    /// Binds `127.0.0.1:0` and serves `content` until the handle is dropped or shut down.
+    pub async fn start(
+        content: LightdashContent,
+        options: MockLightdashOptions,
+    ) -> std::io::Result<MockLightdashHandle> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            content: Mutex::new(content),
+            options: Mutex::new(options),
+            url: url.clone(),
+            faults: Mutex::new(Vec::new()),
+            requests: Mutex::new(Vec::new()),
+            shutdown: shutdown_rx.clone(),
+        });
+        let app = Router::new().fallback(handle).with_state(shared.clone());
+        let mut stop = shutdown_rx;
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            });
+            if let Err(error) = serve.await {
+                tracing::warn!(%error, "mock Lightdash stopped");
+            }
+        });
+        Ok(MockLightdashHandle {
+            url,
+            shared,
+            shutdown_tx,
+            task,
+        })
+    }
+}
+
+/// Controls a running mock Lightdash. Dropping it stops the server.
+pub struct MockLightdashHandle {
+    url: String,
+    shared: Arc<Shared>,
+    shutdown_tx: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl MockLightdashHandle {
+    /// Base URL, e.g. `http://127.0.0.1:40123` (no trailing slash).
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// Edits the served content; the next request sees the change.
+    pub fn update<R>(&self, f: impl FnOnce(&mut LightdashContent) -> R) -> R {
+        f(&mut lock(&self.shared.content))
+    }
+
+    /// A copy of the served content (e.g. to read view counts).
+    pub fn content(&self) -> LightdashContent {
+        lock(&self.shared.content).clone()
+    }
+
+    /// Changes the options of the running mock (e.g. the as-code mode, to simulate an
+    /// upgrade or a role change between cycles).
+    pub fn update_options(&self, f: impl FnOnce(&mut MockLightdashOptions)) {
+        f(&mut lock(&self.shared.options))
+    }
+
+    /// Injects `fault` on `route` for the next `times` requests (`None`: until cleared),
+    /// replacing any fault already set on that route.
+    pub fn set_fault(&self, route: Route, fault: Fault, times: Option<usize>) {
+        let mut faults = lock(&self.shared.faults);
+        faults.retain(|f| f.route != route);
+        if times != Some(0) {
+            faults.push(ActiveFault {
+                route,
+                fault,
+                remaining: times,
+            });
+        }
+    }
+
+    /// Removes every injected fault.
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+    }
+
+    /// Every request received since the start or the last [`clear_requests`](Self::clear_requests).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.requests).clone()
+    }
+
+    /// Forgets the recorded requests.
+    pub fn clear_requests(&self) {
+        lock(&self.shared.requests).clear();
+    }
+
+    /// How many recorded requests hit `route`.
+    pub fn count(&self, route: Route) -> usize {
+        lock(&self.shared.requests)
+            .iter()
+            .filter(|r| r.route == Some(route))
+            .count()
+    }
+
+    /// Stops the server: hanging requests end, open connections close.
+    pub fn shutdown(&self) {
+        let _ = self.shutdown_tx.send(true);
+        self.task.abort();
+    }
+}
+
+impl Drop for MockLightdashHandle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl std::fmt::Debug for MockLightdashHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockLightdashHandle")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A route matched from the path, with its parameters.
+#[derive(Debug)]
+struct Matched {
+    route: Route,
+    project: String,
+    id: String,
+    /// `/code/charts` rather than `/charts/code`.
+    new_generation: bool,
+}
+
+fn classify(method: &Method, path: &str) -> Option<Matched> {
+    if method != Method::GET {
+        return None;
+    }
+    let rest = path.strip_prefix("/api/v1/")?;
+    let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+    let m = |route, project: &str, id: &str, new_generation| {
+        Some(Matched {
+            route,
+            project: project.to_owned(),
+            id: id.to_owned(),
+            new_generation,
+        })
+    };
+    match segments.as_slice() {
+        ["health"] => m(Route::Health, "", "", false),
+        ["org", "projects"] => m(Route::Projects, "", "", false),
+        ["projects", p, "spaces"] => m(Route::Spaces, p, "", false),
+        ["projects", p, "dashboards"] => m(Route::Dashboards, p, "", false),
+        ["projects", p, "charts"] => m(Route::Charts, p, "", false),
+        ["projects", p, "charts", "code"] => m(Route::ChartsCode, p, "", false),
+        ["projects", p, "code", "charts"] => m(Route::ChartsCode, p, "", true),
+        ["projects", p, "dashboards", "code"] => m(Route::DashboardsCode, p, "", false),
+        ["projects", p, "code", "dashboards"] => m(Route::DashboardsCode, p, "", true),
+        ["projects", p, "explores", name] => m(Route::Explore, p, name, false),
+        ["saved", id] => m(Route::LegacyChart, "", id, false),
+        ["dashboards", id] => m(Route::LegacyDashboard, "", id, false),
+        _ => None,
+    }
+}
+
+/// A response before faults that rewrite bodies are applied.
+enum Reply {
+    Json(StatusCode, Value),
+    Html,
+}
+
+/// The HTML Lightdash's SPA fallback serves for any unknown GET.
+const SPA_HTML: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\" />\
+<title>Lightdash</title><script type=\"module\" crossorigin src=\"/assets/index-5b2c1f0e.js\"></script></head>\n\
+<body><noscript>You need to enable JavaScript to run this app.</noscript><div id=\"root\"></div></body>\n</html>\n";
+
+fn error_name(status: u16) -> &'static str {
+    match status {
+        400 => "ParameterError",
+        401 => "AuthorizationError",
+        403 => "ForbiddenError",
+        404 => "NotFoundError",
+        429 => "TooManyRequestsError",
+        500..=599 => "UnexpectedServerError",
+        _ => "LightdashError",
+    }
+}
+
+fn error(status: u16, message: &str) -> Reply {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    Reply::Json(
+        code,
+        json!({
+            "status": "error",
+            "error": {
+                "statusCode": code.as_u16(),
+                "name": error_name(code.as_u16()),
+                "message": message,
+                "data": {},
+            }
+        }),
+    )
+}
+
+fn ok(results: Value) -> Reply {
+    Reply::Json(StatusCode::OK, json!({"status": "ok", "results": results}))
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let path = uri.path().to_owned();
+    let query = uri.query().unwrap_or_default().to_owned();
+    let matched = classify(&method, &path);
+    let route = matched.as_ref().map(|m| m.route);
+    let authorization = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    lock(&shared.requests).push(RecordedRequest {
+        method: method.to_string(),
+        path: path.clone(),
+        query: query.clone(),
+        route,
+        authorization: authorization.clone(),
+    });
+    let version = lock(&shared.options).version.clone();
+    let fault = route.and_then(|r| take_fault(&shared, r));
+
+    let early = match &fault {
+        Some(Fault::Hang) => {
+            let mut stop = shared.shutdown.clone();
+            let _ = stop.wait_for(|stopped| *stopped).await;
+            Some(error(503, "mock Lightdash is shutting down"))
+        }
+        Some(Fault::Delay(delay)) => {
+            let mut stop = shared.shutdown.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(*delay) => None,
+                _ = stop.wait_for(|stopped| *stopped) => Some(error(503, "mock Lightdash is shutting down")),
+            }
+        }
+        Some(Fault::Status(status)) => Some(error(*status, "injected fault")),
+        Some(Fault::RetryAfter { status, .. }) => Some(error(*status, "injected fault")),
+        Some(Fault::Html200) => Some(Reply::Html),
+        _ => None,
+    };
+    let reply = match early {
+        Some(reply) => reply,
+        None => match (&method, matched) {
+            (_, Some(matched)) => dispatch(&shared, &matched, &query, authorization.as_deref()),
+            (&Method::GET, None) => Reply::Html,
+            (_, None) => {
+                let mut response =
+                    (StatusCode::NOT_FOUND, format!("Cannot {method} {path}\n")).into_response();
+                set_version(&mut response, &version);
+                return response;
+            }
+        },
+    };
+    let mut response = match (reply, &fault) {
+        (Reply::Html, _) => {
+            ([(CONTENT_TYPE, "text/html; charset=UTF-8")], SPA_HTML).into_response()
+        }
+        (Reply::Json(status, body), Some(Fault::TruncatedJson)) => {
+            let text = body.to_string();
+            // Cut on a char boundary so the body stays valid UTF-8 but not valid JSON.
+            let mut cut = text.len() / 2;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            (
+                status,
+                [(CONTENT_TYPE, "application/json; charset=utf-8")],
+                text[..cut].to_owned(),
+            )
+                .into_response()
+        }
+        (Reply::Json(status, mut body), fault) => {
+            if fault == &Some(Fault::EmptyList) {
+                empty_results(&mut body);
+            }
+            integral_numbers(&mut body);
+            (status, axum::Json(body)).into_response()
+        }
+    };
+    if let Some(Fault::RetryAfter { after, .. }) = &fault
+        && let Ok(value) = HeaderValue::from_str(after)
+    {
+        response.headers_mut().insert(RETRY_AFTER, value);
+    }
+    set_version(&mut response, &version);
+    response
+}
+
+fn set_version(response: &mut Response, version: &str) {
+    if let Ok(value) = HeaderValue::from_str(version) {
+        response.headers_mut().insert("Lightdash-Version", value);
+    }
+}
+
+/// Takes the fault for `route`, if any, counting down its remaining uses.
+fn take_fault(shared: &Shared, route: Route) -> Option<Fault> {
+    let mut faults = lock(&shared.faults);
+    let index = faults.iter().position(|f| f.route == route)?;
+    let active = &mut faults[index];
+    let fault = active.fault.clone();
+    if let Some(remaining) = &mut active.remaining {
+        *remaining = remaining.saturating_sub(1);
+        if *remaining == 0 {
+            faults.remove(index);
+        }
+    }
+    Some(fault)
+}
+
+fn empty_results(body: &mut Value) {
+    let Some(results) = body.get_mut("results") else {
+        return;
+    };
+    match results {
+        Value::Array(items) => items.clear(),
+        Value::Object(page) if page.contains_key("total") => {
+            for key in ["charts", "dashboards", "missingIds"] {
+                if page.contains_key(key) {
+                    page.insert(key.into(), json!([]));
+                }
+            }
+            page.insert("total".into(), json!(0));
+            page.insert("offset".into(), json!(0));
+        }
+        other => *other = json!({}),
+    }
+}
+
+/// Writes whole floats as integers: our types hold tile coordinates and bin counts as `f64`,
+/// but Lightdash sends `12`, not `12.0`.
+fn integral_numbers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                *value = json!(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(map) => map.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
+}
+
+/// The token after `ApiKey ` or `Bearer `, if it is the configured one.
+fn authorized(authorization: Option<&str>, token: &str) -> bool {
+    authorization
+        .and_then(|h| {
+            h.strip_prefix("ApiKey ")
+                .or_else(|| h.strip_prefix("Bearer "))
+        })
+        .is_some_and(|t| t == token)
+}
+
+fn dispatch(shared: &Shared, matched: &Matched, query: &str, authorization: Option<&str>) -> Reply {
+    let options = lock(&shared.options).clone();
+    let is_authenticated = authorized(authorization, &options.token);
+    if matched.route == Route::Health {
+        return ok(json!({
+            "healthy": true,
+            "mode": "default",
+            "version": options.version,
+            "siteUrl": options.site_url.clone().unwrap_or_else(|| shared.url.clone()),
+            "isAuthenticated": is_authenticated,
+            "requiresOrgRegistration": false,
+            "latest": {"version": options.version},
+        }));
+    }
+    // An as-code route this server version lacks is an unknown route: the SPA answers first.
+    if matches!(matched.route, Route::ChartsCode | Route::DashboardsCode) {
+        let exists = match options.as_code {
+            AsCodeMode::Both | AsCodeMode::Forbidden => true,
+            AsCodeMode::NewRoutes => matched.new_generation,
+            AsCodeMode::OldRoutes => !matched.new_generation,
+            AsCodeMode::Absent => false,
+        };
+        if !exists {
+            return Reply::Html;
+        }
+    }
+    if authorization.is_none() {
+        return error(401, "Failed to authorize user");
+    }
+    if !is_authenticated {
+        return error(401, "Personal access token is not recognised");
+    }
+    let mut content = lock(&shared.content);
+    if matched.route == Route::Projects {
+        return ok(projects(&content));
+    }
+    if matched.route == Route::LegacyChart {
+        return match legacy_chart(&content, &matched.id) {
+            Some(chart) => ok(chart),
+            None => error(404, "Saved chart not found"),
+        };
+    }
+    if matched.route == Route::LegacyDashboard {
+        return match legacy_dashboard(&mut content, &matched.id) {
+            Some(dashboard) => ok(dashboard),
+            None => error(404, "Dashboard not found"),
+        };
+    }
+    let Some(project) = content.project(&matched.project) else {
+        return error(404, &format!("Cannot find project {}", matched.project));
+    };
+    match matched.route {
+        Route::Spaces => ok(spaces(project)),
+        Route::Dashboards => ok(dashboard_list(project)),
+        Route::Charts => ok(chart_list(project)),
+        Route::Explore => match project.explore(&matched.id) {
+            Some(_) => ok(explore(project, &matched.id)),
+            None => error(404, &format!("Explore \"{}\" does not exist.", matched.id)),
+        },
+        Route::ChartsCode | Route::DashboardsCode => {
+            let charts = matched.route == Route::ChartsCode;
+            if options.as_code == AsCodeMode::Forbidden {
+                let what = if charts { "charts" } else { "dashboards" };
+                return error(403, &format!("You are not allowed to download {what}"));
+            }
+            as_code_page(
+                project,
+                charts,
+                matched.new_generation,
+                query,
+                options.page_size,
+            )
+        }
+        // Handled above.
+        Route::Health | Route::Projects | Route::LegacyChart | Route::LegacyDashboard => {
+            error(500, "unreachable route")
+        }
+    }
+}
+
+/// Serializes a value of our own types; they always serialize to an object.
+fn to_object<T: serde::Serialize>(value: &T) -> Map<String, Value> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    }
+}
+
+fn projects(content: &LightdashContent) -> Value {
+    let upstream = content
+        .default_project()
+        .map(|p| p.project.project_uuid.clone());
+    Value::Array(
+        content
+            .projects
+            .iter()
+            .map(|p| {
+                let mut item = to_object(&p.project);
+                let preview = p.project.project_type == ProjectType::Preview;
+                item.insert("createdByUserUuid".into(), Value::Null);
+                item.insert(
+                    "upstreamProjectUuid".into(),
+                    if preview {
+                        json!(upstream)
+                    } else {
+                        Value::Null
+                    },
+                );
+                item.insert("warehouseType".into(), json!("postgres"));
+                item.insert("requireUserCredentials".into(), json!(false));
+                Value::Object(item)
+            })
+            .collect(),
+    )
+}
+
+fn first_viewed_at(views: u64, updated_at: &Option<String>) -> Value {
+    // Content keeps no view timestamps; the last edit is a plausible stand-in.
+    if views > 0 {
+        json!(updated_at)
+    } else {
+        Value::Null
+    }
+}
+
+fn spaces(project: &ProjectContent) -> Value {
+    let project_uuid = &project.project.project_uuid;
+    Value::Array(
+        project
+            .spaces
+            .iter()
+            .map(|space| {
+                let mut item = to_object(space);
+                let in_space = |uuid: &str| uuid == space.uuid;
+                let dashboards = project
+                    .dashboards
+                    .iter()
+                    .filter(|d| in_space(&d.summary.space_uuid))
+                    .count();
+                let charts = project
+                    .charts
+                    .iter()
+                    .filter(|c| {
+                        in_space(&c.summary.space_uuid) && c.summary.dashboard_uuid.is_none()
+                    })
+                    .count();
+                let children = project
+                    .spaces
+                    .iter()
+                    .filter(|s| s.parent_space_uuid.as_deref() == Some(space.uuid.as_str()))
+                    .count();
+                item.insert("projectUuid".into(), json!(project_uuid));
+                item.insert("organizationUuid".into(), json!(ORGANIZATION_UUID));
+                item.insert("dashboardCount".into(), json!(dashboards));
+                item.insert("chartCount".into(), json!(charts));
+                item.insert("childSpaceCount".into(), json!(children));
+                item.insert(
+                    "inheritParentPermissions".into(),
+                    json!(space.parent_space_uuid.is_some() && !space.is_private),
+                );
+                item.insert("pinnedListUuid".into(), Value::Null);
+                item.insert("pinnedListOrder".into(), Value::Null);
+                item.insert("access".into(), json!([]));
+                Value::Object(item)
+            })
+            .collect(),
+    )
+}
+
+fn dashboard_list(project: &ProjectContent) -> Value {
+    Value::Array(
+        project
+            .dashboards
+            .iter()
+            .map(|d| {
+                let s = &d.summary;
+                let mut item = to_object(s);
+                let mut tile_types: Vec<&str> = Vec::new();
+                for tile in &d.details.tiles {
+                    if !tile_types.contains(&tile.tile_type.as_str()) {
+                        tile_types.push(tile.tile_type.as_str());
+                    }
+                }
+                item.insert("projectUuid".into(), json!(project.project.project_uuid));
+                item.insert("organizationUuid".into(), json!(ORGANIZATION_UUID));
+                item.insert(
+                    "firstViewedAt".into(),
+                    first_viewed_at(s.views, &s.updated_at),
+                );
+                item.insert("pinnedListUuid".into(), Value::Null);
+                item.insert("pinnedListOrder".into(), Value::Null);
+                item.insert("validationErrors".into(), json!([]));
+                item.insert("verification".into(), Value::Null);
+                item.insert("tileTypes".into(), json!(tile_types));
+                Value::Object(item)
+            })
+            .collect(),
+    )
+}
+
+fn space_name(project: &ProjectContent, space_uuid: &str) -> Value {
+    json!(project.space(space_uuid).map(|s| s.name.clone()))
+}
+
+fn chart_list(project: &ProjectContent) -> Value {
+    Value::Array(
+        project
+            .charts
+            .iter()
+            .map(|c| {
+                let s = &c.summary;
+                let mut item = to_object(s);
+                item.insert("projectUuid".into(), json!(project.project.project_uuid));
+                item.insert("organizationUuid".into(), json!(ORGANIZATION_UUID));
+                item.insert("spaceName".into(), space_name(project, &s.space_uuid));
+                item.insert(
+                    "firstViewedAt".into(),
+                    first_viewed_at(s.views, &s.updated_at),
+                );
+                item.insert("pinnedListUuid".into(), Value::Null);
+                item.insert("pinnedListOrder".into(), Value::Null);
+                item.insert("validationErrors".into(), json!([]));
+                Value::Object(item)
+            })
+            .collect(),
+    )
+}
+
+fn explore(project: &ProjectContent, name: &str) -> Value {
+    let Some(explore) = project.explore(name) else {
+        return Value::Null;
+    };
+    let mut out = to_object(explore);
+    let base = explore
+        .base_table
+        .clone()
+        .unwrap_or_else(|| explore.name.clone());
+    let joined: Vec<Value> = explore
+        .tables
+        .keys()
+        .filter(|t| **t != base)
+        .map(|t| {
+            json!({
+                "table": t,
+                "sqlOn": format!("${{{base}.{t}_id}} = ${{{t}.{t}_id}}"),
+                "compiledSqlOn": format!("(\"{base}\".{t}_id) = (\"{t}\".{t}_id)"),
+                "type": "left",
+            })
+        })
+        .collect();
+    out.insert("tags".into(), json!([]));
+    out.insert("joinedTables".into(), json!(joined));
+    out.insert("targetDatabase".into(), json!("postgres"));
+    if let Some(Value::Object(tables)) = out.get_mut("tables") {
+        for (table_name, table) in tables.iter_mut() {
+            let Value::Object(table) = table else {
+                continue;
+            };
+            let label = table.get("label").cloned().unwrap_or(Value::Null);
+            table.insert("database".into(), json!("jaffle_shop"));
+            table.insert("schema".into(), json!("jaffle"));
+            table.insert(
+                "sqlTable".into(),
+                json!(format!("\"jaffle_shop\".\"jaffle\".\"{table_name}\"")),
+            );
+            for (kind, field_type) in [("dimensions", "dimension"), ("metrics", "metric")] {
+                let Some(Value::Object(fields)) = table.get_mut(kind) else {
+                    continue;
+                };
+                for (index, field) in fields.values_mut().enumerate() {
+                    let Value::Object(field) = field else {
+                        continue;
+                    };
+                    field.retain(|_, v| !v.is_null());
+                    let name = field
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let sql = format!("${{TABLE}}.{name}");
+                    field.insert("fieldType".into(), json!(field_type));
+                    field.insert("sql".into(), json!(sql));
+                    field.insert("index".into(), json!(index));
+                    field.insert("groups".into(), json!([]));
+                    field.entry("tableLabel").or_insert_with(|| label.clone());
+                }
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+/// A uuid-shaped id derived from `seed`: Lightdash gives every filter rule and group an id
+/// that our types do not keep, and the mock must answer the same bytes every time.
+fn derived_uuid(seed: &str) -> String {
+    let hex = blake3::hash(seed.as_bytes()).to_hex();
+    let h = hex.as_str();
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+/// Adds an `id` to every filter group and rule of a chart's `metricQuery.filters`.
+fn add_filter_ids(node: &mut Value, seed: &str) {
+    let Value::Object(map) = node else { return };
+    map.entry("id").or_insert_with(|| json!(derived_uuid(seed)));
+    for key in ["and", "or"] {
+        if let Some(Value::Array(children)) = map.get_mut(key) {
+            for (i, child) in children.iter_mut().enumerate() {
+                add_filter_ids(child, &format!("{seed}/{key}{i}"));
+            }
+        }
+    }
+}
+
+/// The chart's details merged with its summary, which is authoritative for metadata.
+fn chart_object(chart: &ChartContent) -> Map<String, Value> {
+    let s = &chart.summary;
+    let mut out = to_object(&chart.details);
+    out.insert("uuid".into(), json!(s.uuid));
+    out.insert("slug".into(), json!(s.slug));
+    out.insert("name".into(), json!(s.name));
+    out.insert("description".into(), json!(s.description));
+    out.insert("updatedAt".into(), json!(s.updated_at));
+    out.insert("dashboardUuid".into(), json!(s.dashboard_uuid));
+    if let Some(Value::Object(query)) = out.get_mut("metricQuery")
+        && let Some(Value::Object(filters)) = query.get_mut("filters")
+    {
+        for (family, tree) in filters.iter_mut() {
+            add_filter_ids(tree, &format!("{}/{family}", s.uuid));
+        }
+    }
+    let q = &chart.details.metric_query;
+    let column_order: Vec<&str> = q
+        .dimensions
+        .iter()
+        .chain(&q.metrics)
+        .map(String::as_str)
+        .chain(q.table_calculations.iter().map(|t| t.name.as_str()))
+        .collect();
+    out.insert("tableConfig".into(), json!({"columnOrder": column_order}));
+    out
+}
+
+fn find_chart<'a>(
+    content: &'a LightdashContent,
+    id: &str,
+) -> Option<(&'a ProjectContent, &'a ChartContent)> {
+    content.projects.iter().find_map(|p| {
+        p.charts
+            .iter()
+            .find(|c| c.summary.uuid == id || c.summary.slug.as_deref() == Some(id))
+            .map(|c| (p, c))
+    })
+}
+
+fn legacy_chart(content: &LightdashContent, id: &str) -> Option<Value> {
+    let (project, chart) = find_chart(content, id)?;
+    let s = &chart.summary;
+    let mut out = chart_object(chart);
+    out.remove("spaceSlug");
+    out.remove("dashboardSlug");
+    let space = project.space(&s.space_uuid);
+    out.insert("projectUuid".into(), json!(project.project.project_uuid));
+    out.insert("organizationUuid".into(), json!(ORGANIZATION_UUID));
+    out.insert("spaceUuid".into(), json!(s.space_uuid));
+    out.insert("spaceName".into(), space_name(project, &s.space_uuid));
+    out.insert("dashboardName".into(), json!(s.dashboard_name));
+    out.insert("updatedByUser".into(), json!(s.updated_by_user));
+    out.insert("pinnedListUuid".into(), Value::Null);
+    out.insert("pinnedListOrder".into(), Value::Null);
+    out.insert(
+        "isPrivate".into(),
+        json!(space.is_some_and(|s| s.is_private)),
+    );
+    out.insert("access".into(), json!([]));
+    out.insert(
+        "colorPalette".into(),
+        json!([
+            "#5470c6", "#fc8452", "#91cc75", "#fac858", "#ee6666", "#73c0de"
+        ]),
+    );
+    Some(Value::Object(out))
+}
+
+/// The dashboard's details merged with its summary, tiles and filters in the legacy shape.
+fn dashboard_object(project: &ProjectContent, dashboard: &DashboardContent) -> Map<String, Value> {
+    let s = &dashboard.summary;
+    let mut out = to_object(&dashboard.details);
+    out.insert("uuid".into(), json!(s.uuid));
+    out.insert("slug".into(), json!(s.slug));
+    out.insert("name".into(), json!(s.name));
+    out.insert("description".into(), json!(s.description));
+    out.insert("updatedAt".into(), json!(s.updated_at));
+    out.insert("updatedByUser".into(), json!(s.updated_by_user));
+    out.remove("spaceSlug");
+    let tiles: Vec<Value> = dashboard
+        .details
+        .tiles
+        .iter()
+        .map(|tile| {
+            let mut t = to_object(tile);
+            t.remove("tileSlug");
+            if tile.tile_type == TileType::SavedChart
+                && let Some(Value::Object(props)) = t.get_mut("properties")
+            {
+                let chart = tile
+                    .properties
+                    .saved_chart_uuid
+                    .as_deref()
+                    .and_then(|uuid| project.chart(uuid));
+                // The tile shows the chart's current name; a deleted chart leaves `null`.
+                props.insert(
+                    "savedChartUuid".into(),
+                    json!(chart.map(|c| &c.summary.uuid)),
+                );
+                props.insert("chartName".into(), json!(chart.map(|c| &c.summary.name)));
+                props.insert(
+                    "lastVersionChartKind".into(),
+                    json!(chart.and_then(|c| c.summary.chart_kind.as_ref())),
+                );
+                props.insert(
+                    "belongsToDashboard".into(),
+                    json!(chart.is_some_and(
+                        |c| c.summary.dashboard_uuid.as_deref() == Some(s.uuid.as_str())
+                    )),
+                );
+                props.entry("title").or_insert_with(|| json!(""));
+            }
+            Value::Object(t)
+        })
+        .collect();
+    out.insert("tiles".into(), Value::Array(tiles));
+    if let Some(Value::Object(filters)) = out.get_mut("filters") {
+        for (family, rules) in filters.iter_mut() {
+            let Value::Array(rules) = rules else { continue };
+            for (i, rule) in rules.iter_mut().enumerate() {
+                if let Value::Object(rule) = rule {
+                    rule.entry("id").or_insert_with(|| {
+                        json!(derived_uuid(&format!("{}/{family}/{i}", s.uuid)))
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn legacy_dashboard(content: &mut LightdashContent, id: &str) -> Option<Value> {
+    let project = content.projects.iter_mut().find(|p| {
+        p.dashboards
+            .iter()
+            .any(|d| d.summary.uuid == id || d.summary.slug.as_deref() == Some(id))
+    })?;
+    let dashboard = project
+        .dashboards
+        .iter_mut()
+        .find(|d| d.summary.uuid == id || d.summary.slug.as_deref() == Some(id))?;
+    // Real Lightdash records a view on every GET of this route.
+    dashboard.summary.views += 1;
+    let uuid = dashboard.summary.uuid.clone();
+    let project: &ProjectContent = project;
+    let dashboard = project.dashboard(&uuid)?;
+    let s = &dashboard.summary;
+    let space = project.space(&s.space_uuid);
+    let mut out = dashboard_object(project, dashboard);
+    out.insert("projectUuid".into(), json!(project.project.project_uuid));
+    out.insert("organizationUuid".into(), json!(ORGANIZATION_UUID));
+    out.insert("spaceUuid".into(), json!(s.space_uuid));
+    out.insert("spaceName".into(), space_name(project, &s.space_uuid));
+    out.insert("views".into(), json!(s.views));
+    out.insert(
+        "firstViewedAt".into(),
+        first_viewed_at(s.views, &s.updated_at),
+    );
+    out.insert("dashboardVersionId".into(), json!(1));
+    out.insert("pinnedListUuid".into(), Value::Null);
+    out.insert("pinnedListOrder".into(), Value::Null);
+    out.insert(
+        "isPrivate".into(),
+        json!(space.is_some_and(|s| s.is_private)),
+    );
+    out.insert("access".into(), json!([]));
+    out.insert("config".into(), json!({"isDateZoomDisabled": false}));
+    Some(Value::Object(out))
+}
+
+fn chart_as_code(
+    project: &ProjectContent,
+    chart: &ChartContent,
+    new_generation: bool,
+    now: &str,
+) -> Value {
+    let s = &chart.summary;
+    let mut out = chart_object(chart);
+    out.remove("uuid");
+    out.remove("dashboardUuid");
+    out.insert("spaceSlug".into(), json!(project.space_slug(&s.space_uuid)));
+    let dashboard_slug = s
+        .dashboard_uuid
+        .as_deref()
+        .and_then(|d| project.dashboard(d))
+        .and_then(|d| d.summary.slug.clone());
+    match dashboard_slug {
+        Some(slug) => out.insert("dashboardSlug".into(), json!(slug)),
+        None => out.remove("dashboardSlug"),
+    };
+    if out.get("pivotConfig") == Some(&Value::Null) {
+        out.remove("pivotConfig");
+    }
+    out.insert("version".into(), json!(1));
+    out.insert("downloadedAt".into(), json!(now));
+    if new_generation {
+        out.insert("contentType".into(), json!("chart"));
+    }
+    Value::Object(out)
+}
+
+/// Tile slugs as `CoderService.getChartSlugForTileUuid` makes them: the chart's slug, or
+/// `<slug>-<n>` (1-based) when the chart appears in several tiles. Keyed by tile uuid.
+fn tile_slugs(project: &ProjectContent, dashboard: &DashboardContent) -> HashMap<String, String> {
+    let chart_slug = |tile: &crate::lightdash::types::DashboardTile| {
+        tile.properties
+            .saved_chart_uuid
+            .as_deref()
+            .and_then(|uuid| project.chart(uuid))
+            .and_then(|c| c.summary.slug.clone())
+    };
+    let mut slugs = HashMap::new();
+    for tile in &dashboard.details.tiles {
+        let (Some(uuid), Some(slug)) = (&tile.uuid, chart_slug(tile)) else {
+            continue;
+        };
+        let same: Vec<&Option<String>> = dashboard
+            .details
+            .tiles
+            .iter()
+            .filter(|t| chart_slug(t).as_deref() == Some(slug.as_str()))
+            .map(|t| &t.uuid)
+            .collect();
+        let tile_slug = if same.len() > 1 {
+            let index = same
+                .iter()
+                .position(|u| u.as_deref() == Some(uuid.as_str()))
+                .unwrap_or(0);
+            format!("{slug}-{}", index + 1)
+        } else {
+            slug
+        };
+        slugs.insert(uuid.clone(), tile_slug);
+    }
+    slugs
+}
+
+fn dashboard_as_code(
+    project: &ProjectContent,
+    dashboard: &DashboardContent,
+    new_generation: bool,
+    now: &str,
+) -> Value {
+    let s = &dashboard.summary;
+    let slugs = tile_slugs(project, dashboard);
+    let mut out = to_object(&dashboard.details);
+    for key in ["uuid", "updatedByUser"] {
+        out.remove(key);
+    }
+    out.insert("slug".into(), json!(s.slug));
+    out.insert("name".into(), json!(s.name));
+    out.insert("description".into(), json!(s.description));
+    out.insert("updatedAt".into(), json!(s.updated_at));
+    out.insert("spaceSlug".into(), json!(project.space_slug(&s.space_uuid)));
+    let tiles: Vec<Value> = dashboard
+        .details
+        .tiles
+        .iter()
+        .map(|tile| {
+            let mut t = to_object(tile);
+            t.remove("uuid");
+            t.remove("tileSlug");
+            if tile.tile_type == TileType::SavedChart {
+                let chart = tile
+                    .properties
+                    .saved_chart_uuid
+                    .as_deref()
+                    .and_then(|uuid| project.chart(uuid));
+                let props = json!({
+                    "title": tile.properties.title.clone().unwrap_or_default(),
+                    "hideTitle": tile.properties.hide_title,
+                    "chartSlug": chart.and_then(|c| c.summary.slug.clone()),
+                    "chartName": chart.map(|c| c.summary.name.clone()),
+                });
+                t.insert("properties".into(), props);
+                if let Some(slug) = tile.uuid.as_ref().and_then(|u| slugs.get(u)) {
+                    t.insert("tileSlug".into(), json!(slug));
+                }
+            }
+            Value::Object(t)
+        })
+        .collect();
+    out.insert("tiles".into(), Value::Array(tiles));
+    // As code, filters carry no ids and target tiles by tile slug; targets of tiles without
+    // a slug (non-chart tiles) are dropped, as Lightdash drops them.
+    if let Some(Value::Object(filters)) = out.get_mut("filters") {
+        for rules in filters.values_mut() {
+            let Value::Array(rules) = rules else { continue };
+            for rule in rules.iter_mut() {
+                let Value::Object(rule) = rule else { continue };
+                rule.remove("id");
+                if let Some(Value::Object(targets)) = rule.get_mut("tileTargets") {
+                    let by_slug: Map<String, Value> = std::mem::take(targets)
+                        .into_iter()
+                        .filter_map(|(uuid, target)| {
+                            slugs.get(&uuid).map(|slug| (slug.clone(), target))
+                        })
+                        .collect();
+                    *targets = by_slug;
+                }
+            }
+        }
+    }
+    out.insert("version".into(), json!(1));
+    out.insert("downloadedAt".into(), json!(now));
+    if new_generation {
+        out.insert("contentType".into(), json!("dashboard"));
+    }
+    Value::Object(out)
+}
+
+fn as_code_page(
+    project: &ProjectContent,
+    charts: bool,
+    new_generation: bool,
+    query: &str,
+    page_size: usize,
+) -> Reply {
+    let mut ids: Option<Vec<String>> = None;
+    let mut offset: i64 = 0;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "ids" => ids.get_or_insert_with(Vec::new).push(value.into_owned()),
+            "offset" => match value.parse::<i64>() {
+                Ok(o) => offset = o,
+                Err(_) => return error(400, &format!("offset must be a number, received {value}")),
+            },
+            _ => {}
+        }
+    }
+    if offset < 0 {
+        return error(400, &format!("offset must be >= 0, received {offset}"));
+    }
+    // (uuid, slug) of every item, in content order.
+    let keys: Vec<(&str, Option<&str>)> = if charts {
+        project
+            .charts
+            .iter()
+            .map(|c| (c.summary.uuid.as_str(), c.summary.slug.as_deref()))
+            .collect()
+    } else {
+        project
+            .dashboards
+            .iter()
+            .map(|d| (d.summary.uuid.as_str(), d.summary.slug.as_deref()))
+            .collect()
+    };
+    let mut missing = Vec::new();
+    let selected: Vec<usize> = match &ids {
+        None => (0..keys.len()).collect(),
+        Some(ids) => {
+            let mut wanted = vec![false; keys.len()];
+            for id in ids {
+                match keys
+                    .iter()
+                    .position(|(uuid, slug)| *uuid == id || *slug == Some(id.as_str()))
+                {
+                    Some(i) => wanted[i] = true,
+                    None => missing.push(id.clone()),
+                }
+            }
+            (0..keys.len()).filter(|i| wanted[*i]).collect()
+        }
+    };
+    let total = selected.len();
+    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(total);
+    let end = start.saturating_add(page_size.max(1)).min(total);
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let items: Vec<Value> = selected[start..end]
+        .iter()
+        .map(|&i| {
+            if charts {
+                chart_as_code(project, &project.charts[i], new_generation, &now)
+            } else {
+                dashboard_as_code(project, &project.dashboards[i], new_generation, &now)
+            }
+        })
+        .collect();
+    let key = if charts { "charts" } else { "dashboards" };
+    // `offset` is where the next page starts: min(offset + pageSize, total).
+    let next = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .saturating_add(page_size.max(1))
+        .min(total);
+    ok(json!({
+        key: items,
+        "missingIds": missing,
+        "total": total,
+        "offset": next,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::content::bundled;
+    use crate::demo::test_client;
+    use crate::lightdash::types::{
+        AsCodePage, ChartDetails, ChartSummary, DashboardDetails, DashboardSummary, Explore,
+        Health, Project, SpaceSummary,
+    };
+
+    const TOKEN: &str = "demo-lightdash-token";
+
+    struct Fixture {
+        mock: MockLightdashHandle,
+        client: reqwest::Client,
+        project: String,
+    }
+
+    impl Fixture {
+        async fn start(options: MockLightdashOptions) -> Fixture {
+            let content = bundled();
+            let project = content
+                .default_project()
+                .unwrap()
+                .project
+                .project_uuid
+                .clone();
+            let mock = MockLightdash::start(content, options).await.unwrap();
+            Fixture {
+                mock,
+                client: test_client(),
+                project,
+            }
+        }
+
+        async fn get(&self, path_and_query: &str) -> reqwest::Response {
+            self.client
+                .get(format!("{}{path_and_query}", self.mock.url()))
+                .header("Authorization", format!("ApiKey {TOKEN}"))
+                .send()
+                .await
+                .unwrap()
+        }
+
+        async fn results<T: serde::de::DeserializeOwned>(&self, path_and_query: &str) -> T {
+            let response = self.get(path_and_query).await;
+            assert_eq!(response.status(), 200, "{path_and_query}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["status"], "ok");
+            serde_json::from_value(body["results"].clone()).unwrap()
+        }
+    }
+
+    #[tokio::test]
+    async fn listings_use_the_envelope_and_real_shapes() {
+        let f = Fixture::start(MockLightdashOptions::default()).await;
+        let p = &f.project;
+        let response = f.get("/api/v1/org/projects").await;
+        assert_eq!(response.headers()["Lightdash-Version"], "0.2036.1");
+        assert!(
+            response.headers()[CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json")
+        );
+        let projects: Vec<Project> =
+            serde_json::from_value(response.json::<Value>().await.unwrap()["results"].clone())
+                .unwrap();
+        assert_eq!(projects.len(), 2);
+        assert_eq!(projects[1].project_type, ProjectType::Preview);
+
+        let spaces: Vec<SpaceSummary> = f.results(&format!("/api/v1/projects/{p}/spaces")).await;
+        let sales = spaces.iter().find(|s| s.name == "Sales").unwrap();
+        assert_eq!((sales.dashboard_count, sales.chart_count), (1, 3));
+        assert!(
+            spaces
+                .iter()
+                .any(|s| s.parent_space_uuid.as_deref() == Some(sales.uuid.as_str()))
+        );
+
+        let raw: Value = f.results(&format!("/api/v1/projects/{p}/dashboards")).await;
+        let first = &raw[0];
+        assert_eq!(first["projectUuid"], json!(p));
+        assert_eq!(
+            first["tileTypes"],
+            json!(["heading", "saved_chart", "markdown", "loom"])
+        );
+        let dashboards: Vec<DashboardSummary> = serde_json::from_value(raw).unwrap();
+        assert_eq!(dashboards.len(), 3);
+
+        let raw: Value = f.results(&format!("/api/v1/projects/{p}/charts")).await;
+        assert_eq!(raw[0]["spaceName"], "Sales");
+        let charts: Vec<ChartSummary> = serde_json::from_value(raw).unwrap();
+        assert_eq!(charts.len(), 12);
+        assert!(charts.iter().any(|c| c.dashboard_uuid.is_some()));
+
+        let raw: Value = f
+            .results(&format!("/api/v1/projects/{p}/explores/orders"))
+            .await;
+        let status = &raw["tables"]["orders"]["dimensions"]["status"];
+        assert_eq!(status["fieldType"], "dimension");
+        assert!(status["aiHint"].is_string());
+        assert!(
+            raw["tables"]["orders"]["dimensions"]["order_date_month"]["timeInterval"].is_string()
+        );
+        let explore: Explore = serde_json::from_value(raw).unwrap();
+        assert!(explore.tables.contains_key("order_items"));
+
+        let response = f.get(&format!("/api/v1/projects/{p}/explores/nope")).await;
+        assert_eq!(response.status(), 404);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["name"], "NotFoundError");
+    }
+
+    #[tokio::test]
+    async fn as_code_pages_follow_the_offset_semantics() {
+        let f = Fixture::start(MockLightdashOptions {
+            page_size: 5,
+            ..Default::default()
+        })
+        .await;
+        let p = &f.project;
+        let mut offset = 0;
+        let mut pages = Vec::new();
+        loop {
+            let raw: Value = f
+                .results(&format!("/api/v1/projects/{p}/charts/code?offset={offset}"))
+                .await;
+            let page: AsCodePage<ChartDetails> = serde_json::from_value(raw.clone()).unwrap();
+            assert!(
+                raw["charts"][0].get("uuid").is_none(),
+                "as code has no uuid"
+            );
+            assert_eq!(raw["charts"][0]["version"], 1);
+            assert_eq!(page.total, 12);
+            pages.push((page.charts.len(), page.offset));
+            offset = page.offset;
+            if offset >= page.total {
+                break;
+            }
+        }
+        assert_eq!(pages, vec![(5, 5), (5, 10), (2, 12)]);
+
+        let page: AsCodePage<ChartDetails> = f
+            .results(&format!("/api/v1/projects/{p}/code/charts?offset=11"))
+            .await;
+        assert_eq!((page.charts.len(), page.offset), (1, 12));
+        let emea = page
+            .charts
+            .iter()
+            .chain(
+                f.results::<AsCodePage<ChartDetails>>(&format!("/api/v1/projects/{p}/code/charts"))
+                    .await
+                    .charts
+                    .iter(),
+            )
+            .find(|c| c.slug.as_deref() == Some("emea-orders-by-country"))
+            .cloned()
+            .unwrap();
+        assert_eq!(emea.space_slug.as_deref(), Some("sales/emea"));
+        let dashboard_chart: AsCodePage<ChartDetails> = f
+            .results(&format!(
+                "/api/v1/projects/{p}/charts/code?ids=new-customers-per-month"
+            ))
+            .await;
+        assert_eq!(
+            dashboard_chart.charts[0].dashboard_slug.as_deref(),
+            Some("sales-overview")
+        );
+
+        let response = f
+            .get(&format!("/api/v1/projects/{p}/charts/code?offset=-1"))
+            .await;
+        assert_eq!(response.status(), 400);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["name"], "ParameterError");
+    }
+
+    #[tokio::test]
+    async fn as_code_ids_take_uuids_and_slugs_and_report_missing_ones() {
+        let f = Fixture::start(MockLightdashOptions::default()).await;
+        let p = &f.project;
+        let content = f.mock.content();
+        let sales = content
+            .default_project()
+            .unwrap()
+            .dashboard_named("Sales overview")
+            .unwrap();
+        let sales_uuid = sales.summary.uuid.clone();
+        let raw: Value = f
+            .results(&format!(
+                "/api/v1/projects/{p}/code/dashboards?ids={sales_uuid}&ids=campaign-performance&ids=no-such-dashboard"
+            ))
+            .await;
+        assert_eq!(raw["missingIds"], json!(["no-such-dashboard"]));
+        assert_eq!(
+            (raw["total"].as_u64(), raw["offset"].as_u64()),
+            (Some(2), Some(2))
+        );
+        let d = &raw["dashboards"][0];
+        assert_eq!(d["contentType"], "dashboard");
+        assert!(d.get("uuid").is_none());
+        let tile_slugs: Vec<&str> = d["tiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t["tileSlug"].as_str())
+            .collect();
+        assert!(
+            tile_slugs.contains(&"monthly-revenue-1") && tile_slugs.contains(&"monthly-revenue-2")
+        );
+        let chart_tile = d["tiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["type"] == "saved_chart")
+            .unwrap();
+        assert!(chart_tile["properties"].get("savedChartUuid").is_none());
+        assert!(chart_tile["properties"]["chartSlug"].is_string());
+        assert!(chart_tile.get("uuid").is_none());
+        assert!(
+            chart_tile["x"].is_u64(),
+            "whole numbers are sent as integers"
+        );
+        let date_filter = &d["filters"]["dimensions"][0];
+        assert!(date_filter.get("id").is_none());
+        assert_eq!(
+            date_filter["tileTargets"]["monthly-revenue-1"]["fieldId"],
+            "orders_order_date"
+        );
+        assert_eq!(
+            date_filter["tileTargets"]["top-10-customers-by-lifetime-value"],
+            json!(false)
+        );
+        let page: AsCodePage<DashboardDetails> = serde_json::from_value(raw).unwrap();
+        assert_eq!(
+            page.dashboards[1].slug.as_deref(),
+            Some("campaign-performance")
+        );
+        assert_eq!(
+            page.dashboards[1].space_slug.as_deref(),
+            Some("marketing/campaigns")
+        );
+    }
+
+    #[tokio::test]
+    async fn legacy_routes_serve_uuids_and_the_dashboard_get_counts_a_view() {
+        let f = Fixture::start(MockLightdashOptions::default()).await;
+        let content = f.mock.content();
+        let project = content.default_project().unwrap();
+        let dashboard = project.dashboard_named("Sales overview").unwrap();
+        let uuid = dashboard.summary.uuid.clone();
+        let views = dashboard.summary.views;
+        let first: Value = f.results(&format!("/api/v1/dashboards/{uuid}")).await;
+        let second: Value = f.results(&format!("/api/v1/dashboards/{uuid}")).await;
+        assert_eq!(first["views"].as_u64(), Some(views + 1));
+        assert_eq!(second["views"].as_u64(), Some(views + 2));
+        assert_eq!(
+            f.mock.content().dashboard(&uuid).unwrap().summary.views,
+            views + 2
+        );
+        assert_eq!(second["spaceName"], "Sales");
+        assert!(second["filters"]["dimensions"][0]["id"].is_string());
+        let details: DashboardDetails = serde_json::from_value(second).unwrap();
+        assert!(
+            details
+                .tiles
+                .iter()
+                .any(|t| t.properties.saved_chart_uuid.is_some())
+        );
+        // As code does not count views.
+        let _: Value = f
+            .results(&format!(
+                "/api/v1/projects/{}/dashboards/code?ids={uuid}",
+                f.project
+            ))
+            .await;
+        assert_eq!(
+            f.mock.content().dashboard(&uuid).unwrap().summary.views,
+            views + 2
+        );
+
+        let chart = project.chart_named("EMEA revenue this quarter").unwrap();
+        let raw: Value = f
+            .results(&format!("/api/v1/saved/{}", chart.summary.uuid))
+            .await;
+        assert_eq!(raw["spaceName"], "EMEA");
+        assert!(raw["metricQuery"]["filters"]["dimensions"]["id"].is_string());
+        assert!(raw["metricQuery"]["filters"]["dimensions"]["and"][1]["or"][0]["id"].is_string());
+        let details: ChartDetails = serde_json::from_value(raw).unwrap();
+        assert_eq!(details.uuid.as_deref(), Some(chart.summary.uuid.as_str()));
+
+        let response = f
+            .get("/api/v1/saved/00000000-0000-4000-8000-000000000000")
+            .await;
+        assert_eq!(response.status(), 404);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["name"], "NotFoundError");
+    }
+
+    #[tokio::test]
+    async fn auth_is_required_except_for_health() {
+        let f = Fixture::start(MockLightdashOptions::default()).await;
+        let url = format!("{}/api/v1/org/projects", f.mock.url());
+        for auth in [None, Some("ApiKey wrong"), Some(TOKEN)] {
+            let mut request = f.client.get(&url);
+            if let Some(auth) = auth {
+                request = request.header("Authorization", auth);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 401);
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["status"], "error");
+            assert_eq!(body["error"]["statusCode"], 401);
+            assert_eq!(body["error"]["name"], "AuthorizationError");
+        }
+        let bearer = f.client.get(&url).bearer_auth(TOKEN).send().await.unwrap();
+        assert_eq!(bearer.status(), 200);
+
+        let health = f
+            .client
+            .get(format!("{}/api/v1/health", f.mock.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200);
+        let body: Value = health.json().await.unwrap();
+        let health: Health = serde_json::from_value(body["results"].clone()).unwrap();
+        assert!(health.healthy && !health.is_authenticated);
+        assert_eq!(health.site_url, Some(f.mock.url()));
+        let requests = f.mock.requests();
+        assert_eq!(requests[0].authorization, None);
+        assert_eq!(
+            requests[3].authorization.as_deref(),
+            Some("Bearer demo-lightdash-token")
+        );
+        assert_eq!(f.mock.count(Route::Projects), 4);
+    }
+
+    #[tokio::test]
+    async fn unknown_and_absent_routes_answer_the_spa_html() {
+        let f = Fixture::start(MockLightdashOptions {
+            as_code: AsCodeMode::OldRoutes,
+            ..Default::default()
+        })
+        .await;
+        let p = f.project.clone();
+        for path in [
+            "/api/v1/no/such/route".to_owned(),
+            format!("/api/v1/projects/{p}/code/charts"),
+        ] {
+            let response = f.get(&path).await;
+            assert_eq!(response.status(), 200);
+            assert!(
+                response.headers()[CONTENT_TYPE]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/html")
+            );
+            assert!(response.text().await.unwrap().contains("<div id=\"root\">"));
+        }
+        assert_eq!(
+            f.get(&format!("/api/v1/projects/{p}/charts/code"))
+                .await
+                .status(),
+            200
+        );
+        assert_eq!(f.mock.requests()[0].route, None);
+        assert_eq!(f.mock.count(Route::ChartsCode), 2);
+
+        f.mock.update_options(|o| o.as_code = AsCodeMode::Forbidden);
+        let response = f
+            .get(&format!("/api/v1/projects/{p}/dashboards/code"))
+            .await;
+        assert_eq!(response.status(), 403);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body["error"]["message"],
+            "You are not allowed to download dashboards"
+        );
+
+        f.mock.update_options(|o| o.as_code = AsCodeMode::Absent);
+        let response = f.get(&format!("/api/v1/projects/{p}/charts/code")).await;
+        assert!(
+            response.headers()[CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+    }
+
+    #[tokio::test]
+    async fn faults_apply_then_clear() {
+        let f = Fixture::start(MockLightdashOptions::default()).await;
+        let spaces = format!("/api/v1/projects/{}/spaces", f.project);
+        f.mock.set_fault(Route::Spaces, Fault::Status(503), Some(2));
+        for _ in 0..2 {
+            let response = f.get(&spaces).await;
+            assert_eq!(response.status(), 503);
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["statusCode"], 503);
+        }
+        assert_eq!(f.get(&spaces).await.status(), 200);
+
+        f.mock.set_fault(
+            Route::Spaces,
+            Fault::RetryAfter {
+                status: 429,
+                after: "7".into(),
+            },
+            Some(1),
+        );
+        let response = f.get(&spaces).await;
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()[RETRY_AFTER], "7");
+
+        f.mock.set_fault(Route::Spaces, Fault::TruncatedJson, None);
+        let text = f.get(&spaces).await.text().await.unwrap();
+        assert!(serde_json::from_str::<Value>(&text).is_err());
+        f.mock.set_fault(Route::Spaces, Fault::EmptyList, None);
+        let empty: Vec<SpaceSummary> = f.results(&spaces).await;
+        assert!(empty.is_empty());
+        f.mock.set_fault(Route::ChartsCode, Fault::EmptyList, None);
+        let page: AsCodePage<ChartDetails> = f
+            .results(&format!("/api/v1/projects/{}/charts/code", f.project))
+            .await;
+        assert_eq!((page.charts.len(), page.total), (0, 0));
+        f.mock.set_fault(Route::Spaces, Fault::Html200, None);
+        assert!(
+            f.get(&spaces)
+                .await
+                .text()
+                .await
+                .unwrap()
+                .starts_with("<!DOCTYPE html>")
+        );
+        f.mock.clear_faults();
+        let spaces_now: Vec<SpaceSummary> = f.results(&spaces).await;
+        assert_eq!(spaces_now.len(), 6);
+        assert_eq!(f.mock.count(Route::Spaces), 8);
+
+        f.mock.set_fault(Route::Projects, Fault::Hang, None);
+        let hung = f
+            .client
+            .get(format!("{}/api/v1/org/projects", f.mock.url()))
+            .timeout(Duration::from_millis(200))
+            .send()
+            .await;
+        assert!(hung.unwrap_err().is_timeout());
+        f.mock.clear_requests();
+        assert!(f.mock.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn edits_between_cycles_are_served() {
+        let f = Fixture::start(MockLightdashOptions::default()).await;
+        let chart_uuid = f.mock.update(|c| {
+            let project = c.projects.iter_mut().next().unwrap();
+            let chart = project.charts.iter_mut().next().unwrap();
+            chart.summary.name = "Monthly revenue (USD)".into();
+            chart.summary.uuid.clone()
+        });
+        let raw: Value = f.results(&format!("/api/v1/saved/{chart_uuid}")).await;
+        assert_eq!(raw["name"], "Monthly revenue (USD)");
+        let page: AsCodePage<ChartDetails> = f
+            .results(&format!(
+                "/api/v1/projects/{}/charts/code?ids={chart_uuid}",
+                f.project
+            ))
+            .await;
+        assert_eq!(page.charts[0].name, "Monthly revenue (USD)");
+        f.mock.update(|c| c.remove_chart(&chart_uuid));
+        let page: AsCodePage<ChartDetails> = f
+            .results(&format!(
+                "/api/v1/projects/{}/charts/code?ids={chart_uuid}",
+                f.project
+            ))
+            .await;
+        assert_eq!(page.missing_ids, vec![chart_uuid]);
+        let recorded = f.mock.requests().pop().unwrap();
+        assert_eq!(recorded.query_values("ids").len(), 1);
+    }
+}
