@@ -45,7 +45,10 @@ async fn spawn() -> TestLightdash {
 }
 
 fn fixture(name: &str) -> Value {
-    let file = format!("{}/tests/fixtures/shared/{name}", env!("CARGO_MANIFEST_DIR"));
+    let file = format!(
+        "{}/tests/fixtures/shared/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap()
 }
 
@@ -244,7 +247,11 @@ async fn dashboards_are_parsed() {
     assert_eq!(d.views, 1);
     assert_eq!(d.slug.as_deref(), Some("my-dashboard"));
     assert_eq!(
-        d.updated_by_user.as_ref().unwrap().display_name().as_deref(),
+        d.updated_by_user
+            .as_ref()
+            .unwrap()
+            .display_name()
+            .as_deref(),
         Some("firstName lastName")
     );
 }
@@ -292,7 +299,9 @@ async fn charts_are_parsed_with_unknown_fields_and_unknown_chart_kinds() {
 async fn an_explore_is_parsed() {
     let app = spawn().await;
     Mock::given(method("GET"))
-        .and(path(format!("/api/v1/projects/{PROJECT}/explores/airports")))
+        .and(path(format!(
+            "/api/v1/projects/{PROJECT}/explores/airports"
+        )))
         .respond_with(ResponseTemplate::new(200).set_body_json(fixture("06-explore.airports.json")))
         .mount(&app.server)
         .await;
@@ -641,7 +650,10 @@ async fn a_timeout_is_a_transport_error_without_the_token() {
     assert!(!format!("{:?}", app.client).contains(PAT));
     // Transport errors retry like 5xx.
     assert_eq!(app.server.received_requests().await.unwrap().len(), 3);
-    assert_eq!(app.counters.snapshot()[&("spaces".into(), "error".into())], 3);
+    assert_eq!(
+        app.counters.snapshot()[&("spaces".into(), "error".into())],
+        3
+    );
 }
 
 #[tokio::test]
@@ -728,7 +740,9 @@ async fn as_code_pages_until_offset_reaches_total() {
         })
         .mount(&app.server)
         .await;
-    let wanted = ids(&["chart-1", "chart-2", "chart-3", "chart-4", "chart-5", "gone"]);
+    let wanted = ids(&[
+        "chart-1", "chart-2", "chart-3", "chart-4", "chart-5", "gone",
+    ]);
 
     let batch = app.client.charts_as_code(PROJECT, &wanted).await.unwrap();
 
@@ -774,8 +788,7 @@ async fn the_real_as_code_payloads_decode() {
     Mock::given(method("GET"))
         .and(path(format!("/api/v1/projects/{PROJECT}/code/dashboards")))
         .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(fixture("02-dashboards-as-code.2025-08.json")),
+            ResponseTemplate::new(200).set_body_json(fixture("02-dashboards-as-code.2025-08.json")),
         )
         .mount(&app.server)
         .await;
@@ -794,12 +807,8 @@ async fn the_real_as_code_payloads_decode() {
     let (charts, bad): (BTreeMap<String, ChartDetails>, _) = decode_items(charts.items);
     assert!(bad.is_empty(), "{bad:?}");
     assert_eq!(charts["monthly-loss-rate"].name, "Monthly Loss Rate");
-    assert_eq!(
-        charts["monthly-loss-rate"].explore_name(),
-        Some("deals")
-    );
-    let (dashboards, bad): (BTreeMap<String, DashboardDetails>, _) =
-        decode_items(dashboards.items);
+    assert_eq!(charts["monthly-loss-rate"].explore_name(), Some("deals"));
+    let (dashboards, bad): (BTreeMap<String, DashboardDetails>, _) = decode_items(dashboards.items);
     assert!(bad.is_empty(), "{bad:?}");
     let d = &dashboards["various-metrics-example"];
     assert_eq!(d.name, "Various Metrics Example");
@@ -857,12 +866,10 @@ async fn as_code_falls_back_to_the_old_route(new_route_answer: ResponseTemplate)
 
 #[tokio::test]
 async fn as_code_falls_back_to_the_old_route_on_404() {
-    as_code_falls_back_to_the_old_route(
-        ResponseTemplate::new(404).set_body_json(json!({
-            "status": "error",
-            "error": {"statusCode": 404, "name": "NotFoundError", "message": "Route not found"}
-        })),
-    )
+    as_code_falls_back_to_the_old_route(ResponseTemplate::new(404).set_body_json(json!({
+        "status": "error",
+        "error": {"statusCode": 404, "name": "NotFoundError", "message": "Route not found"}
+    })))
     .await;
 }
 
@@ -887,7 +894,11 @@ async fn as_code_remembers_the_new_route_when_it_works() {
     app.client.charts_as_code(PROJECT, &wanted).await.unwrap();
 
     assert_eq!(requests_to(&app.server, &new_charts_code()).await.len(), 2);
-    assert!(requests_to(&app.server, &old_charts_code()).await.is_empty());
+    assert!(
+        requests_to(&app.server, &old_charts_code())
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -947,9 +958,10 @@ async fn as_code_server_errors_are_not_mistaken_for_a_missing_route() {
     let app = spawn().await;
     Mock::given(method("GET"))
         .and(path(new_charts_code()))
-        .respond_with(ResponseTemplate::new(401).set_body_json(error_envelope(
-            "Personal access token is not recognised",
-        )))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(error_envelope("Personal access token is not recognised")),
+        )
         .mount(&app.server)
         .await;
 
@@ -959,9 +971,16 @@ async fn as_code_server_errors_are_not_mistaken_for_a_missing_route() {
         .await
         .unwrap_err();
 
-    assert!(matches!(&err, LightdashError::Unauthorized { .. }), "got {err:?}");
+    assert!(
+        matches!(&err, LightdashError::Unauthorized { .. }),
+        "got {err:?}"
+    );
     assert!(!err.means_route_unavailable());
-    assert!(requests_to(&app.server, &old_charts_code()).await.is_empty());
+    assert!(
+        requests_to(&app.server, &old_charts_code())
+            .await
+            .is_empty()
+    );
 }
 
 // ---------------------------------------------------------------- counters

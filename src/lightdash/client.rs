@@ -369,24 +369,23 @@ impl LightdashClient {
             .get("deprecation")
             .or_else(|| headers.get("warning"))
             .and_then(|v| v.to_str().ok());
-        if let Some(text) = deprecation {
-            if self
+        if let Some(text) = deprecation
+            && self
                 .warned
                 .lock()
                 .expect("warned lock")
                 .insert(route.to_owned())
-            {
-                let sunset = headers
-                    .get("sunset")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                tracing::warn!(
-                    route,
-                    deprecation = text,
-                    sunset,
-                    "Lightdash marks this route as deprecated"
-                );
-            }
+        {
+            let sunset = headers
+                .get("sunset")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            tracing::warn!(
+                route,
+                deprecation = text,
+                sunset,
+                "Lightdash marks this route as deprecated"
+            );
         }
     }
 
