@@ -875,14 +875,14 @@ impl RawSettings {
             p.push(problem("schedule.sync", format!("{:?} is not a valid cron ({e})", sc.sync), "use 6 fields: sec min hour day-of-month month day-of-week, e.g. \"0 */15 * * * *\""));
         }
         let deep = (!sc.deep.trim().is_empty()).then(|| sc.deep.clone());
-        if let Some(deep) = &deep {
-            if let Err(e) = parse_cron(deep) {
-                p.push(problem(
-                    "schedule.deep",
-                    format!("{deep:?} is not a valid cron ({e})"),
-                    "use 6 fields, e.g. \"0 30 2 * * *\", or \"\" for no deep cycles",
-                ));
-            }
+        if let Some(deep) = &deep
+            && let Err(e) = parse_cron(deep)
+        {
+            p.push(problem(
+                "schedule.deep",
+                format!("{deep:?} is not a valid cron ({e})"),
+                "use 6 fields, e.g. \"0 30 2 * * *\", or \"\" for no deep cycles",
+            ));
         }
         let timezone = match sc.timezone.parse::<chrono_tz::Tz>() {
             Ok(tz) => Some(tz),

@@ -369,24 +369,23 @@ impl LightdashClient {
             .get("deprecation")
             .or_else(|| headers.get("warning"))
             .and_then(|v| v.to_str().ok());
-        if let Some(text) = deprecation {
-            if self
+        if let Some(text) = deprecation
+            && self
                 .warned
                 .lock()
                 .expect("warned lock")
                 .insert(route.to_owned())
-            {
-                let sunset = headers
-                    .get("sunset")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                tracing::warn!(
-                    route,
-                    deprecation = text,
-                    sunset,
-                    "Lightdash marks this route as deprecated"
-                );
-            }
+        {
+            let sunset = headers
+                .get("sunset")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            tracing::warn!(
+                route,
+                deprecation = text,
+                sunset,
+                "Lightdash marks this route as deprecated"
+            );
         }
     }
 
@@ -555,7 +554,13 @@ impl LightdashClient {
             };
             let got = items.len();
             out.items.extend(items);
-            out.missing_ids.extend(page.missing_ids);
+            // `missingIds` refers to the whole request and can come back on every page: keep each
+            // id once.
+            for id in page.missing_ids {
+                if !out.missing_ids.contains(&id) {
+                    out.missing_ids.push(id);
+                }
+            }
             // A server that does not advance would loop forever: stop instead.
             if page.offset >= page.total || page.offset <= offset || got == 0 {
                 return Ok(());
@@ -584,11 +589,13 @@ fn envelope_error(path: &str, status: u16, value: &Value) -> Option<LightdashErr
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();
+    // The HTTP status is authoritative; the envelope's `statusCode` only stands in for it
+    // when a 2xx carries an error envelope (otherwise that error would read as "answered 200").
     let code = error
         .get("statusCode")
         .and_then(Value::as_u64)
         .and_then(|c| u16::try_from(c).ok())
-        .filter(|_| !(200..300).contains(&status))
+        .filter(|c| (200..300).contains(&status) && !(200..300).contains(c))
         .unwrap_or(status);
     Some(status_error(path, code, name, message))
 }
