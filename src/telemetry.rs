@@ -12,8 +12,11 @@ const QUIET: &str = "tokio_cron_scheduler=warn,sled=warn,hyper=warn,hyper_util=w
 /// The filter: `RUST_LOG` if set, else the configured level plus [`QUIET`].
 pub fn filter(level: &str) -> EnvFilter {
     match std::env::var("RUST_LOG") {
-        Ok(v) if !v.trim().is_empty() => EnvFilter::try_new(v).unwrap_or_else(|_| EnvFilter::new(level)),
-        _ => EnvFilter::try_new(format!("{level},{QUIET}")).unwrap_or_else(|_| EnvFilter::new("info")),
+        Ok(v) if !v.trim().is_empty() => {
+            EnvFilter::try_new(v).unwrap_or_else(|_| EnvFilter::new(level))
+        }
+        _ => EnvFilter::try_new(format!("{level},{QUIET}"))
+            .unwrap_or_else(|_| EnvFilter::new("info")),
     }
 }
 

@@ -1,0 +1,506 @@
+//! Application wiring (I/O): opening the state, one-shot runs with progress output,
+//! `status`, `preview`, `check` and the `demo`. The daemon lives in [`crate::daemon`].
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Settings;
+use crate::dot::types::{AssetKind, ExternalAsset};
+use crate::lightdash::LightdashClient;
+use crate::lightdash::types::{ChartDetails, DashboardDetails, ProjectType};
+use crate::render::{self, ChartIndex, Explores, ProjectView, RenderOptions, SpaceTree};
+use crate::state::{OpenOutcome, Owner, StateError, Store};
+use crate::stats::ApiCounters;
+use crate::sync::cycle::Planned;
+use crate::sync::details::{self, Wanted};
+use crate::sync::plan::Action;
+use crate::sync::{CycleOptions, CycleReport, Progress, SyncContext};
+
+/// File in the state directory with the latest status, readable while a daemon holds the lock.
+pub const STATUS_FILE: &str = "status.json";
+
+/// Opens the state for this process, recording who holds it.
+pub fn open_store(settings: &Settings) -> Result<Store, StateError> {
+    let owner = Owner {
+        pid: std::process::id(),
+        listen: settings.server.listen.map(|a| a.to_string()),
+    };
+    let (store, outcome) = Store::open(&settings.state.path, &owner)?;
+    match outcome {
+        OpenOutcome::Opened => {
+            tracing::debug!(path = %settings.state.path.display(), "state opened")
+        }
+        OpenOutcome::Created => {
+            tracing::info!(path = %settings.state.path.display(), "created a new state; the first cycle pushes every asset")
+        }
+        OpenOutcome::Rebuilt { moved_to, reason } => {
+            tracing::warn!(moved_to = %moved_to.display(), reason = %reason, "the state was rebuilt; the first cycle pushes every asset")
+        }
+    }
+    Ok(store)
+}
+
+/// What `status` shows, also written to [`STATUS_FILE`] after every cycle.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StatusSnapshot {
+    /// Process that wrote it.
+    pub pid: u32,
+    /// When it was written (RFC 3339).
+    pub written_at: String,
+    /// Active assets in Dot by kind.
+    pub active: BTreeMap<String, usize>,
+    /// Deactivated assets by kind.
+    pub deactivated: BTreeMap<String, usize>,
+    /// State size on disk in bytes.
+    pub state_bytes: u64,
+    /// Newest reports first.
+    pub recent: Vec<CycleReport>,
+}
+
+/// Reads the state into a status snapshot.
+pub fn snapshot(store: &Store) -> Result<StatusSnapshot, StateError> {
+    let mut s = StatusSnapshot {
+        pid: std::process::id(),
+        written_at: chrono::Utc::now().to_rfc3339(),
+        state_bytes: store.size_on_disk(),
+        recent: store.reports(10)?,
+        ..Default::default()
+    };
+    for (_, e) in store.index()? {
+        let map = if e.active {
+            &mut s.active
+        } else {
+            &mut s.deactivated
+        };
+        *map.entry(e.kind.as_str().to_owned()).or_default() += 1;
+    }
+    Ok(s)
+}
+
+/// Writes the status file atomically (temp file + rename), best effort.
+pub fn publish_status(store: &Store) {
+    let Ok(s) = snapshot(store) else { return };
+    let dir = store.root();
+    let tmp = dir.join(format!(".{STATUS_FILE}.tmp"));
+    if let Ok(json) = serde_json::to_vec_pretty(&s) {
+        if std::fs::write(&tmp, json).is_ok() {
+            let _ = std::fs::rename(&tmp, dir.join(STATUS_FILE));
+        }
+    }
+}
+
+/// `status`: from the state, or from the status file when a daemon holds the lock.
+pub fn status(settings: &Settings, json: bool) -> Result<String, StateError> {
+    let (snap, note) = match open_store(settings) {
+        Ok(store) => (snapshot(&store)?, None),
+        Err(StateError::Locked { owner, .. }) => {
+            let path = settings.state.path.join(STATUS_FILE);
+            let snap = std::fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<StatusSnapshot>(&b).ok())
+                .unwrap_or_default();
+            (
+                snap,
+                Some(format!(
+                    "a daemon{owner} holds the state; showing the status it last published"
+                )),
+            )
+        }
+        Err(e) => return Err(e),
+    };
+    if json {
+        return Ok(serde_json::to_string_pretty(&snap).unwrap_or_default());
+    }
+    Ok(format_status(&snap, note.as_deref()))
+}
+
+fn format_status(s: &StatusSnapshot, note: Option<&str>) -> String {
+    let mut out = String::new();
+    if let Some(note) = note {
+        out.push_str(&format!("note: {note}\n"));
+    }
+    let counts = |m: &BTreeMap<String, usize>| {
+        AssetKind::ALL
+            .iter()
+            .map(|k| format!("{} {}", m.get(k.as_str()).copied().unwrap_or(0), k.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    out.push_str(&format!("assets in Dot: {}\n", counts(&s.active)));
+    out.push_str(&format!("deactivated:   {}\n", counts(&s.deactivated)));
+    out.push_str(&format!("state size:    {} KiB\n", s.state_bytes / 1024));
+    if s.recent.is_empty() {
+        out.push_str("no cycle has run yet\n");
+    }
+    for r in &s.recent {
+        let at = chrono::DateTime::from_timestamp_millis(r.started_at_ms)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_default();
+        out.push_str(&format!("{at}  {}\n", r.one_line()));
+        if let Some(e) = &r.error {
+            out.push_str(&format!("    error: {e}\n"));
+        }
+        for f in r.failures.iter().take(5) {
+            out.push_str(&format!("    failed {}: {}\n", f.id, f.error));
+        }
+    }
+    out
+}
+
+/// Progress for one-shot runs: a bar on a terminal, a log line every few seconds otherwise.
+pub struct OneShotProgress {
+    bar: Option<indicatif::ProgressBar>,
+    total: AtomicUsize,
+    done: Arc<AtomicUsize>,
+    ticker: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl OneShotProgress {
+    /// Chooses the bar when stderr is a terminal.
+    pub fn new() -> Arc<Self> {
+        let done = Arc::new(AtomicUsize::new(0));
+        if std::io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} pushing {pos}/{len} assets [{elapsed}] {wide_bar}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            return Arc::new(Self {
+                bar: Some(bar),
+                total: AtomicUsize::new(0),
+                done,
+                ticker: None,
+            });
+        }
+        Arc::new(Self {
+            bar: None,
+            total: AtomicUsize::new(0),
+            done,
+            ticker: None,
+        })
+    }
+
+    /// Starts the periodic log line (non-terminal output).
+    pub fn start_ticker(self: &mut Arc<Self>, every: Duration) {
+        if self.bar.is_some() {
+            return;
+        }
+        let done = self.done.clone();
+        let me = Arc::downgrade(self);
+        let handle = tokio::spawn(async move {
+            let mut interval = tokio::time::interval(every);
+            interval.tick().await;
+            loop {
+                interval.tick().await;
+                let Some(me) = me.upgrade() else { return };
+                let total = me.total.load(Ordering::Relaxed);
+                if total > 0 {
+                    tracing::info!(
+                        pushed = done.load(Ordering::Relaxed),
+                        planned = total,
+                        "progress"
+                    );
+                }
+            }
+        });
+        if let Some(me) = Arc::get_mut(self) {
+            me.ticker = Some(handle);
+        }
+    }
+
+    /// Clears the bar.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        if let Some(t) = &self.ticker {
+            t.abort();
+        }
+    }
+}
+
+impl Progress for OneShotProgress {
+    fn add_planned(&self, n: usize) {
+        self.total.fetch_add(n, Ordering::Relaxed);
+        if let Some(bar) = &self.bar {
+            bar.inc_length(n as u64);
+        }
+    }
+    fn push_done(&self) {
+        self.done.fetch_add(1, Ordering::Relaxed);
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+    }
+}
+
+/// Formats `--dry-run` output: every planned push with its reason, every deactivation.
+pub fn format_plan(planned: &[Planned]) -> String {
+    let mut out = String::new();
+    for p in planned {
+        let line = match &p.action {
+            Action::Upsert { reason, asset } => format!(
+                "upsert     {:<60} {:<12} {}",
+                asset.id,
+                serde_json::to_value(reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                asset.name.as_deref().unwrap_or("")
+            ),
+            Action::ViewCount { id, views } => format!("view-count {id:<60} {views}"),
+            Action::Deactivate { id, reason } => format!(
+                "deactivate {:<60} {}",
+                id,
+                serde_json::to_value(reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            ),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Runs one cycle in one-shot mode; returns the report and the dry-run plan.
+pub async fn run_once(
+    settings: Arc<Settings>,
+    store: Store,
+    opts: CycleOptions,
+) -> crate::sync::CycleRun {
+    let ctx = SyncContext::new(settings, store.clone());
+    let mut progress = OneShotProgress::new();
+    progress.start_ticker(Duration::from_secs(5));
+    let run = crate::sync::run_cycle(&ctx, opts, progress.as_ref()).await;
+    progress.finish();
+    if !opts.dry_run {
+        publish_status(&store);
+    }
+    run
+}
+
+/// Why `preview` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PreviewError {
+    /// Lightdash failed.
+    #[error(transparent)]
+    Lightdash(#[from] crate::lightdash::LightdashError),
+    /// Nothing matched.
+    #[error("no dashboard, chart or space with uuid or slug {0:?} in the synced projects")]
+    NotFound(String),
+    /// Details could not be fetched.
+    #[error("could not fetch the details of {id}: {error}")]
+    Details {
+        /// Asset id.
+        id: String,
+        /// Why.
+        error: String,
+    },
+}
+
+/// `preview <uuid|slug>`: renders one asset live. No Dot, no state.
+pub async fn preview(settings: &Settings, key: &str) -> Result<ExternalAsset, PreviewError> {
+    let counters = Arc::new(ApiCounters::new("lightdash"));
+    let ld = &settings.lightdash;
+    let client = LightdashClient::new(
+        ld.url.clone(),
+        &ld.api_key,
+        ld.requests_per_second,
+        ld.timeout,
+        counters,
+    );
+    let projects = client.projects().await?;
+    let options = RenderOptions {
+        site_url: ld.public_url.as_str().trim_end_matches('/').to_owned(),
+        max_description_chars: settings.sync.max_description_chars,
+    };
+    for project in projects.iter().filter(|p| {
+        if ld.projects.is_empty() {
+            p.project_type != ProjectType::Preview
+        } else {
+            ld.projects.contains(&p.project_uuid)
+        }
+    }) {
+        let p = project.project_uuid.as_str();
+        let (spaces, dashboards, charts) =
+            tokio::try_join!(client.spaces(p), client.dashboards(p), client.charts(p))?;
+        let tree = SpaceTree::new(&spaces);
+        let view = ProjectView {
+            project,
+            spaces: &tree,
+            options: &options,
+        };
+        let matches = |uuid: &str, slug: Option<&str>| uuid == key || slug == Some(key);
+        if let Some(space) = spaces.iter().find(|s| matches(&s.uuid, s.slug.as_deref())) {
+            let ds: Vec<_> = dashboards
+                .iter()
+                .filter(|d| d.space_uuid == space.uuid)
+                .collect();
+            let cs: Vec<_> = charts
+                .iter()
+                .filter(|c| c.space_uuid == space.uuid)
+                .collect();
+            let children = tree.children(&space.uuid);
+            return Ok(render::render_space(&view, space, &ds, &cs, &children));
+        }
+        let dashboard = dashboards
+            .iter()
+            .find(|d| matches(&d.uuid, d.slug.as_deref()));
+        let chart = charts.iter().find(|c| matches(&c.uuid, c.slug.as_deref()));
+        if dashboard.is_none() && chart.is_none() {
+            continue;
+        }
+        // Dashboards whose tiles we know: the one previewed, or (for a chart) all of them
+        // through as code only, never through the view-counting legacy route.
+        let dash_wanted: Vec<Wanted> = match (dashboard, chart) {
+            (Some(d), _) => vec![Wanted {
+                uuid: d.uuid.clone(),
+                slug: d.slug.clone(),
+            }],
+            (None, _) => Vec::new(),
+        };
+        let mut dash_details: BTreeMap<String, DashboardDetails> = BTreeMap::new();
+        if !dash_wanted.is_empty() {
+            let f = details::fetch_dashboards(&client, p, &dash_wanted).await;
+            if let Some((uuid, error)) = f.failed.into_iter().next() {
+                return Err(PreviewError::Details {
+                    id: AssetKind::Dashboard.asset_id(&uuid),
+                    error,
+                });
+            }
+            dash_details.extend(f.found);
+        } else if let Ok(batch) = client
+            .dashboards_as_code(
+                p,
+                &dashboards
+                    .iter()
+                    .map(|d| d.uuid.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .await
+        {
+            let (items, _) =
+                crate::lightdash::client::decode_items::<DashboardDetails>(batch.items);
+            for d in &dashboards {
+                if let Some(item) = d.slug.as_deref().and_then(|s| items.get(s)) {
+                    dash_details.insert(d.uuid.clone(), item.clone());
+                }
+            }
+        }
+        let slug_to_uuid: BTreeMap<&str, &str> = charts
+            .iter()
+            .filter_map(|c| c.slug.as_deref().map(|s| (s, c.uuid.as_str())))
+            .collect();
+        let mut chart_uuids: Vec<String> = chart.map(|c| vec![c.uuid.clone()]).unwrap_or_default();
+        if let Some(d) = dashboard.and_then(|d| dash_details.get(&d.uuid)) {
+            for t in &d.tiles {
+                let uuid = t.properties.saved_chart_uuid.clone().or_else(|| {
+                    t.properties
+                        .chart_slug
+                        .as_deref()
+                        .and_then(|s| slug_to_uuid.get(s))
+                        .map(|u| (*u).to_owned())
+                });
+                chart_uuids.extend(uuid);
+            }
+        }
+        chart_uuids.sort();
+        chart_uuids.dedup();
+        let wanted: Vec<Wanted> = charts
+            .iter()
+            .filter(|c| chart_uuids.contains(&c.uuid))
+            .map(|c| Wanted {
+                uuid: c.uuid.clone(),
+                slug: c.slug.clone(),
+            })
+            .collect();
+        let fetched = details::fetch_charts(&client, p, &wanted).await;
+        if let Some(c) = chart {
+            if let Some(error) = fetched.failed.get(&c.uuid) {
+                return Err(PreviewError::Details {
+                    id: AssetKind::Chart.asset_id(&c.uuid),
+                    error: error.clone(),
+                });
+            }
+        }
+        let chart_details: BTreeMap<String, ChartDetails> = fetched.found.into_iter().collect();
+        let mut explores: Explores = Explores::new();
+        for d in chart_details.values() {
+            if let Some(name) = d.explore_name() {
+                if !explores.contains_key(name) {
+                    if let Ok(e) = client.explore(p, name).await {
+                        explores.insert(name.to_owned(), e);
+                    }
+                }
+            }
+        }
+        if let Some(d) = dashboard {
+            let mut index = ChartIndex::default();
+            for c in &charts {
+                index.insert(c, chart_details.get(&c.uuid));
+            }
+            let details = &dash_details[&d.uuid];
+            return Ok(render::render_dashboard(
+                &view, d, details, &index, &explores,
+            ));
+        }
+        if let Some(c) = chart {
+            let details = chart_details
+                .get(&c.uuid)
+                .ok_or_else(|| PreviewError::Details {
+                    id: AssetKind::Chart.asset_id(&c.uuid),
+                    error: "not returned".into(),
+                })?;
+            let shown_on: Vec<_> = dashboards
+                .iter()
+                .filter(|d| {
+                    c.dashboard_uuid.as_deref() == Some(d.uuid.as_str())
+                        || dash_details.get(&d.uuid).is_some_and(|dd| {
+                            dd.tiles.iter().any(|t| {
+                                t.properties.saved_chart_uuid.as_deref() == Some(c.uuid.as_str())
+                                    || (t.properties.chart_slug.is_some()
+                                        && t.properties.chart_slug == c.slug)
+                            })
+                        })
+                })
+                .collect();
+            return Ok(render::render_chart(
+                &view, c, details, &explores, &shown_on,
+            ));
+        }
+    }
+    Err(PreviewError::NotFound(key.to_owned()))
+}
+
+/// Prints an asset for people: its JSON (description elided) then its markdown.
+pub fn format_preview(asset: &ExternalAsset) -> String {
+    let mut head = asset.clone();
+    let markdown = head.dot_description.take().unwrap_or_default();
+    head.dot_description = Some(format!(
+        "<{} characters, shown below>",
+        markdown.chars().count()
+    ));
+    let json = serde_json::to_string_pretty(&serde_json::json!({ "external_asset": head }))
+        .unwrap_or_default();
+    format!("{json}\n\n----- dot_description -----\n{markdown}\n")
+}
+
+/// Whether a path is inside a directory we can create and write.
+pub fn check_state_dir(path: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let probe = path.join(".write-probe");
+    std::fs::write(&probe, b"ok")
+        .map_err(|e| format!("cannot write in {}: {e}", path.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
