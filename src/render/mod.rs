@@ -4,6 +4,8 @@
 //! Entry points: [`render_dashboard`], [`render_chart`], [`render_space`]. Everything a
 //! renderer needs about the project travels in a [`ProjectView`].
 
+pub mod escape;
+
 use std::collections::{BTreeMap, HashMap};
 
 use crate::dot::types::{AssetKind, ExternalAsset};
