@@ -5,6 +5,7 @@
 //! renderer needs about the project travels in a [`ProjectView`].
 
 pub mod escape;
+pub mod fields;
 
 use std::collections::{BTreeMap, HashMap};
 
