@@ -6,6 +6,7 @@
 
 pub mod escape;
 pub mod fields;
+pub mod filters;
 
 use std::collections::{BTreeMap, HashMap};
 
