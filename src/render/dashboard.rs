@@ -253,7 +253,7 @@ fn render_tile(tile: &DashboardTile, charts: &ChartIndex<'_>, explores: &Explore
         TileType::SqlChart => format!("{title} (SQL chart)"),
         TileType::SemanticViewerChart => format!("{title} (semantic viewer chart)"),
         TileType::DataApp => format!("{title} (data app)"),
-        TileType::Unknown(t) => format!("{title} ({} tile)", escape::inline(&t.replace('_', " "))),
+        TileType::Unknown(t) => format!("{title} (tile of unknown type {})", escape::inline(t)),
     };
     let mut out = format!("### {heading}\n");
     if !lines.is_empty() {

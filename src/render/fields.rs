@@ -193,7 +193,8 @@ impl<'a> FieldLookup<'a> {
                         _ => format!("{of} grouped into bins"),
                     })
                 }
-                Some("sql") => Some("SQL expression".to_owned()),
+                // The SQL itself is shown instead.
+                Some("sql") => None,
                 Some(other) => Some(humanize(other)),
                 None => None,
             };

@@ -186,7 +186,7 @@ pub fn dashboard_rule_text(
     if notes.is_empty() {
         body
     } else {
-        format!("{body} ({})", notes.join("; "))
+        format!("{body} — {}", notes.join("; "))
     }
 }
 
@@ -407,8 +407,8 @@ mod tests {
         assert_eq!(
             lines,
             vec![
-                "Industry is one of Banking, Technology (required: viewers must set a value; not applied to: Revenue)",
-                "deals_plan (not applied by default; viewers can set it)",
+                "Industry is one of Banking, Technology — required: viewers must set a value; not applied to: Revenue",
+                "deals_plan — not applied by default; viewers can set it",
             ]
         );
     }

@@ -66,14 +66,20 @@ pub fn render(
     if !cs.is_empty() {
         md.push_str("\n## Charts\n\n");
         for c in cs {
-            let kind = common::chart_type_name(c.chart_kind.as_ref(), None, None);
-            let kind = match c.dashboard_name.as_deref().filter(|n| !n.trim().is_empty()) {
-                Some(d) => format!("{kind}, saved inside dashboard {}", escape::inline(d)),
-                None => kind,
+            // The listing may not know the kind; a bare "chart" would say nothing.
+            let kind = c.chart_kind.as_ref().map(common::kind_name);
+            let inside = c
+                .dashboard_name
+                .as_deref()
+                .filter(|n| !n.trim().is_empty())
+                .map(|d| format!("saved inside dashboard {}", escape::inline(d)));
+            let note = match (kind, inside) {
+                (Some(k), Some(i)) => Some(format!("{k}, {i}")),
+                (k, i) => k.or(i),
             };
             md.push_str(&format!(
                 "- {}\n",
-                with_description(&c.name, Some(&kind), c.description.as_deref())
+                with_description(&c.name, note.as_deref(), c.description.as_deref())
             ));
         }
     }
