@@ -141,11 +141,14 @@ impl<'a> FieldLookup<'a> {
                     joined: table != base,
                     kind,
                 };
-                match self.explore_fields.get(&id) {
-                    Some(existing) if !(existing.joined && !entry.joined) => {}
-                    _ => {
-                        self.explore_fields.insert(id, entry);
-                    }
+                let replace = match self.explore_fields.get(&id) {
+                    None => true,
+                    // A field from an explore's base table beats the same field joined
+                    // into another explore (its label needs no table qualifier there).
+                    Some(existing) => existing.joined && !entry.joined,
+                };
+                if replace {
+                    self.explore_fields.insert(id, entry);
                 }
             }
         }
