@@ -1,0 +1,465 @@
+//! Escaping of every user-supplied string that goes into the markdown. PURE.
+//!
+//! Lightdash names, descriptions, labels, filter values, tab names and markdown tiles are
+//! written by people (or by dbt authors), so they must not be able to restructure our
+//! markdown, inject HTML, or plant links that Dot's AI or a reader might follow. Every such
+//! string goes through exactly one of these functions:
+//!
+//! - [`inline`]: one line of text for headings, list items and table cells. Whitespace
+//!   (newlines included) collapses to single spaces.
+//! - [`block`]: multi-line text (descriptions) that keeps paragraph breaks; each line is
+//!   escaped like [`inline`].
+//! - [`markdown_tile`]: a markdown tile's source reduced to plain text lines (markup
+//!   stripped), then escaped like [`block`], capped in length.
+//! - [`code`]: an inline code span (SQL expressions, field ids).
+//!
+//! The rules, and why:
+//! - Control characters (C0, C1, DEL) and invisible formatting characters (bidi embeddings,
+//!   overrides and isolates, zero-width characters, BOM) are removed: they can hide or reorder
+//!   text so a reader sees something other than what the AI reads.
+//! - `<`, `>`, `&` become `&lt;`, `&gt;`, `&amp;`, so no raw HTML, autolink (`<http://…>`) or
+//!   entity trick survives.
+//! - `\`, `` ` ``, `*`, `~`, `[`, `]`, `|` are backslash-escaped, and `(` right after `]`
+//!   too, so no emphasis, code span, link, image, footnote or table cell comes from user text
+//!   and the character sequence `](` never appears. `_` is escaped only at a word boundary
+//!   (CommonMark never treats an intraword `_` as emphasis), which keeps `order_items` readable.
+//! - Block markers at the start of a line (`#`, `-`, `+`, `=`, `1.`, `1)`) are escaped.
+//! - Bare URLs (`scheme://…`, `www.…`, `user@host`) would be turned into links by GFM
+//!   autolinking, and backslash escapes do not reliably stop every renderer's linkifier. They
+//!   are therefore rendered inside an inline code span, where no renderer links anything;
+//!   the characters that could end the span or a table cell (`` ` ``, `|`, `\`, `<`, `>`)
+//!   are percent-encoded, which keeps the URL equivalent.
+
+/// Whether a character is removed from user text: controls and invisible formatting
+/// characters. `\n` is handled by the callers (kept by [`block`], collapsed by [`inline`]);
+/// `\t` is whitespace and collapses to a space.
+fn is_stripped(c: char) -> bool {
+    if c == '\n' || c == '\t' {
+        return false;
+    }
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200F}'   // zero-width space/joiners, LRM, RLM
+            | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
+            | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+            | '\u{2066}'..='\u{2069}' // bidi isolates
+            | '\u{061C}'              // Arabic letter mark
+            | '\u{180E}'              // Mongolian vowel separator
+            | '\u{FEFF}'              // BOM / zero-width no-break space
+            | '\u{FFF9}'..='\u{FFFB}' // interlinear annotations
+        )
+}
+
+/// Normalises line breaks to `\n` (CR LF, lone CR, NEL, U+2028/2029) and drops stripped
+/// characters.
+fn clean(s: &str) -> String {
+    let s = s.replace("\r\n", "\n");
+    s.chars()
+        .map(|c| match c {
+            '\r' | '\u{0085}' | '\u{2028}' | '\u{2029}' => '\n',
+            c => c,
+        })
+        .filter(|c| !is_stripped(*c))
+        .collect()
+}
+
+/// A word that a GFM linkifier would turn into a link.
+fn is_url_like(word: &str) -> bool {
+    let lower = word.to_ascii_lowercase();
+    if lower.contains("://") || lower.contains("www.") {
+        return true;
+    }
+    // Email autolinks: something@something.
+    let chars: Vec<char> = word.chars().collect();
+    chars.iter().enumerate().any(|(i, c)| {
+        *c == '@'
+            && i > 0
+            && chars[i - 1].is_alphanumeric()
+            && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric())
+    })
+}
+
+/// A URL-like word as an inline code span, with span- and cell-breaking characters
+/// percent-encoded.
+fn url_code(word: &str) -> String {
+    let mut out = String::from("`");
+    for c in word.chars() {
+        match c {
+            '`' => out.push_str("%60"),
+            '|' => out.push_str("%7C"),
+            '\\' => out.push_str("%5C"),
+            '<' => out.push_str("%3C"),
+            '>' => out.push_str("%3E"),
+            c => out.push(c),
+        }
+    }
+    out.push('`');
+    out
+}
+
+/// Escapes one whitespace-free word that is not URL-like.
+fn escape_word(word: &str, out: &mut String) {
+    let chars: Vec<char> = word.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '`' | '*' | '~' | '[' | ']' | '|' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '(' if i > 0 && chars[i - 1] == ']' => out.push_str("\\("),
+            '_' => {
+                let prev_word = i > 0 && chars[i - 1].is_alphanumeric();
+                let next_word = chars.get(i + 1).is_some_and(|n| n.is_alphanumeric());
+                if prev_word && next_word {
+                    out.push('_');
+                } else {
+                    out.push_str("\\_");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+}
+
+/// Escapes a block marker at the start of an escaped line (`#`, `-`, `+`, `=`, `1.`).
+/// `>` and `*` are already escaped by [`escape_word`].
+fn protect_line_start(line: String) -> String {
+    let mut chars = line.chars();
+    match chars.next() {
+        Some('#' | '-' | '+' | '=') => format!("\\{line}"),
+        Some(c) if c.is_ascii_digit() => {
+            // `12.` or `12)` starts an ordered list: escape the delimiter.
+            let digits = line.chars().take_while(char::is_ascii_digit).count();
+            match line[digits..].chars().next() {
+                Some(d @ ('.' | ')')) => format!("{}\\{d}{}", &line[..digits], &line[digits + 1..]),
+                _ => line,
+            }
+        }
+        _ => line,
+    }
+}
+
+/// Escapes a single line that has already been cleaned and has no `\n`.
+fn escape_line(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 8);
+    for (i, word) in line.split_whitespace().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if is_url_like(word) {
+            out.push_str(&url_code(word));
+        } else {
+            escape_word(word, &mut out);
+        }
+    }
+    protect_line_start(out)
+}
+
+/// User text for an inline context (heading, list item, table cell): cleaned, whitespace
+/// collapsed to single spaces, trimmed, escaped. Never contains a newline.
+pub fn inline(s: &str) -> String {
+    escape_line(&clean(s))
+}
+
+/// Like [`inline`], cut to at most `max` characters of *source* text with an ellipsis, for
+/// long descriptions inside lists and tables.
+pub fn inline_capped(s: &str, max: usize) -> String {
+    inline(&cap_source(&clean(s), max))
+}
+
+/// Cuts source text to `max` characters (at a word boundary when one is near) plus `…`.
+fn cap_source(s: &str, max: usize) -> String {
+    let s = s.trim();
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let cut: String = s.chars().take(max).collect();
+    let cut = match cut.rfind(char::is_whitespace) {
+        Some(i) if i > cut.len() / 2 => &cut[..i],
+        _ => cut.as_str(),
+    };
+    format!("{}…", cut.trim_end())
+}
+
+/// User text for a block context (a description): paragraphs kept (runs of blank lines
+/// become one blank line), each line escaped like [`inline`], trimmed.
+pub fn block(s: &str) -> String {
+    lines_to_block(clean(s).split('\n').map(escape_line))
+}
+
+/// Joins escaped lines, collapsing blank runs to one blank line and trimming both ends.
+fn lines_to_block(lines: impl Iterator<Item = String>) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for line in lines {
+        if line.is_empty() && out.last().is_none_or(|l| l.is_empty()) {
+            continue;
+        }
+        out.push(line);
+    }
+    while out.last().is_some_and(|l| l.is_empty()) {
+        out.pop();
+    }
+    out.join("\n")
+}
+
+/// Whether a block is empty once cleaned.
+pub fn is_blank(s: Option<&str>) -> bool {
+    s.is_none_or(|s| clean(s).trim().is_empty())
+}
+
+/// A markdown tile's content as plain text lines: headings, quotes, emphasis, code fences,
+/// HTML tags, images and link targets are stripped (a link keeps its text), list items
+/// become `- item`; then every line is escaped. The source is capped at `max` characters.
+/// The markup is stripped rather than escaped because the AI needs the words, and escaped
+/// markup costs tokens and reads badly.
+pub fn markdown_tile(content: &str, max: usize) -> String {
+    let source = cap_source(&clean(content), max);
+    let lines = source.split('\n').filter_map(|raw| {
+        let line = raw.trim();
+        if line.starts_with("```") || line.starts_with("~~~") {
+            return None;
+        }
+        // Thematic breaks and table separator rows carry no words.
+        if !line.is_empty()
+            && line
+                .chars()
+                .all(|c| matches!(c, '-' | '*' | '_' | '=' | '|' | ':' | ' '))
+        {
+            return None;
+        }
+        let mut line = line.trim_start_matches(['#', '>', ' ']).to_owned();
+        let mut bullet = false;
+        for marker in ["- ", "* ", "+ "] {
+            if let Some(rest) = line.strip_prefix(marker) {
+                line = rest.to_owned();
+                bullet = true;
+                break;
+            }
+        }
+        let text = strip_inline_markup(&line);
+        let escaped = escape_line(&text);
+        Some(if bullet && !escaped.is_empty() {
+            // Our own list marker, in front of escaped text.
+            format!("- {escaped}")
+        } else {
+            escaped
+        })
+    });
+    lines_to_block(lines)
+}
+
+/// Removes inline markup from one markdown line: `![alt](url)` → `alt`, `[text](url)` →
+/// `text`, HTML tags, and emphasis/code markers. Table pipes become spaced separators.
+fn strip_inline_markup(line: &str) -> String {
+    let chars: Vec<char> = line.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '!' if chars.get(i + 1) == Some(&'[') => i += 1,
+            '[' => i += 1,
+            ']' if chars.get(i + 1) == Some(&'(') => {
+                // Skip the link target.
+                let close = chars[i..].iter().position(|&c| c == ')');
+                i = close.map_or(chars.len(), |p| i + p + 1);
+            }
+            ']' => i += 1,
+            '<' => {
+                // Drop an HTML tag or autolink; a lone `<` stays (escaped later).
+                match chars[i..].iter().position(|&c| c == '>') {
+                    Some(p)
+                        if chars
+                            .get(i + 1)
+                            .is_some_and(|n| n.is_alphabetic() || *n == '/' || *n == '!') =>
+                    {
+                        i += p + 1;
+                    }
+                    _ => {
+                        out.push(c);
+                        i += 1;
+                    }
+                }
+            }
+            '*' | '`' | '~' => i += 1,
+            '_' if !(i > 0
+                && chars[i - 1].is_alphanumeric()
+                && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric())) =>
+            {
+                i += 1
+            }
+            '|' => {
+                out.push_str(" · ");
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_matches(['·', ' '])
+        .to_owned()
+}
+
+/// An inline code span for text we show verbatim (SQL, ids): cleaned, whitespace collapsed,
+/// capped at `max` characters, with a fence longer than any backtick run inside.
+/// Code spans are inert in every renderer (no HTML, no links), so nothing else is escaped.
+/// Only use it in list items or prose, never in table cells (a `|` would end the cell).
+pub fn code(s: &str, max: usize) -> String {
+    let text = cap_source(
+        &clean(s).split_whitespace().collect::<Vec<_>>().join(" "),
+        max,
+    );
+    if text.is_empty() {
+        return String::new();
+    }
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    // A span that starts or ends with a backtick needs a space so the fence stays separate.
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
+/// A URL we built ourselves (site URL from the config plus uuids from the API), made safe to
+/// print as plain text: characters that could end it early or break the markdown are
+/// percent-encoded.
+pub fn our_url(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    for c in url.chars() {
+        if c.is_ascii_alphanumeric() || "-._~:/?#@!$&'+,;=%".contains(c) {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            inline("<script>alert(1)</script> & co"),
+            "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"
+        );
+    }
+
+    #[test]
+    fn links_and_images_are_neutralised() {
+        assert_eq!(inline("[x](javascript:y)"), "\\[x\\]\\(javascript:y)");
+        assert_eq!(inline("![i](u)"), "!\\[i\\]\\(u)");
+        assert!(!inline("see [a](b) and ![c](d)").contains("]("));
+        assert_eq!(inline("<http://x.io>"), "`%3Chttp://x.io%3E`");
+        assert_eq!(
+            inline("go to https://e.com/a|b now"),
+            "go to `https://e.com/a%7Cb` now"
+        );
+        assert_eq!(inline("www.evil.com"), "`www.evil.com`");
+        assert_eq!(inline("mail bob@corp.io"), "mail `bob@corp.io`");
+        assert_eq!(inline("Sales @ EMEA"), "Sales @ EMEA");
+    }
+
+    #[test]
+    fn table_pipes_and_newlines() {
+        assert_eq!(inline("a|b\nc\r\nd"), "a\\|b c d");
+        assert!(!inline("x\n\n# Heading").contains('\n'));
+    }
+
+    #[test]
+    fn controls_and_bidi_are_stripped() {
+        assert_eq!(
+            inline("a\u{202E}b\u{200B}c\u{FEFF}d\u{0007}e\u{2066}f"),
+            "abcdef"
+        );
+        assert_eq!(inline("tab\there"), "tab here");
+        assert_eq!(block("l1\u{0000}\nl2"), "l1\nl2");
+    }
+
+    #[test]
+    fn emphasis_and_code_markers() {
+        assert_eq!(
+            inline("*bold* `code` ~~s~~"),
+            "\\*bold\\* \\`code\\` \\~\\~s\\~\\~"
+        );
+        assert_eq!(inline("order_items _x_"), "order_items \\_x\\_");
+        assert_eq!(inline("back\\slash"), "back\\\\slash");
+    }
+
+    #[test]
+    fn line_starts_are_protected() {
+        assert_eq!(inline("# Title"), "\\# Title");
+        assert_eq!(inline("- item"), "\\- item");
+        assert_eq!(inline("1. first"), "1\\. first");
+        assert_eq!(inline("2024 revenue"), "2024 revenue");
+        assert_eq!(
+            block("ok\n# h\n> q\n+ p\n\n\n\n3) x"),
+            "ok\n\\# h\n&gt; q\n\\+ p\n\n3\\) x"
+        );
+    }
+
+    #[test]
+    fn block_trims_and_collapses_blank_lines() {
+        assert_eq!(block("\n\n  a  \n\n\n\nb\n\n"), "a\n\nb");
+        assert!(is_blank(Some(" \u{200B}\n ")));
+        assert!(is_blank(None));
+        assert!(!is_blank(Some("x")));
+    }
+
+    #[test]
+    fn markdown_tiles_become_plain_text() {
+        let md = "# Welcome\n\nThis **dashboard** shows [revenue](https://x.io) \
+                  <b>daily</b>.\n\n* first\n- second\n\n```\nselect 1\n```\n---\n![logo](l.png)\n| a | b |\n|---|---|";
+        assert_eq!(
+            markdown_tile(md, 1000),
+            "Welcome\n\nThis dashboard shows revenue daily.\n\n- first\n- second\n\nselect 1\nlogo\na · b"
+        );
+        let long = "word ".repeat(100);
+        let capped = markdown_tile(&long, 50);
+        assert!(capped.chars().count() <= 51, "{capped}");
+        assert!(capped.ends_with('…'));
+    }
+
+    #[test]
+    fn code_spans_pick_a_safe_fence() {
+        assert_eq!(
+            code("SUM(${orders.amount})", 100),
+            "`SUM(${orders.amount})`"
+        );
+        assert_eq!(code("a `b` c", 100), "``a `b` c``");
+        assert_eq!(code("`x", 100), "`` `x ``");
+        assert_eq!(code("select\n  1", 100), "`select 1`");
+        assert_eq!(code("", 100), "");
+    }
+
+    #[test]
+    fn our_urls_are_percent_encoded() {
+        assert_eq!(
+            our_url("https://ld.io/projects/p 1/saved/<x>)"),
+            "https://ld.io/projects/p%201/saved/%3Cx%3E%29"
+        );
+    }
+
+    #[test]
+    fn capped_inline_adds_ellipsis() {
+        assert_eq!(inline_capped("alpha beta gamma delta", 12), "alpha beta…");
+        assert_eq!(inline_capped("short", 12), "short");
+    }
+}
