@@ -88,10 +88,10 @@ pub fn publish_status(store: &Store) {
     let Ok(s) = snapshot(store) else { return };
     let dir = store.root();
     let tmp = dir.join(format!(".{STATUS_FILE}.tmp"));
-    if let Ok(json) = serde_json::to_vec_pretty(&s) {
-        if std::fs::write(&tmp, json).is_ok() {
-            let _ = std::fs::rename(&tmp, dir.join(STATUS_FILE));
-        }
+    if let Ok(json) = serde_json::to_vec_pretty(&s)
+        && std::fs::write(&tmp, json).is_ok()
+    {
+        let _ = std::fs::rename(&tmp, dir.join(STATUS_FILE));
     }
 }
 
@@ -425,23 +425,22 @@ pub async fn preview(settings: &Settings, key: &str) -> Result<ExternalAsset, Pr
             })
             .collect();
         let fetched = details::fetch_charts(&client, p, &wanted).await;
-        if let Some(c) = chart {
-            if let Some(error) = fetched.failed.get(&c.uuid) {
-                return Err(PreviewError::Details {
-                    id: AssetKind::Chart.asset_id(&c.uuid),
-                    error: error.clone(),
-                });
-            }
+        if let Some(c) = chart
+            && let Some(error) = fetched.failed.get(&c.uuid)
+        {
+            return Err(PreviewError::Details {
+                id: AssetKind::Chart.asset_id(&c.uuid),
+                error: error.clone(),
+            });
         }
         let chart_details: BTreeMap<String, ChartDetails> = fetched.found.into_iter().collect();
         let mut explores: Explores = Explores::new();
         for d in chart_details.values() {
-            if let Some(name) = d.explore_name() {
-                if !explores.contains_key(name) {
-                    if let Ok(e) = client.explore(p, name).await {
-                        explores.insert(name.to_owned(), e);
-                    }
-                }
+            if let Some(name) = d.explore_name()
+                && !explores.contains_key(name)
+                && let Ok(e) = client.explore(p, name).await
+            {
+                explores.insert(name.to_owned(), e);
             }
         }
         if let Some(d) = dashboard {
@@ -503,4 +502,79 @@ pub fn check_state_dir(path: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot write in {}: {e}", path.display()))?;
     let _ = std::fs::remove_file(probe);
     Ok(())
+}
+
+/// `check`: state directory, Lightdash health, projects and one listing per project, and
+/// what would sync. Never pushes.
+pub async fn check_online(settings: &Settings) -> Result<String, String> {
+    let mut out = String::new();
+    check_state_dir(&settings.state.path)?;
+    out.push_str(&format!(
+        "state directory: {} is writable\n",
+        settings.state.path.display()
+    ));
+    let ld = &settings.lightdash;
+    let client = LightdashClient::new(
+        ld.url.clone(),
+        &ld.api_key,
+        ld.requests_per_second,
+        ld.timeout,
+        Arc::new(ApiCounters::new("lightdash")),
+    );
+    let health = client
+        .health()
+        .await
+        .map_err(|e| format!("Lightdash health: {e}"))?;
+    out.push_str(&format!(
+        "lightdash: {} (version {}, healthy {})\n",
+        ld.url,
+        health.version.as_deref().unwrap_or("unknown"),
+        health.healthy
+    ));
+    let projects = client
+        .projects()
+        .await
+        .map_err(|e| format!("Lightdash projects: {e}"))?;
+    out.push_str(&format!("token sees {} project(s)\n", projects.len()));
+    for p in &projects {
+        let synced = if ld.projects.is_empty() {
+            p.project_type != ProjectType::Preview
+        } else {
+            ld.projects.contains(&p.project_uuid)
+        };
+        if !synced {
+            out.push_str(&format!(
+                "  - {} ({}): not synced\n",
+                p.name, p.project_uuid
+            ));
+            continue;
+        }
+        let spaces = client
+            .spaces(&p.project_uuid)
+            .await
+            .map_err(|e| format!("listing spaces of {}: {e}", p.name))?;
+        let tree = SpaceTree::new(&spaces);
+        let included = spaces
+            .iter()
+            .filter(|s| {
+                (ld.include_private || !tree.is_private(&s.uuid))
+                    && ld.spaces.allows(&tree.path_string(&s.uuid))
+            })
+            .count();
+        out.push_str(&format!(
+            "  - {} ({}): {} spaces listed, {} would sync\n",
+            p.name,
+            p.project_uuid,
+            spaces.len(),
+            included
+        ));
+    }
+    for uuid in &ld.projects {
+        if !projects.iter().any(|p| &p.project_uuid == uuid) {
+            return Err(format!(
+                "configured project {uuid} is not visible to the Lightdash token"
+            ));
+        }
+    }
+    Ok(out)
 }

@@ -476,7 +476,7 @@ pub enum ConfigError {
         origin: String,
         /// The parser's message (names the key).
         #[source]
-        source: config::ConfigError,
+        source: Box<config::ConfigError>,
     },
     /// Keys with invalid values.
     #[error("invalid configuration:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
@@ -540,7 +540,10 @@ pub fn load_raw(
     builder
         .build()
         .and_then(|c| c.try_deserialize::<RawSettings>())
-        .map_err(|source| ConfigError::Parse { origin, source })
+        .map_err(|source| ConfigError::Parse {
+            origin,
+            source: Box::new(source),
+        })
 }
 
 fn problem(key: &str, problem: impl Into<String>, fix: impl Into<String>) -> Problem {

@@ -14,7 +14,8 @@
 //! - [`render`]: PURE markdown rendering of dashboards, charts and spaces.
 //! - [`state`]: the sled store (I/O) and fingerprints (pure).
 //! - [`sync`]: the cycle (I/O orchestration), detail fetching, the pure plan, reports.
-//! - [`app`]: one-shot runs, `status`, `preview`, `demo` wiring.
+//! - [`app`]: one-shot runs, `status`, `preview`, `check` wiring.
+//! - [`daemon`]: schedules, signals, HTTP listener, systemd notify (I/O).
 //! - [`stats`]: request counters.
 //! - [`demo`]: bundled sample content and in-process mock Lightdash and Dot (I/O).
 #![warn(missing_docs)]
@@ -22,6 +23,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod dot;
 pub mod http;

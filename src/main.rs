@@ -1,1 +1,188 @@
-fn main() {}
+//! The `lightdash-dot-sync` binary: parse the CLI, load the config, set up logging, dispatch.
+//! `anyhow` lives only here; exit codes follow DESIGN.md §2.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use lightdash_dot_sync::cli::{Cli, Command};
+use lightdash_dot_sync::config::{self, ConfigError, LogFormat, Settings};
+use lightdash_dot_sync::state::StateError;
+use lightdash_dot_sync::sync::{CycleKind, CycleOptions};
+use lightdash_dot_sync::{app, telemetry};
+
+/// Exit codes (DESIGN.md §2).
+const EXIT_CYCLE_FAILED: u8 = 2;
+const EXIT_CONFIG: u8 = ConfigError::EXIT_CODE as u8;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                // A bad command line is a configuration error: nothing has run yet.
+                _ => ExitCode::from(EXIT_CONFIG),
+            };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_CYCLE_FAILED);
+        }
+    };
+    runtime.block_on(dispatch(cli))
+}
+
+fn load_settings(cli: &Cli) -> Result<Settings, ConfigError> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    if cli.config.is_none()
+        && !env
+            .keys()
+            .any(|k| k.starts_with(config::ENV_PREFIX) && k.contains("__"))
+    {
+        return Err(ConfigError::Invalid(vec![config::Problem {
+            key: "--config".into(),
+            problem: "no configuration given".into(),
+            fix: "pass --config PATH (or set LDSYNC_CONFIG); see config/example.toml, or run `lightdash-dot-sync demo`".into(),
+        }]));
+    }
+    config::load(cli.config.as_deref(), &env)
+}
+
+async fn dispatch(cli: Cli) -> ExitCode {
+    if let Some(Command::Demo) = cli.command {
+        telemetry::init(LogFormat::Text, "warn", std::io::stderr);
+        return match lightdash_dot_sync::demo::run::run().await {
+            Ok(out) => {
+                print!("{out}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: demo failed: {e}");
+                ExitCode::from(EXIT_CYCLE_FAILED)
+            }
+        };
+    }
+    let settings = match load_settings(&cli) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    telemetry::init(settings.log.format, &settings.log.level, std::io::stderr);
+
+    match cli.command {
+        Some(Command::Demo) => unreachable!("handled above"),
+        Some(Command::Check { offline }) => check(&settings, offline).await,
+        Some(Command::Status { json }) => match app::status(&settings, json) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_CYCLE_FAILED)
+            }
+        },
+        Some(Command::Preview { id }) => match app::preview(&settings, &id).await {
+            Ok(asset) => {
+                print!("{}", app::format_preview(&asset));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_CYCLE_FAILED)
+            }
+        },
+        None if cli.once || cli.resync => {
+            let opts = CycleOptions {
+                kind: if cli.resync {
+                    CycleKind::Resync
+                } else {
+                    CycleKind::Incremental
+                },
+                dry_run: cli.dry_run,
+                allow_mass_deactivation: cli.allow_mass_deactivation,
+            };
+            one_shot(settings, opts).await
+        }
+        None => {
+            match lightdash_dot_sync::daemon::run(settings, cli.allow_mass_deactivation).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(e.exit_code())
+                }
+            }
+        }
+    }
+}
+
+async fn one_shot(settings: Arc<Settings>, opts: CycleOptions) -> ExitCode {
+    let store = match app::open_store(&settings) {
+        Ok(s) => s,
+        Err(e @ StateError::Locked { .. }) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_CYCLE_FAILED);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_CYCLE_FAILED);
+        }
+    };
+    let run = app::run_once(settings, store, opts).await;
+    let report = run.report;
+    if opts.dry_run {
+        print!("{}", app::format_plan(&run.planned));
+        println!(
+            "dry run: {} upserts/view counts, {} deactivations planned; nothing was pushed or written",
+            report.pushed_total() - report.deactivated,
+            report.deactivated
+        );
+    }
+    tracing::info!(
+        kind = report.kind.as_str(),
+        outcome = report.outcome.as_str(),
+        pushed = report.pushed_total(),
+        deactivated = report.deactivated,
+        unchanged = report.unchanged,
+        failed = report.failed,
+        lightdash_requests = report.lightdash_total(),
+        dot_requests = report.dot_requests,
+        duration_ms = report.duration_ms,
+        "cycle finished"
+    );
+    eprintln!("{}", report.one_line());
+    if let Some(e) = &report.error {
+        eprintln!("error: {e}");
+    }
+    ExitCode::from(report.outcome.exit_code() as u8)
+}
+
+async fn check(settings: &Settings, offline: bool) -> ExitCode {
+    println!("config: ok");
+    if offline {
+        return ExitCode::SUCCESS;
+    }
+    match app::check_online(settings).await {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_CYCLE_FAILED)
+        }
+    }
+}

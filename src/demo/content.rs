@@ -86,6 +86,13 @@ impl LightdashContent {
             .find(|p| p.project.project_type == crate::lightdash::types::ProjectType::Default)
     }
 
+    /// The first DEFAULT project, mutably.
+    pub fn default_project_mut(&mut self) -> Option<&mut ProjectContent> {
+        self.projects
+            .iter_mut()
+            .find(|p| p.project.project_type == crate::lightdash::types::ProjectType::Default)
+    }
+
     /// A chart in any project, by uuid.
     pub fn chart(&self, uuid: &str) -> Option<&ChartContent> {
         self.projects.iter().find_map(|p| p.chart(uuid))

@@ -149,14 +149,13 @@ pub async fn run_cycle(ctx: &SyncContext, opts: CycleOptions, progress: &dyn Pro
     report.lightdash_requests = stats::delta(&ctx.lightdash_counters.by_route(), &ld_before);
     report.dot_requests = ctx.dot_counters.total() - dot_before;
     report.duration_ms = started.elapsed().as_millis() as u64;
-    if !opts.dry_run {
-        if let Err(e) = ctx
+    if !opts.dry_run
+        && let Err(e) = ctx
             .store
             .add_report(&report)
             .and_then(|_| ctx.store.flush())
-        {
-            tracing::error!(error = %e, "could not write the cycle report to the state");
-        }
+    {
+        tracing::error!(error = %e, "could not write the cycle report to the state");
     }
     CycleRun { report, planned }
 }
@@ -633,7 +632,7 @@ async fn sync_project(
             if let Some(e) = tiles
                 .iter()
                 .filter_map(|u| chart_details.get(u))
-                .find_map(|c| explore_failure(c))
+                .find_map(&explore_failure)
             {
                 failed.insert(id, e);
                 continue;

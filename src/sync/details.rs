@@ -134,16 +134,18 @@ where
         }
     }
     out.legacy = legacy.len();
+    let legacy: Vec<String> = legacy.into_iter().map(|w| w.uuid.clone()).collect();
     let results: Vec<(String, Result<T, LightdashError>)> = futures_util::stream::iter(legacy)
-        .map(|w| async move {
-            let r = match kind {
-                DetailKind::Chart => client.saved_chart(&w.uuid).await.map(T::from_chart),
-                DetailKind::Dashboard => client.dashboard(&w.uuid).await.map(T::from_dashboard),
-            };
-            (
-                w.uuid.clone(),
-                r.and_then(|x| x.ok_or_else(|| unreachable_kind(&w.uuid))),
-            )
+        .map(|uuid: String| {
+            let client = client.clone();
+            async move {
+                let r = match kind {
+                    DetailKind::Chart => client.saved_chart(&uuid).await.map(T::from_chart),
+                    DetailKind::Dashboard => client.dashboard(&uuid).await.map(T::from_dashboard),
+                };
+                let r = r.and_then(|x| x.ok_or_else(|| unreachable_kind(&uuid)));
+                (uuid, r)
+            }
         })
         .buffer_unordered(LEGACY_CONCURRENCY)
         .collect()

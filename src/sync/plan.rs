@@ -154,13 +154,15 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         }
     }
     for (id, &views) in input.unrendered_views {
-        if let Some(entry) = input.entries.get(id) {
-            if entry.active && entry.views.is_some() && view_refresh_due(entry, views, input) {
-                out.actions.push(Action::ViewCount {
-                    id: id.clone(),
-                    views,
-                });
-            }
+        if let Some(entry) = input.entries.get(id)
+            && entry.active
+            && entry.views.is_some()
+            && view_refresh_due(entry, views, input)
+        {
+            out.actions.push(Action::ViewCount {
+                id: id.clone(),
+                views,
+            });
         }
     }
 

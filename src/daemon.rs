@@ -1,0 +1,372 @@
+//! The long-running service (I/O): cron schedules, one cycle at a time, signals, the HTTP
+//! listener (`/healthz`, `/readyz`, `/metrics`, `POST /admin/resync`) and systemd notify.
+//!
+//! Cycles run on one runner task fed by a channel. A cron tick that finds a cycle running is
+//! skipped and counted (tokio-cron-scheduler has no overlap guard of its own); a resync
+//! request (SIGUSR1, `/admin/resync`) waits for the running cycle instead, because an
+//! operator asked for it. SIGHUP is ignored (restart to reload the config): reloading in
+//! place would have to reopen clients and the state mid-flight for little gain.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::sync::mpsc;
+use tokio_cron_scheduler::{Job, JobScheduler};
+
+use crate::config::Settings;
+use crate::state::StateError;
+use crate::sync::{
+    CycleKind, CycleOptions, CycleReport, NoProgress, Outcome, SyncContext, run_cycle,
+};
+
+/// How long in-flight work may take to finish after SIGTERM before it is abandoned (it is
+/// simply redone next start). Below the 20 s promised to operators, leaving time to flush.
+pub const SHUTDOWN_BOUND: Duration = Duration::from_secs(15);
+
+/// `/healthz` fails when the loop has not ticked for this long.
+const HEARTBEAT_STALE: i64 = 60;
+
+/// Why the daemon stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The state could not be opened (locked, unwritable).
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The scheduler rejected a job (an invalid cron slipped through validation).
+    #[error("scheduler: {0}")]
+    Schedule(String),
+    /// The listener could not bind.
+    #[error("cannot listen on {addr}: {source}; change server.listen or set it to \"\"")]
+    Listen {
+        /// Address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl DaemonError {
+    /// Exit code: 78 for configuration problems, 2 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            DaemonError::Schedule(_) => 78,
+            _ => 2,
+        }
+    }
+}
+
+/// Shared between the loop, the scheduler jobs and the HTTP handlers.
+struct Shared {
+    tx: mpsc::Sender<CycleKind>,
+    busy: AtomicBool,
+    ready: AtomicBool,
+    heartbeat: AtomicI64,
+    metrics: Option<PrometheusHandle>,
+    allow_remote_admin: bool,
+}
+
+impl Shared {
+    /// A scheduled tick: skipped (and counted) when a cycle is running or already queued.
+    fn tick(&self, kind: CycleKind) {
+        if self.busy.load(Ordering::SeqCst) || self.tx.try_send(kind).is_err() {
+            metrics::counter!("ldsync_skipped_ticks_total", "kind" => kind.as_str()).increment(1);
+            tracing::warn!(
+                kind = kind.as_str(),
+                "a cycle is still running; skipping this tick"
+            );
+        }
+    }
+
+    /// An operator's resync: queued behind a running cycle, never dropped.
+    async fn resync(&self, source: &str) {
+        tracing::info!(source, "full resync requested");
+        let _ = self.tx.send(CycleKind::Resync).await;
+    }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Records a finished cycle in the metrics.
+pub fn record_cycle_metrics(report: &CycleReport) {
+    metrics::counter!("ldsync_cycles_total", "kind" => report.kind.as_str(), "result" => report.outcome.as_str())
+        .increment(1);
+    metrics::histogram!("ldsync_cycle_duration_seconds", "kind" => report.kind.as_str())
+        .record(report.duration_ms as f64 / 1000.0);
+    if report.outcome != Outcome::Failed {
+        metrics::gauge!("ldsync_last_success_timestamp_seconds").set(now() as f64);
+    }
+    metrics::gauge!("ldsync_last_cycle_assets_failed").set(report.failed as f64);
+}
+
+/// Runs until SIGTERM or SIGINT.
+pub async fn run(
+    settings: Arc<Settings>,
+    allow_mass_deactivation: bool,
+) -> Result<(), DaemonError> {
+    let metrics = PrometheusBuilder::new().install_recorder().ok();
+    let store = crate::app::open_store(&settings)?;
+    let ctx = SyncContext::new(settings.clone(), store.clone());
+    let (tx, mut rx) = mpsc::channel::<CycleKind>(1);
+    let shared = Arc::new(Shared {
+        tx,
+        busy: AtomicBool::new(false),
+        ready: AtomicBool::new(true),
+        heartbeat: AtomicI64::new(now()),
+        metrics,
+        allow_remote_admin: settings.server.allow_remote_admin,
+    });
+
+    // HTTP listener.
+    let server = match settings.server.listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| DaemonError::Listen { addr, source })?;
+            let app = router(shared.clone());
+            tracing::info!(%addr, "listening for /healthz /readyz /metrics /admin/resync");
+            Some(tokio::spawn(async move {
+                let _ = axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .await;
+            }))
+        }
+        None => None,
+    };
+
+    // Schedules.
+    let scheduler = JobScheduler::new()
+        .await
+        .map_err(|e| DaemonError::Schedule(e.to_string()))?;
+    let tz = settings.schedule.timezone;
+    let mut jobs = vec![(settings.schedule.sync.clone(), CycleKind::Incremental)];
+    if let Some(deep) = &settings.schedule.deep {
+        jobs.push((deep.clone(), CycleKind::Deep));
+    }
+    for (cron, kind) in jobs {
+        let s = shared.clone();
+        let job = Job::new_async_tz(cron.as_str(), tz, move |_, _| {
+            let s = s.clone();
+            Box::pin(async move { s.tick(kind) })
+        })
+        .map_err(|e| DaemonError::Schedule(format!("schedule {cron:?}: {e}")))?;
+        scheduler
+            .add(job)
+            .await
+            .map_err(|e| DaemonError::Schedule(e.to_string()))?;
+    }
+    scheduler
+        .start()
+        .await
+        .map_err(|e| DaemonError::Schedule(e.to_string()))?;
+    if settings.schedule.run_on_start {
+        shared.tick(CycleKind::Incremental);
+    }
+
+    // Readiness and watchdog.
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    let watchdog = sd_notify::watchdog_enabled();
+    let heartbeat = {
+        let s = shared.clone();
+        tokio::spawn(async move {
+            let every = watchdog
+                .map(|w| w / 2)
+                .unwrap_or(Duration::from_secs(5))
+                .min(Duration::from_secs(5));
+            let mut interval = tokio::time::interval(every);
+            loop {
+                interval.tick().await;
+                s.heartbeat.store(now(), Ordering::SeqCst);
+                if watchdog.is_some() {
+                    let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+                }
+            }
+        })
+    };
+
+    // Signals.
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    {
+        let s = shared.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut int), Ok(mut usr1), Ok(mut hup)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::user_defined1()),
+                signal(SignalKind::hangup()),
+            ) else {
+                tracing::error!("cannot install signal handlers");
+                return;
+            };
+            loop {
+                tokio::select! {
+                    _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
+                    _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
+                    _ = usr1.recv() => s.resync("SIGUSR1").await,
+                    _ = hup.recv() => tracing::info!("SIGHUP ignored: restart the service to reload the configuration"),
+                }
+            }
+            let _ = stop_tx.send(true);
+        });
+    }
+
+    // The loop: one cycle at a time.
+    loop {
+        let kind = tokio::select! {
+            _ = stop_rx.changed() => break,
+            kind = rx.recv() => match kind { Some(k) => k, None => break },
+        };
+        shared.busy.store(true, Ordering::SeqCst);
+        let opts = CycleOptions {
+            kind,
+            dry_run: false,
+            allow_mass_deactivation,
+        };
+        let cycle_ctx = ctx.clone();
+        let mut cycle = tokio::spawn(async move { run_cycle(&cycle_ctx, opts, &NoProgress).await });
+        let finished = tokio::select! {
+            r = &mut cycle => r.ok(),
+            _ = stop_rx.changed() => {
+                tracing::info!(bound_s = SHUTDOWN_BOUND.as_secs(), "waiting for the running cycle to finish its pushes");
+                match tokio::time::timeout(SHUTDOWN_BOUND, &mut cycle).await {
+                    Ok(r) => r.ok(),
+                    Err(_) => {
+                        cycle.abort();
+                        tracing::warn!("cycle abandoned at shutdown; unacknowledged assets are pushed next start");
+                        None
+                    }
+                }
+            }
+        };
+        shared.busy.store(false, Ordering::SeqCst);
+        if let Some(run) = finished {
+            let report = run.report;
+            record_cycle_metrics(&report);
+            crate::app::publish_status(&store);
+            let line = report.one_line();
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&line)]);
+            log_summary(&report);
+        }
+        if *stop_rx.borrow() {
+            break;
+        }
+    }
+
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    shared.ready.store(false, Ordering::SeqCst);
+    let mut scheduler = scheduler;
+    let _ = scheduler.shutdown().await;
+    heartbeat.abort();
+    if let Some(server) = server {
+        server.abort();
+    }
+    store.flush()?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The one summary event per cycle (no content, no secrets).
+pub fn log_summary(report: &CycleReport) {
+    let fields = (
+        report.kind.as_str(),
+        report.outcome.as_str(),
+        report.pushed_total(),
+        report.deactivated,
+        report.unchanged,
+        report.failed,
+    );
+    match report.outcome {
+        Outcome::Failed => tracing::error!(
+            kind = fields.0,
+            outcome = fields.1,
+            pushed = fields.2,
+            deactivated = fields.3,
+            unchanged = fields.4,
+            failed = fields.5,
+            lightdash_requests = report.lightdash_total(),
+            dot_requests = report.dot_requests,
+            duration_ms = report.duration_ms,
+            error = report.error.as_deref().unwrap_or(""),
+            "cycle finished"
+        ),
+        _ => tracing::info!(
+            kind = fields.0,
+            outcome = fields.1,
+            pushed = fields.2,
+            deactivated = fields.3,
+            unchanged = fields.4,
+            failed = fields.5,
+            lightdash_requests = report.lightdash_total(),
+            dot_requests = report.dot_requests,
+            duration_ms = report.duration_ms,
+            "cycle finished"
+        ),
+    }
+}
+
+fn router(shared: Arc<Shared>) -> axum::Router {
+    axum::Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .route("/admin/resync", post(admin_resync))
+        .with_state(shared)
+}
+
+async fn healthz(State(s): State<Arc<Shared>>) -> impl IntoResponse {
+    let age = now() - s.heartbeat.load(Ordering::SeqCst);
+    if age <= HEARTBEAT_STALE {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "loop stalled\n")
+    }
+}
+
+async fn readyz(State(s): State<Arc<Shared>>) -> impl IntoResponse {
+    if s.ready.load(Ordering::SeqCst) {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    }
+}
+
+async fn metrics_text(State(s): State<Arc<Shared>>) -> impl IntoResponse {
+    match &s.metrics {
+        Some(h) => (
+            StatusCode::OK,
+            [("content-type", "text/plain; version=0.0.4")],
+            h.render(),
+        ),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [("content-type", "text/plain; version=0.0.4")],
+            "metrics recorder unavailable\n".to_owned(),
+        ),
+    }
+}
+
+async fn admin_resync(
+    State(s): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> impl IntoResponse {
+    if !peer.ip().is_loopback() && !s.allow_remote_admin {
+        return (
+            StatusCode::FORBIDDEN,
+            "admin endpoints accept loopback peers only; set server.allow_remote_admin = true to allow others\n",
+        );
+    }
+    s.resync("POST /admin/resync").await;
+    (StatusCode::ACCEPTED, "resync queued\n")
+}
