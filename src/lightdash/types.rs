@@ -826,7 +826,22 @@ fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
                     _ => None,
                 })
                 .collect();
-            (!parts.is_empty()).then(|| parts.join("; "))
+            // Hints are usually sentences: join them as prose, adding a full stop only
+            // where a hint lacks closing punctuation.
+            let joined = parts
+                .iter()
+                .map(|p| p.trim())
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    if p.ends_with(['.', '!', '?']) {
+                        p.to_owned()
+                    } else {
+                        format!("{p}.")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            (!joined.is_empty()).then_some(joined)
         }
         _ => None,
     })
