@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use lightdash_dot_sync::app;
 use lightdash_dot_sync::config::{RawSecret, RawSettings, Settings};
 use lightdash_dot_sync::demo::content::bundled;
-use lightdash_dot_sync::demo::mock_lightdash::{AsCodeMode, MockLightdash, MockLightdashOptions, Route};
+use lightdash_dot_sync::demo::mock_lightdash::{
+    AsCodeMode, MockLightdash, MockLightdashOptions, Route,
+};
 
 fn settings(url: String, state: &std::path::Path) -> Settings {
     let mut raw = RawSettings::default();
@@ -22,17 +24,24 @@ fn settings(url: String, state: &std::path::Path) -> Settings {
 async fn previews_a_dashboard_by_uuid_and_a_chart_by_slug() {
     let content = bundled();
     let project = content.default_project().unwrap();
-    let dashboard = project.dashboard_named("Sales overview").unwrap().summary.clone();
+    let dashboard = project
+        .dashboard_named("Sales overview")
+        .unwrap()
+        .summary
+        .clone();
     let tile_chart = project
         .charts
         .iter()
         .find(|c| {
-            dashboard_tiles(project, &dashboard.uuid).contains(&c.summary.uuid) && c.summary.slug.is_some()
+            dashboard_tiles(project, &dashboard.uuid).contains(&c.summary.uuid)
+                && c.summary.slug.is_some()
         })
         .unwrap()
         .summary
         .clone();
-    let mock = MockLightdash::start(content.clone(), MockLightdashOptions::default()).await.unwrap();
+    let mock = MockLightdash::start(content.clone(), MockLightdashOptions::default())
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let s = settings(mock.url(), dir.path());
 
@@ -40,17 +49,29 @@ async fn previews_a_dashboard_by_uuid_and_a_chart_by_slug() {
     assert_eq!(asset.id, format!("lightdash-dashboard-{}", dashboard.uuid));
     let md = asset.dot_description.clone().unwrap();
     assert!(md.starts_with(&format!("# {}", dashboard.name)), "{md}");
-    assert!(md.contains(&tile_chart.name), "tile chart {} missing:\n{md}", tile_chart.name);
+    assert!(
+        md.contains(&tile_chart.name),
+        "tile chart {} missing:\n{md}",
+        tile_chart.name
+    );
     let printed = app::format_preview(&asset);
-    assert!(printed.contains("\"external_asset\"") && printed.contains("----- dot_description -----"));
+    assert!(
+        printed.contains("\"external_asset\"") && printed.contains("----- dot_description -----")
+    );
     // The preview never used the view-counting dashboard GET, and wrote no state.
     assert_eq!(mock.count(Route::LegacyDashboard), 0);
     assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
 
-    let asset = app::preview(&s, tile_chart.slug.as_deref().unwrap()).await.unwrap();
+    let asset = app::preview(&s, tile_chart.slug.as_deref().unwrap())
+        .await
+        .unwrap();
     assert_eq!(asset.id, format!("lightdash-chart-{}", tile_chart.uuid));
     let md = asset.dot_description.unwrap();
-    assert!(md.contains(&dashboard.name), "shown-on list should name {}:\n{md}", dashboard.name);
+    assert!(
+        md.contains(&dashboard.name),
+        "shown-on list should name {}:\n{md}",
+        dashboard.name
+    );
 }
 
 #[tokio::test]
@@ -58,7 +79,9 @@ async fn previews_a_space_and_reports_unknown_ids() {
     let content = bundled();
     let project = content.default_project().unwrap();
     let space = project.space_named("Sales").unwrap().clone();
-    let mock = MockLightdash::start(content.clone(), MockLightdashOptions::default()).await.unwrap();
+    let mock = MockLightdash::start(content.clone(), MockLightdashOptions::default())
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let s = settings(mock.url(), dir.path());
     let asset = app::preview(&s, &space.uuid).await.unwrap();
@@ -72,9 +95,18 @@ async fn previews_a_space_and_reports_unknown_ids() {
 async fn falls_back_to_legacy_routes_without_the_developer_role() {
     let content = bundled();
     let project = content.default_project().unwrap();
-    let dashboard = project.dashboard_named("Sales overview").unwrap().summary.clone();
-    let options = MockLightdashOptions { as_code: AsCodeMode::Forbidden, ..Default::default() };
-    let mock = MockLightdash::start(content.clone(), options).await.unwrap();
+    let dashboard = project
+        .dashboard_named("Sales overview")
+        .unwrap()
+        .summary
+        .clone();
+    let options = MockLightdashOptions {
+        as_code: AsCodeMode::Forbidden,
+        ..Default::default()
+    };
+    let mock = MockLightdash::start(content.clone(), options)
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let s = settings(mock.url(), dir.path());
     let asset = app::preview(&s, &dashboard.uuid).await.unwrap();

@@ -54,6 +54,9 @@ pub struct IndexEntry {
     pub views: Option<u64>,
     /// Unix seconds when that view count was pushed.
     pub views_pushed_at: i64,
+    /// Set when a re-render this asset needed failed: the next cycle renders it again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
 }
 
 /// Details kept to re-render an asset without fetching it.
@@ -429,6 +432,7 @@ mod tests {
             pushed_at: 1,
             views: Some(2),
             views_pushed_at: 1,
+            stale: false,
         }
     }
 

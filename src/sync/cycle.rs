@@ -350,7 +350,7 @@ async fn sync_project(
             Scope::In => {
                 let is_changed = entries
                     .get(&id)
-                    .is_none_or(|e| !e.active || e.signature != signature);
+                    .is_none_or(|e| !e.active || e.stale || e.signature != signature);
                 if is_changed {
                     changed.insert(id.clone());
                 }
@@ -429,8 +429,12 @@ async fn sync_project(
 
     // 3. Propagate: a changed chart re-renders the dashboards showing it.
     let chart_changed = |uuid: &str| changed.contains(&AssetKind::Chart.asset_id(uuid));
+    // Dashboards are only fetched to be synced: their tiles are not worth a detail fetch
+    // (a view in Lightdash, on old servers) when dashboards themselves are not synced.
+    let sync_dashboards = kinds.contains(&AssetKind::Dashboard);
     let dash_render: Vec<&DashboardSummary> = dashboards_in
         .iter()
+        .filter(|_| sync_dashboards)
         .copied()
         .filter(|d| {
             let id = AssetKind::Dashboard.asset_id(&d.uuid);
@@ -739,6 +743,7 @@ async fn sync_project(
     for (id, error) in &failed {
         tracing::warn!(project = p, id = %id, error = %error, "asset skipped this cycle");
         report.fail(id, error);
+        mark_stale(ctx, opts, entries, id);
     }
 
     // 8. Plan.
@@ -827,6 +832,7 @@ async fn sync_project(
             Err(e) => {
                 progress.push_done();
                 report.fail(action.id(), e);
+                mark_stale(ctx, opts, entries, action.id());
             }
         }
     }
@@ -869,7 +875,29 @@ async fn sync_project(
                 }
                 metrics::counter!("ldsync_assets_pushed_total", "kind" => kind_label(&asset.id), "result" => "failed").increment(1);
                 report.fail(&asset.id, e);
+                mark_stale(ctx, opts, entries, &asset.id);
             }
+        }
+    }
+}
+
+/// Remembers that an asset Dot has could not be brought up to date this cycle, so the next
+/// incremental cycle renders it again even if nothing it depends on changes again (a chart
+/// edit whose dashboard failed to re-render must not be forgotten once the chart is committed).
+fn mark_stale(
+    ctx: &SyncContext,
+    opts: CycleOptions,
+    entries: &BTreeMap<String, IndexEntry>,
+    id: &str,
+) {
+    if opts.dry_run {
+        return;
+    }
+    if let Some(entry) = entries.get(id) {
+        let mut entry = entry.clone();
+        entry.stale = true;
+        if let Err(e) = ctx.store.commit_entry(id, &entry) {
+            tracing::error!(id, error = %e, "could not mark the asset for re-rendering");
         }
     }
 }
@@ -934,6 +962,7 @@ fn prepare(
                 pushed_at: now,
                 views: asset.view_count,
                 views_pushed_at: now,
+                stale: false,
             };
             Ok((asset.clone(), Commit::Full(entry, info.details)))
         }

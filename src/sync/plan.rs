@@ -241,6 +241,7 @@ mod tests {
             pushed_at: 0,
             views: a.view_count,
             views_pushed_at,
+            stale: false,
         }
     }
 
