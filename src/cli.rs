@@ -9,7 +9,7 @@ use clap::{ArgGroup, Parser, Subcommand};
 /// Without a mode flag or command it runs as a daemon on the config's schedules.
 #[derive(Debug, Parser)]
 #[command(name = "lightdash-dot-sync", version, about, long_about = None)]
-#[command(group(ArgGroup::new("mode").args(["once", "resync"])))]
+#[command(group(ArgGroup::new("mode").args(["once", "resync", "deep"])))]
 pub struct Cli {
     /// Config file (TOML). Env: LDSYNC_CONFIG.
     #[arg(short, long, env = "LDSYNC_CONFIG", global = true, value_name = "PATH")]
@@ -22,6 +22,11 @@ pub struct Cli {
     /// Run one full resync (push every asset), then exit.
     #[arg(long)]
     pub resync: bool,
+
+    /// Run one deep cycle (details for everything, push what differs), then exit. Normally
+    /// scheduled by `schedule.deep`; exposed for benchmarks and troubleshooting.
+    #[arg(long, hide = true)]
+    pub deep: bool,
 
     /// With --once or --resync: print the plan; push nothing, write nothing.
     #[arg(long, requires = "mode")]

@@ -141,8 +141,10 @@ async fn one_shot(settings: Arc<Settings>, opts: CycleOptions) -> ExitCode {
             return ExitCode::from(EXIT_CYCLE_FAILED);
         }
     };
-    let run = app::run_once(settings, store, opts).await;
+    let run = app::run_once(settings, store.clone(), opts).await;
     let report = run.report;
+    let _ = store.flush();
+    let store_bytes = store.size_on_disk();
     if opts.dry_run {
         print!("{}", app::format_plan(&run.planned));
         println!(
@@ -161,6 +163,9 @@ async fn one_shot(settings: Arc<Settings>, opts: CycleOptions) -> ExitCode {
         lightdash_requests = report.lightdash_total(),
         dot_requests = report.dot_requests,
         duration_ms = report.duration_ms,
+        cpu_ms = lightdash_dot_sync::stats::cpu_ms().unwrap_or(0),
+        peak_rss_kb = lightdash_dot_sync::stats::peak_rss_kb().unwrap_or(0),
+        state_bytes = store_bytes,
         "cycle finished"
     );
     eprintln!("{}", report.one_line());

@@ -70,3 +70,53 @@ pub fn delta(
         })
         .collect()
 }
+
+/// This process's peak resident set size in KiB (`VmHWM`), on Linux.
+pub fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// CPU time (user + system) this process has used, in milliseconds, on Linux.
+pub fn cpu_ms() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    // Linux reports clock ticks; USER_HZ is 100 on every architecture Linux supports today.
+    Some((utime + stime) * 10)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_figures_are_read_on_linux() {
+        if cfg!(target_os = "linux") {
+            assert!(peak_rss_kb().unwrap() > 0);
+            let mut x = 0u64;
+            for i in 0..20_000_000u64 {
+                x = x.wrapping_add(i * i);
+            }
+            std::hint::black_box(x);
+            assert!(cpu_ms().is_some());
+        }
+    }
+
+    #[test]
+    fn delta_keeps_only_growth() {
+        let before = BTreeMap::from([("a".to_string(), 2u64)]);
+        let after = BTreeMap::from([("a".to_string(), 5u64), ("b".to_string(), 1u64)]);
+        assert_eq!(
+            delta(&after, &before),
+            BTreeMap::from([("a".to_string(), 3), ("b".to_string(), 1)])
+        );
+        assert_eq!(delta(&before, &before), BTreeMap::new());
+    }
+}

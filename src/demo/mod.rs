@@ -10,6 +10,7 @@ pub mod content;
 pub mod mock_dot;
 pub mod mock_lightdash;
 pub mod run;
+pub mod synthetic;
 
 /// A reqwest client for the mocks' tests. reqwest is built without a default crypto provider;
 /// plain `http://` needs no TLS, but building a client still wants one installed.
