@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use lightdash_dot_sync::demo::content::{ChartContent, bundled};
 use lightdash_dot_sync::demo::mock_dot::{DotFault, DotFaultKind, validate_import_body};
 use lightdash_dot_sync::demo::mock_lightdash::{AsCodeMode, Fault, MockLightdashOptions, Route};
+use lightdash_dot_sync::lightdash::types::SortField;
 use lightdash_dot_sync::sync::plan::{Action, UpsertReason};
 use lightdash_dot_sync::sync::{CycleKind, CycleOptions, Outcome};
 
@@ -64,12 +65,25 @@ fn rename_chart(app: &TestApp, name: &str) -> BTreeSet<String> {
     expected
 }
 
-/// Edits a chart's query (a versioned edit: `updatedAt` bumped).
+/// Edits a chart's query (a versioned edit: `updatedAt` bumped): flips its first sort (or
+/// adds one on its first metric) and changes its limit. Sorts are shown in the dashboards'
+/// tiles too, so the dashboards showing the chart render differently.
 fn edit_chart_query(app: &TestApp, uuid: &str, stamp: &str) {
     app.lightdash.update(|c| {
         let ch = c.chart_mut(uuid).unwrap();
-        let limit = ch.details.metric_query.limit.unwrap_or(500);
-        ch.details.metric_query.limit = Some(limit + 7);
+        let query = &mut ch.details.metric_query;
+        match query.sorts.first_mut() {
+            Some(sort) => sort.descending = !sort.descending,
+            None => {
+                let field_id = query.metrics.first().cloned().unwrap_or_default();
+                query.sorts.push(SortField {
+                    field_id,
+                    descending: true,
+                });
+            }
+        }
+        let limit = query.limit.unwrap_or(500);
+        query.limit = Some(limit + 7);
         ch.summary.updated_at = Some(stamp.to_owned());
     });
 }
@@ -82,18 +96,25 @@ async fn first_cycle_pushes_every_in_scope_asset_with_valid_bodies() {
     let expected = expected_ids(&content);
     // The bundled content has a PREVIEW project and a private space: some ids must stay out.
     let excluded: BTreeSet<String> = all_ids(&content).difference(&expected).cloned().collect();
-    assert!(!excluded.is_empty(), "bundled content has out-of-scope items");
+    assert!(
+        !excluded.is_empty(),
+        "bundled content has out-of-scope items"
+    );
     let preview = content
         .projects
         .iter()
-        .find(|p| p.project.project_type == lightdash_dot_sync::lightdash::types::ProjectType::Preview)
+        .find(|p| {
+            p.project.project_type == lightdash_dot_sync::lightdash::types::ProjectType::Preview
+        })
         .expect("bundled content has a preview project");
     let private_chart = content
         .default_project()
         .unwrap()
         .charts
         .iter()
-        .find(|c| private_spaces(content.default_project().unwrap()).contains(&c.summary.space_uuid))
+        .find(|c| {
+            private_spaces(content.default_project().unwrap()).contains(&c.summary.space_uuid)
+        })
         .expect("a chart in a private space");
 
     let run = app.cycle().await;
@@ -120,7 +141,9 @@ async fn first_cycle_pushes_every_in_scope_asset_with_valid_bodies() {
         );
         assert_eq!(asset["last_accessed_at"], Value::Null, "{id}");
         let subtype = asset["subtype"].as_str().unwrap();
-        let kind = subtype.strip_prefix("lightdash_").expect("lightdash_ subtype");
+        let kind = subtype
+            .strip_prefix("lightdash_")
+            .expect("lightdash_ subtype");
         assert!(["dashboard", "chart", "space"].contains(&kind), "{subtype}");
         let uuid = id
             .strip_prefix(&format!("lightdash-{kind}-"))
@@ -150,7 +173,7 @@ async fn second_cycle_pushes_nothing_and_fetches_no_details() {
     let projects = synced_projects(&app.content()).len();
     assert_eq!(app.lightdash.requests().len(), 1 + 3 * projects);
     assert_eq!(run.report.lightdash_total(), (1 + 3 * projects) as u64);
-    assert_eq!(run.report.unchanged, expected_ids(&app.content()).len());
+    assert_eq!(run.report.deactivated, 0);
 }
 
 // 3
@@ -196,10 +219,11 @@ async fn edited_chart_query_fetches_that_chart_and_pushes_its_dependents() {
     let chart = chart_by_name(&app, "Revenue by product category");
     let uuid = chart.summary.uuid.clone();
     let content = app.content();
-    let dashboards: BTreeSet<String> = dashboards_showing(content.default_project().unwrap(), &uuid)
-        .iter()
-        .map(|d| dashboard_id(d))
-        .collect();
+    let dashboards: BTreeSet<String> =
+        dashboards_showing(content.default_project().unwrap(), &uuid)
+            .iter()
+            .map(|d| dashboard_id(d))
+            .collect();
     assert!(!dashboards.is_empty());
     edit_chart_query(&app, &uuid, "2031-01-01T00:00:00.000Z");
     app.clear_requests();
@@ -232,7 +256,13 @@ async fn chart_moved_to_private_space_is_deactivated_and_never_sent_active() {
     app.cycle().await;
     let content = app.content();
     let project = content.default_project().unwrap();
-    let private = project.spaces.iter().find(|s| s.is_private).unwrap().uuid.clone();
+    let private = project
+        .spaces
+        .iter()
+        .find(|s| s.is_private)
+        .unwrap()
+        .uuid
+        .clone();
     let chart = chart_by_name(&app, "EMEA orders by country");
     let id = chart_id(&chart.summary.uuid);
     app.lightdash.update(|c| {
@@ -287,7 +317,11 @@ async fn deleted_dashboard_is_deactivated_once() {
         .uuid
         .clone();
     let id = dashboard_id(&uuid);
-    assert!(app.lightdash.update(|c| c.remove_dashboard(&uuid)).is_some());
+    assert!(
+        app.lightdash
+            .update(|c| c.remove_dashboard(&uuid))
+            .is_some()
+    );
     app.clear_requests();
 
     let run = app.cycle().await;
@@ -315,7 +349,12 @@ async fn failed_listing_skips_deactivations_and_fails_the_cycle() {
     app.cycle().await;
     app.lightdash.update(|c| {
         let p = c.default_project_mut().unwrap();
-        let d = p.dashboard_named("Payments and refunds").unwrap().summary.uuid.clone();
+        let d = p
+            .dashboard_named("Payments and refunds")
+            .unwrap()
+            .summary
+            .uuid
+            .clone();
         p.remove_dashboard(&d);
         for name in ["Monthly revenue", "Campaign order funnel"] {
             let uuid = p.chart_named(name).unwrap().summary.uuid.clone();
@@ -328,9 +367,16 @@ async fn failed_listing_skips_deactivations_and_fails_the_cycle() {
 
     let run = app.cycle().await;
     assert_eq!(run.report.deactivated, 0);
-    assert!(deactivated_ids(&app).is_empty(), "{:?}", deactivated_ids(&app));
     assert!(
-        app.dot.raw_assets().values().all(|a| a["active"] == json!(true))
+        deactivated_ids(&app).is_empty(),
+        "{:?}",
+        deactivated_ids(&app)
+    );
+    assert!(
+        app.dot
+            .raw_assets()
+            .values()
+            .all(|a| a["active"] == json!(true))
     );
     assert_eq!(run.report.outcome, Outcome::Failed);
     assert_eq!(run.report.outcome.exit_code(), 2);
@@ -339,7 +385,12 @@ async fn failed_listing_skips_deactivations_and_fails_the_cycle() {
 }
 
 /// The bundled content plus `n` synthetic charts in a public space, off every dashboard.
-fn with_synthetic_charts(n: usize) -> (lightdash_dot_sync::demo::content::LightdashContent, Vec<String>) {
+fn with_synthetic_charts(
+    n: usize,
+) -> (
+    lightdash_dot_sync::demo::content::LightdashContent,
+    Vec<String>,
+) {
     let mut content = bundled();
     let project = content.default_project_mut().unwrap();
     let template = project.chart_named("Refunds over time").unwrap().clone();
@@ -425,7 +476,12 @@ async fn dot_500_for_one_asset_is_a_partial_failure_and_retried_next_cycle() {
     });
 
     let run = app.cycle().await;
-    assert_eq!(run.report.outcome, Outcome::PartialFailure, "{:?}", run.report);
+    assert_eq!(
+        run.report.outcome,
+        Outcome::PartialFailure,
+        "{:?}",
+        run.report
+    );
     assert_eq!(run.report.outcome.exit_code(), 1);
     assert_eq!(run.report.failed, 1);
     assert!(run.report.failures.iter().any(|f| f.id == id));
@@ -562,9 +618,13 @@ async fn dry_run_plans_without_pushing_or_writing() {
 async fn unchanged_dashboards_are_never_fetched_through_the_view_counting_route() {
     let app = spawn_app().await;
     app.cycle().await;
-    for (i, name) in ["Monthly revenue", "Payment method mix", "Campaign order funnel"]
-        .into_iter()
-        .enumerate()
+    for (i, name) in [
+        "Monthly revenue",
+        "Payment method mix",
+        "Campaign order funnel",
+    ]
+    .into_iter()
+    .enumerate()
     {
         let uuid = chart_by_name(&app, name).summary.uuid;
         edit_chart_query(&app, &uuid, &format!("2031-0{}-01T00:00:00.000Z", i + 1));
@@ -620,7 +680,10 @@ async fn unchanged_dashboards_are_never_fetched_through_the_view_counting_route(
         .collect();
     assert_eq!(app.lightdash.count(Route::LegacyDashboard), changed.len());
     for uuid in &changed {
-        assert!(legacy.iter().any(|p| p.contains(uuid.as_str())), "{legacy:?}");
+        assert!(
+            legacy.iter().any(|p| p.contains(uuid.as_str())),
+            "{legacy:?}"
+        );
     }
 
     app.clear_requests();

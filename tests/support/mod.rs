@@ -115,7 +115,11 @@ impl TestApp {
 
     /// Ids of the Dot requests since the last clear, in order.
     pub fn dot_ids(&self) -> Vec<String> {
-        self.dot.requests().into_iter().filter_map(|r| r.id).collect()
+        self.dot
+            .requests()
+            .into_iter()
+            .filter_map(|r| r.id)
+            .collect()
     }
 
     /// Distinct ids of the Dot requests since the last clear.
@@ -209,7 +213,12 @@ pub fn all_ids(content: &LightdashContent) -> BTreeSet<String> {
     let mut ids = BTreeSet::new();
     for project in &content.projects {
         ids.extend(project.spaces.iter().map(|s| space_id(&s.uuid)));
-        ids.extend(project.dashboards.iter().map(|d| dashboard_id(&d.summary.uuid)));
+        ids.extend(
+            project
+                .dashboards
+                .iter()
+                .map(|d| dashboard_id(&d.summary.uuid)),
+        );
         ids.extend(project.charts.iter().map(|c| chart_id(&c.summary.uuid)));
     }
     ids
