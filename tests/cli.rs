@@ -78,6 +78,8 @@ fn dry_run_without_a_mode_is_a_usage_error() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("--once"), "{err}");
 }
 
 struct Mocks {

@@ -382,6 +382,30 @@ async fn failed_listing_skips_deactivations_and_fails_the_cycle() {
     assert_eq!(run.report.outcome.exit_code(), 2);
     assert!(!run.report.projects_failed.is_empty());
     assert!(app.lightdash.count(Route::Charts) >= 1);
+
+    // Once the listing works again, the deletions are carried out.
+    app.lightdash.clear_faults();
+    let gone: BTreeSet<String> = state_ids(&app)
+        .difference(&expected_ids(&app.content()))
+        .cloned()
+        .collect();
+    assert_eq!(gone.len(), 3, "{gone:?}");
+    app.clear_requests();
+    let run = app.cycle().await;
+    assert_eq!(run.report.outcome, Outcome::Success, "{:?}", run.report);
+    assert_eq!(deactivated_ids(&app), gone);
+}
+
+/// Ids the state knows as active.
+fn state_ids(app: &TestApp) -> BTreeSet<String> {
+    app.ctx()
+        .store
+        .index()
+        .unwrap()
+        .into_iter()
+        .filter(|(_, e)| e.active)
+        .map(|(id, _)| id)
+        .collect()
 }
 
 /// The bundled content plus `n` synthetic charts in a public space, off every dashboard.
@@ -611,6 +635,36 @@ async fn dry_run_plans_without_pushing_or_writing() {
     let run = app.cycle().await;
     assert_eq!(run.report.outcome, Outcome::Success);
     assert_eq!(app.dot_id_set(), expected);
+
+    // A dry run after a deletion plans the deactivation but leaves state and Dot alone.
+    let uuid = app
+        .content()
+        .default_project()
+        .unwrap()
+        .dashboard_named("Payments and refunds")
+        .unwrap()
+        .summary
+        .uuid
+        .clone();
+    app.lightdash.update(|c| c.remove_dashboard(&uuid));
+    let index_before = app.ctx().store.index().unwrap();
+    app.clear_requests();
+    let run = app.cycle_with(dry).await;
+    assert!(
+        run.planned.iter().any(
+            |p| matches!(&p.action, Action::Deactivate { id, .. } if *id == dashboard_id(&uuid))
+        )
+    );
+    assert!(app.dot.requests().is_empty());
+    assert_eq!(app.ctx().store.index().unwrap(), index_before);
+    assert!(
+        app.ctx()
+            .store
+            .entry(&dashboard_id(&uuid))
+            .unwrap()
+            .unwrap()
+            .active
+    );
 }
 
 // 13
@@ -749,4 +803,9 @@ async fn view_count_changes_respect_the_refresh_interval() {
     for route in DETAIL_ROUTES {
         assert_eq!(app.lightdash.count(route), 0, "{route:?}");
     }
+
+    // Once pushed, the same count is not pushed again.
+    app.clear_requests();
+    app.cycle().await;
+    assert!(app.dot.requests().is_empty(), "{:?}", app.dot_ids());
 }
