@@ -809,3 +809,53 @@ async fn view_count_changes_respect_the_refresh_interval() {
     app.cycle().await;
     assert!(app.dot.requests().is_empty(), "{:?}", app.dot_ids());
 }
+
+// Extra: privacy deactivations are never held back by the fail-safe.
+#[tokio::test]
+async fn content_made_private_is_deactivated_whatever_the_failsafe() {
+    let (content, synthetic) = with_synthetic_charts(30);
+    let app = spawn_app_with(AppOptions {
+        content,
+        ..Default::default()
+    })
+    .await;
+    app.cycle().await;
+    let before = expected_ids(&app.content());
+    // The space holding the synthetic charts becomes private.
+    let space = app
+        .content()
+        .default_project()
+        .unwrap()
+        .chart(&synthetic[0])
+        .unwrap()
+        .summary
+        .space_uuid
+        .clone();
+    app.lightdash
+        .update(|c| c.space_mut(&space).unwrap().is_private = true);
+    let after = expected_ids(&app.content());
+    let gone: BTreeSet<String> = before.difference(&after).cloned().collect();
+    assert!(
+        gone.len() * 2 > before.len() && gone.len() > 10,
+        "{}",
+        gone.len()
+    );
+    assert!(gone.contains(&space_id(&space)));
+    app.clear_requests();
+
+    let run = app.cycle().await;
+    assert!(run.report.failsafe.is_empty(), "{:?}", run.report.failsafe);
+    assert_eq!(run.report.deactivated, gone.len());
+    assert_eq!(deactivated_ids(&app), gone);
+    let raw = app.dot.raw_assets();
+    for id in &gone {
+        assert_eq!(raw[id]["active"], json!(false), "{id}");
+    }
+    assert!(
+        app.dot
+            .requests()
+            .iter()
+            .filter(|r| r.id.as_ref().is_some_and(|i| gone.contains(i)))
+            .all(|r| active_of(&r.body) == Some(false))
+    );
+}
