@@ -859,3 +859,65 @@ async fn content_made_private_is_deactivated_whatever_the_failsafe() {
             .all(|r| active_of(&r.body) == Some(false))
     );
 }
+
+// Extra: a deep cycle pushes nothing when nothing changed, and catches explore edits an
+// incremental cycle cannot see.
+#[tokio::test]
+async fn deep_cycle_catches_explore_edits_and_otherwise_pushes_nothing() {
+    let app = spawn_app().await;
+    app.cycle().await;
+    app.clear_requests();
+    let run = app.cycle_kind(CycleKind::Deep).await;
+    assert_eq!(run.report.outcome, Outcome::Success, "{:?}", run.report);
+    assert!(app.dot.requests().is_empty(), "{:?}", app.dot_ids());
+    assert!(
+        app.lightdash.count(Route::ChartsCode) > 0,
+        "deep fetches details"
+    );
+    assert_eq!(app.lightdash.count(Route::LegacyDashboard), 0);
+
+    // Relabel the first metric of a chart in its explore.
+    let chart = chart_by_name(&app, "Payment method mix");
+    let metric = chart.details.metric_query.metrics[0].clone();
+    let explore = chart.details.metric_query.explore_name.clone().unwrap();
+    let relabelled = app.lightdash.update(|c| {
+        let e = c
+            .default_project_mut()
+            .unwrap()
+            .explore_mut(&explore)
+            .unwrap();
+        for table in e.tables.values_mut() {
+            for field in table.metrics.values_mut() {
+                if format!("{}_{}", field.table, field.name) == metric {
+                    field.label = Some("Relabelled metric".into());
+                    return true;
+                }
+            }
+        }
+        false
+    });
+    assert!(relabelled, "metric {metric} found in explore {explore}");
+    app.clear_requests();
+    let run = app.cycle().await;
+    assert_eq!(run.report.outcome, Outcome::Success);
+    assert!(
+        app.dot.requests().is_empty(),
+        "incremental cannot see explore edits"
+    );
+
+    let run = app.cycle_kind(CycleKind::Deep).await;
+    assert_eq!(run.report.outcome, Outcome::Success, "{:?}", run.report);
+    let pushed = app.dot_id_set();
+    assert!(
+        pushed.contains(&chart_id(&chart.summary.uuid)),
+        "{pushed:?}"
+    );
+    assert!(pushed.is_subset(&expected_ids(&app.content())));
+    assert!(
+        app.dot.assets()[&chart_id(&chart.summary.uuid)]
+            .dot_description
+            .as_deref()
+            .unwrap()
+            .contains("Relabelled metric")
+    );
+}
