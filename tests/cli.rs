@@ -1,0 +1,191 @@
+//! The real binary: exit codes and messages (DESIGN.md §2).
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+use lightdash_dot_sync::demo::content::bundled;
+use lightdash_dot_sync::demo::mock_dot::{MockDot, MockDotHandle, MockDotOptions};
+use lightdash_dot_sync::demo::mock_lightdash::{
+    MockLightdash, MockLightdashHandle, MockLightdashOptions,
+};
+use lightdash_dot_sync::state::{Owner, Store};
+
+fn bin() -> Command {
+    let mut cmd = Command::cargo_bin("lightdash-dot-sync").expect("binary built");
+    // Keep the environment from leaking configuration into the tests.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("LDSYNC_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs the command off the async runtime, so the in-process mocks keep answering.
+async fn run(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().expect("binary runs"))
+        .await
+        .expect("join")
+}
+
+#[test]
+fn demo_runs_two_cycles_and_the_second_pushes_nothing() {
+    let out = bin().arg("demo").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("cycle 2"), "{text}");
+    assert!(text.contains("Dot requests in cycle 2: 0"), "{text}");
+}
+
+#[test]
+fn bad_config_exits_78_and_names_the_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        r#"
+[lightdash]
+api_key = "x"
+
+[dot]
+url = "http://127.0.0.1:9"
+api_key = "y"
+concurrency = 0
+"#,
+    )
+    .unwrap();
+    let out = bin().arg("-c").arg(&config).arg("--once").output().unwrap();
+    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("dot.concurrency"), "{err}");
+    assert!(err.contains("lightdash.url"), "{err}");
+}
+
+#[test]
+fn dry_run_without_a_mode_is_a_usage_error() {
+    let out = bin()
+        .args(["-c", "/nonexistent.toml", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("--once"), "{err}");
+}
+
+struct Mocks {
+    lightdash: MockLightdashHandle,
+    dot: MockDotHandle,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    state: PathBuf,
+}
+
+async fn mocks_and_config() -> Mocks {
+    let ld_options = MockLightdashOptions::default();
+    let ld_token = ld_options.token.clone();
+    let lightdash = MockLightdash::start(bundled(), ld_options).await.unwrap();
+    let dot_options = MockDotOptions::default();
+    let dot_key = dot_options.api_key.clone();
+    let dot = MockDot::start(dot_options).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let ld_key = write("lightdash.key", &format!("{ld_token}\n"));
+    let dot_key = write("dot.key", &format!("{dot_key}\n"));
+    let state = dir.path().join("state");
+    let config = write(
+        "config.toml",
+        &format!(
+            r#"
+[lightdash]
+url = "{ld_url}"
+api_key_file = "{ld_key}"
+requests_per_second = 1000
+
+[dot]
+url = "{dot_url}"
+api_key_file = "{dot_key}"
+requests_per_second = 1000
+max_attempts = 2
+
+[state]
+path = "{state}"
+
+[server]
+listen = ""
+
+[log]
+level = "warn"
+"#,
+            ld_url = lightdash.url(),
+            ld_key = toml_path(&ld_key),
+            dot_url = dot.url(),
+            dot_key = toml_path(&dot_key),
+            state = toml_path(&state),
+        ),
+    );
+    Mocks {
+        lightdash,
+        dot,
+        dir,
+        config,
+        state,
+    }
+}
+
+fn toml_path(p: &Path) -> String {
+    p.display().to_string().replace('\\', "\\\\")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_against_mocks_pushes_then_pushes_nothing() {
+    let m = mocks_and_config().await;
+    let mut cmd = bin();
+    cmd.arg("-c").arg(&m.config).arg("--once");
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let first = m.dot.accepted_count();
+    assert!(first > 0);
+    assert!(m.lightdash.requests().len() > 1);
+
+    m.dot.clear_requests();
+    let mut cmd = bin();
+    cmd.arg("-c").arg(&m.config).arg("--once");
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(m.dot.requests().is_empty(), "second run pushed");
+    assert!(m.state.exists());
+    drop(m.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_while_the_state_is_locked_exits_2_and_says_how_to_trigger_the_daemon() {
+    let m = mocks_and_config().await;
+    let owner = Owner {
+        pid: std::process::id(),
+        listen: None,
+    };
+    let (store, _) = Store::open(&m.state, &owner).expect("state opens in the test");
+    let mut cmd = bin();
+    cmd.arg("-c").arg(&m.config).arg("--once");
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("locked"), "{err}");
+    assert!(err.contains("USR1"), "{err}");
+    assert!(m.dot.requests().is_empty());
+    drop(store);
+}
