@@ -105,13 +105,16 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 ExitCode::from(EXIT_CYCLE_FAILED)
             }
         },
-        None if cli.once || cli.resync => {
+        None if cli.once || cli.resync || cli.deep => {
+            let kind = if cli.resync {
+                CycleKind::Resync
+            } else if cli.deep {
+                CycleKind::Deep
+            } else {
+                CycleKind::Incremental
+            };
             let opts = CycleOptions {
-                kind: if cli.resync {
-                    CycleKind::Resync
-                } else {
-                    CycleKind::Incremental
-                },
+                kind,
                 dry_run: cli.dry_run,
                 allow_mass_deactivation: cli.allow_mass_deactivation,
             };

@@ -6,6 +6,7 @@
 //!   injection and request recording (I/O: binds a loopback port).
 //! - [`mock_dot`]: an HTTP mock of Dot's import endpoint that validates bodies against Dot's
 //!   schema and records what it accepted (I/O: binds a loopback port).
+pub mod bench;
 pub mod content;
 pub mod mock_dot;
 pub mod mock_lightdash;

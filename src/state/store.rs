@@ -395,6 +395,17 @@ impl Store {
         Ok(())
     }
 
+    /// Bytes of the keys and values we stored (index, bodies, reports): the logical size the
+    /// on-disk size is compared against.
+    pub fn logical_bytes(&self) -> u64 {
+        [&self.index, &self.bodies, &self.reports]
+            .iter()
+            .flat_map(|t| t.iter())
+            .filter_map(Result::ok)
+            .map(|(k, v)| (k.len() + v.len()) as u64)
+            .sum()
+    }
+
     /// Bytes on disk.
     pub fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
