@@ -239,7 +239,10 @@ level = "info"
         let report = run_cycle(&ctx, opts, &NoProgress).await.report;
         assert_eq!(report.failed, 0, "reference cycle failed: {report:?}");
         let n = dot.assets().len();
-        assert!(n > 5, "the bundled content should make a few assets, got {n}");
+        assert!(
+            n > 5,
+            "the bundled content should make a few assets, got {n}"
+        );
         self.ld.clear_requests();
         n
     }
@@ -464,7 +467,10 @@ async fn runs_cycles_on_schedule_and_answers_probes() {
     assert_eq!(daemon.get("/nope").await.map(|r| r.0), Some(404));
     // The state's status snapshot saw the cycles too.
     let (code, status, _) = env.run(&["status", "--json"], None).await;
-    assert_eq!(code, 0, "status --json works while the daemon holds the lock");
+    assert_eq!(
+        code, 0,
+        "status --json works while the daemon holds the lock"
+    );
     let status: serde_json::Value = serde_json::from_str(&status).expect("status is JSON");
     assert!(
         status.to_string().contains("incremental"),
@@ -474,7 +480,10 @@ async fn runs_cycles_on_schedule_and_answers_probes() {
     let (code, _) = daemon.wait_exit(Duration::from_secs(20)).await;
     assert_eq!(code, Some(0));
     let err = daemon.stderr();
-    assert!(err.contains("cycle finished"), "one summary per cycle:\n{err}");
+    assert!(
+        err.contains("cycle finished"),
+        "one summary per cycle:\n{err}"
+    );
     assert!(
         !err.contains("tokio_cron_scheduler"),
         "scheduler INFO noise is filtered"
@@ -493,21 +502,23 @@ async fn metrics_counters_move() {
         })
         .await;
     let first = daemon.metrics().await;
-    let pushed = metric(
-        &first,
-        "ldsync_assets_pushed_total",
-        &[("result", "ok")],
-    )
-    .expect("ldsync_assets_pushed_total appears after the first cycle");
-    assert_eq!(pushed as usize, env.dot.accepted_count(), "pushed == accepted by Dot");
+    let pushed = metric(&first, "ldsync_assets_pushed_total", &[("result", "ok")])
+        .expect("ldsync_assets_pushed_total appears after the first cycle");
+    assert_eq!(
+        pushed as usize,
+        env.dot.accepted_count(),
+        "pushed == accepted by Dot"
+    );
     assert_eq!(pushed as usize, expected);
     let ld_before = metric(&first, "ldsync_api_requests_total", &[("api", "lightdash")])
         .expect("lightdash request counter");
     assert!(ld_before > 0.0);
     assert!(metric(&first, "ldsync_api_requests_total", &[("api", "dot")]).is_some());
-    assert!(metric(&first, "ldsync_cycle_duration_seconds_count", &[]).is_some() ||
-            metric(&first, "ldsync_cycle_duration_seconds", &[]).is_some(),
-            "cycle durations are exported:\n{first}");
+    assert!(
+        metric(&first, "ldsync_cycle_duration_seconds_count", &[]).is_some()
+            || metric(&first, "ldsync_cycle_duration_seconds", &[]).is_some(),
+        "cycle durations are exported:\n{first}"
+    );
     assert!(metric(&first, "ldsync_last_success_timestamp_seconds", &[]).unwrap_or(0.0) > 1.6e9);
     daemon
         .wait_metrics(Duration::from_secs(30), "Lightdash requests to grow", |m| {
@@ -553,7 +564,10 @@ async fn sigterm_mid_cycle_exits_zero_and_restart_converges() {
     assert_eq!(code, Some(0), "stderr:\n{}", daemon.stderr());
     assert!(took < Duration::from_secs(20), "took {took:?}");
     let partial = env.dot.assets().len();
-    assert!(partial < expected, "the cycle was really interrupted ({partial}/{expected})");
+    assert!(
+        partial < expected,
+        "the cycle was really interrupted ({partial}/{expected})"
+    );
     let err = daemon.stderr();
     assert!(err.contains("SIGTERM"), "{err}");
     assert!(err.contains("stopped"), "{err}");
@@ -564,7 +578,9 @@ async fn sigterm_mid_cycle_exits_zero_and_restart_converges() {
     env.write_config();
     let mut second = env.spawn_daemon("second", None);
     assert!(
-        eventually(Duration::from_secs(40), || env.dot_holds_all_active(expected)).await,
+        eventually(Duration::from_secs(40), || env
+            .dot_holds_all_active(expected))
+        .await,
         "Dot holds {} of {expected} assets; stderr:\n{}",
         env.dot.assets().len(),
         second.stderr()
@@ -591,7 +607,9 @@ async fn sigusr1_triggers_a_full_resync() {
     env.dot.clear_requests();
     daemon.signal("USR1");
     assert!(
-        eventually(Duration::from_secs(30), || env.accepted_ids().len() == expected).await,
+        eventually(Duration::from_secs(30), || env.accepted_ids().len()
+            == expected)
+        .await,
         "resync pushed {} of {expected}; stderr:\n{}",
         env.accepted_ids().len(),
         daemon.stderr()
@@ -605,9 +623,15 @@ async fn sigusr1_triggers_a_full_resync() {
     // SIGHUP is ignored (logged), the daemon keeps running.
     daemon.signal("HUP");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(daemon.child.try_wait().unwrap().is_none(), "SIGHUP must not stop it");
     assert!(
-        eventually(Duration::from_secs(5), || daemon.stderr().contains("SIGHUP ignored")).await
+        daemon.child.try_wait().unwrap().is_none(),
+        "SIGHUP must not stop it"
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || daemon
+            .stderr()
+            .contains("SIGHUP ignored"))
+        .await
     );
 }
 
@@ -630,7 +654,10 @@ async fn second_process_on_locked_state_exits_2() {
         assert!(err.contains("/admin/resync"), "{err}");
         assert!(err.contains(&format!("127.0.0.1:{}", env.port)), "{err}");
     }
-    assert!(daemon.child.try_wait().unwrap().is_none(), "the daemon is unaffected");
+    assert!(
+        daemon.child.try_wait().unwrap().is_none(),
+        "the daemon is unaffected"
+    );
 }
 
 /// 6. A cycle slower than the interval: ticks are skipped and counted, requests never overlap.
@@ -647,16 +674,27 @@ async fn slow_cycle_skips_ticks_without_overlap() {
     env.dot.reset_max_in_flight();
     let mut daemon = env.spawn_daemon("daemon", None);
     daemon
-        .wait_metrics(Duration::from_secs(60), "skipped ticks and a second cycle", |m| {
-            metric(m, "ldsync_skipped_ticks_total", &[("kind", "incremental")]).unwrap_or(0.0)
-                >= 2.0
-                && cycles(m, "incremental", "success") >= 2.0
-        })
+        .wait_metrics(
+            Duration::from_secs(60),
+            "skipped ticks and a second cycle",
+            |m| {
+                metric(m, "ldsync_skipped_ticks_total", &[("kind", "incremental")]).unwrap_or(0.0)
+                    >= 2.0
+                    && cycles(m, "incremental", "success") >= 2.0
+            },
+        )
         .await;
     let m = daemon.metrics().await;
     let skipped = metric(&m, "ldsync_skipped_ticks_total", &[]).unwrap_or(0.0);
-    eprintln!("skipped ticks: {skipped}, max in flight at Dot: {}", env.dot.max_in_flight());
-    assert_eq!(env.dot.max_in_flight(), 1, "never more than dot.concurrency = 1 in flight");
+    eprintln!(
+        "skipped ticks: {skipped}, max in flight at Dot: {}",
+        env.dot.max_in_flight()
+    );
+    assert_eq!(
+        env.dot.max_in_flight(),
+        1,
+        "never more than dot.concurrency = 1 in flight"
+    );
     assert!(env.dot_holds_all_active(expected));
     // Each asset was pushed exactly once: the skipped ticks did not start a second cycle
     // that re-pushed what the slow one had not acknowledged yet.
@@ -667,7 +705,10 @@ async fn slow_cycle_skips_ticks_without_overlap() {
     at.sort();
     for pair in at.windows(2).take(4) {
         let gap = pair[1] - pair[0];
-        assert!(gap >= Duration::from_millis(1400), "a push started {gap:?} after a slow one");
+        assert!(
+            gap >= Duration::from_millis(1400),
+            "a push started {gap:?} after a slow one"
+        );
     }
     assert!(daemon.stderr().contains("skipping this tick"));
 }
@@ -688,7 +729,11 @@ async fn trace_logs_never_print_secrets() {
             cycles(m, "incremental", "success") >= 1.0
         })
         .await;
-    assert_eq!(env.dot.accepted_count(), expected, "the sentinel tokens work");
+    assert_eq!(
+        env.dot.accepted_count(),
+        expected,
+        "the sentinel tokens work"
+    );
     daemon.signal("TERM");
     let (code, _) = daemon.wait_exit(Duration::from_secs(20)).await;
     assert_eq!(code, Some(0));
@@ -719,8 +764,16 @@ async fn trace_logs_never_print_secrets() {
     });
     let (code, out, err) = env.run(&["--resync"], Some("trace")).await;
     assert_ne!(code, 0, "pushes fail");
-    assert_no_sentinel("failing --resync stdout", &out, &[LD_SENTINEL, DOT_QUERY_SENTINEL]);
-    assert_no_sentinel("failing --resync stderr", &err, &[LD_SENTINEL, DOT_QUERY_SENTINEL]);
+    assert_no_sentinel(
+        "failing --resync stdout",
+        &out,
+        &[LD_SENTINEL, DOT_QUERY_SENTINEL],
+    );
+    assert_no_sentinel(
+        "failing --resync stderr",
+        &err,
+        &[LD_SENTINEL, DOT_QUERY_SENTINEL],
+    );
 }
 
 /// 8. `POST /admin/resync` from loopback queues a resync; GET is refused.
@@ -736,10 +789,14 @@ async fn admin_resync_endpoint() {
         .await;
     assert_eq!(daemon.get("/admin/resync").await.map(|r| r.0), Some(405));
     env.dot.clear_requests();
-    let (status, _) = http(env.port, "POST", "/admin/resync").await.expect("answer");
+    let (status, _) = http(env.port, "POST", "/admin/resync")
+        .await
+        .expect("answer");
     assert_eq!(status, 202);
     assert!(
-        eventually(Duration::from_secs(30), || env.accepted_ids().len() == expected).await,
+        eventually(Duration::from_secs(30), || env.accepted_ids().len()
+            == expected)
+        .await,
         "resync pushed {} of {expected}",
         env.accepted_ids().len()
     );
@@ -765,7 +822,10 @@ async fn check_command() {
     let content = env.ld.content();
     let project = content.default_project().expect("a project");
     let name = &project.project.name;
-    assert!(out.contains(name.as_str()), "names the project {name:?}:\n{out}");
+    assert!(
+        out.contains(name.as_str()),
+        "names the project {name:?}:\n{out}"
+    );
     let line = out
         .lines()
         .find(|l| l.contains(name.as_str()))
