@@ -739,6 +739,10 @@ async fn trace_logs_never_print_secrets() {
     assert_eq!(code, Some(0));
     let (out, err) = (daemon.stdout(), daemon.stderr());
     assert!(err.len() > 1000, "trace logging is on:\n{err}");
+    assert!(
+        err.contains("connecting to"),
+        "the HTTP client's own debug/trace events are in the capture"
+    );
     assert_no_sentinel("daemon stdout", &out, &[LD_SENTINEL, DOT_SENTINEL]);
     assert_no_sentinel("daemon stderr", &err, &[LD_SENTINEL, DOT_SENTINEL]);
 
@@ -754,6 +758,10 @@ async fn trace_logs_never_print_secrets() {
     assert_eq!(code, 0, "stderr:\n{err}");
     assert_eq!(env.dot.accepted_count(), expected, "query auth works");
     assert!(err.len() > 1000, "trace logging is on");
+    assert!(
+        err.contains("connecting to"),
+        "HTTP client events are captured"
+    );
     assert_no_sentinel("--once stdout", &out, &[LD_SENTINEL, DOT_QUERY_SENTINEL]);
     assert_no_sentinel("--once stderr", &err, &[LD_SENTINEL, DOT_QUERY_SENTINEL]);
     // And a failing push (its error names the URL) does not leak it either.
