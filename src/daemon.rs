@@ -67,6 +67,8 @@ impl DaemonError {
 struct Shared {
     tx: mpsc::Sender<CycleKind>,
     busy: AtomicBool,
+    /// A resync is queued (or on its way into the queue) and has not started yet.
+    resync_pending: AtomicBool,
     ready: AtomicBool,
     heartbeat: AtomicI64,
     metrics: Option<PrometheusHandle>,
@@ -85,10 +87,19 @@ impl Shared {
         }
     }
 
-    /// An operator's resync: queued behind a running cycle, never dropped.
-    async fn resync(&self, source: &str) {
+    /// An operator's resync: queued behind a running cycle, never dropped; requests made
+    /// while one is already waiting join it. Never blocks the caller: the signal task must
+    /// stay free to see SIGTERM while a long cycle runs, and `/admin/resync` answers at once.
+    fn resync(self: &Arc<Self>, source: &str) {
+        if self.resync_pending.swap(true, Ordering::SeqCst) {
+            tracing::info!(source, "full resync requested; one is already queued");
+            return;
+        }
         tracing::info!(source, "full resync requested");
-        let _ = self.tx.send(CycleKind::Resync).await;
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let _ = tx.send(CycleKind::Resync).await;
+        });
     }
 }
 
@@ -120,6 +131,7 @@ pub async fn run(
     let shared = Arc::new(Shared {
         tx,
         busy: AtomicBool::new(false),
+        resync_pending: AtomicBool::new(false),
         ready: AtomicBool::new(true),
         heartbeat: AtomicI64::new(now()),
         metrics,
@@ -214,7 +226,7 @@ pub async fn run(
                 tokio::select! {
                     _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
                     _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
-                    _ = usr1.recv() => s.resync("SIGUSR1").await,
+                    _ = usr1.recv() => s.resync("SIGUSR1"),
                     _ = hup.recv() => tracing::info!("SIGHUP ignored: restart the service to reload the configuration"),
                 }
             }
@@ -229,6 +241,9 @@ pub async fn run(
             kind = rx.recv() => match kind { Some(k) => k, None => break },
         };
         shared.busy.store(true, Ordering::SeqCst);
+        if kind == CycleKind::Resync {
+            shared.resync_pending.store(false, Ordering::SeqCst);
+        }
         let opts = CycleOptions {
             kind,
             dry_run: false,
@@ -367,6 +382,6 @@ async fn admin_resync(
             "admin endpoints accept loopback peers only; set server.allow_remote_admin = true to allow others\n",
         );
     }
-    s.resync("POST /admin/resync").await;
+    s.resync("POST /admin/resync");
     (StatusCode::ACCEPTED, "resync queued\n")
 }

@@ -10,6 +10,7 @@
 //! rejected, because our client must never send it.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -95,6 +96,26 @@ struct Shared {
     requests: Mutex<Vec<DotRequest>>,
     faults: Mutex<Vec<DotFault>>,
     shutdown: watch::Receiver<bool>,
+    /// Import requests being handled right now, and the most seen at once.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+}
+
+/// Counts one import request as in flight until dropped.
+struct InFlight<'a>(&'a Shared);
+
+impl<'a> InFlight<'a> {
+    fn enter(shared: &'a Shared) -> Self {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(shared)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Locks the mock's state; see the Lightdash mock: plain data survives a poisoned lock.
@@ -117,6 +138,8 @@ impl MockDot {
             requests: Mutex::new(Vec::new()),
             faults: Mutex::new(Vec::new()),
             shutdown: shutdown_rx.clone(),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let mut stop = shutdown_rx;
@@ -194,6 +217,18 @@ impl MockDotHandle {
         if fault.times != Some(0) {
             lock(&self.shared.faults).push(fault);
         }
+    }
+
+    /// The most import requests that were being handled at the same time (since the start or
+    /// the last [`reset_max_in_flight`](Self::reset_max_in_flight)).
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Restarts the high-water mark of [`max_in_flight`](Self::max_in_flight) from now.
+    pub fn reset_max_in_flight(&self) {
+        let now = self.shared.in_flight.load(Ordering::SeqCst);
+        self.shared.max_in_flight.store(now, Ordering::SeqCst);
     }
 
     /// Removes every fault.
@@ -284,6 +319,7 @@ async fn handle(
         return detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
     }
     let at = Instant::now();
+    let _in_flight = InFlight::enter(&shared);
     let parsed: Option<Value> = serde_json::from_slice(&body).ok();
     let id = parsed
         .as_ref()
