@@ -98,7 +98,9 @@ fn field(table: &str, table_label: &str, name: &str, kind: &str, i: usize) -> Ex
         field_type: Some(kind.to_owned()),
         hidden: false,
         time_interval: None,
-        ai_hint: (i % 7 == 0).then(|| format!("Prefer this field for questions about {label}.")),
+        ai_hint: i
+            .is_multiple_of(7)
+            .then(|| format!("Prefer this field for questions about {label}.")),
     }
 }
 
