@@ -254,7 +254,8 @@ pub async fn run(
         let finished = tokio::select! {
             r = &mut cycle => r.ok(),
             _ = stop_rx.changed() => {
-                tracing::info!(bound_s = SHUTDOWN_BOUND.as_secs(), "waiting for the running cycle to finish its pushes");
+                ctx.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+                tracing::info!(bound_s = SHUTDOWN_BOUND.as_secs(), "waiting for the pushes in flight to finish");
                 match tokio::time::timeout(SHUTDOWN_BOUND, &mut cycle).await {
                     Ok(r) => r.ok(),
                     Err(_) => {

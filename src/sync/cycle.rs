@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use futures_util::StreamExt;
@@ -44,6 +45,8 @@ pub struct SyncContext {
     pub lightdash_counters: Arc<ApiCounters>,
     /// Dot request counters.
     pub dot_counters: Arc<ApiCounters>,
+    /// Set on shutdown: no new push starts; pushes in flight finish and are committed.
+    pub stopping: Arc<AtomicBool>,
 }
 
 impl SyncContext {
@@ -75,6 +78,7 @@ impl SyncContext {
             store,
             lightdash_counters,
             dot_counters,
+            stopping: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -837,14 +841,25 @@ async fn sync_project(
         }
     }
     let dot = &ctx.dot;
+    let stopping = &ctx.stopping;
     let mut results = futures_util::stream::iter(work)
         .map(|(action, (asset, commit))| async move {
+            // At shutdown, pushes not yet started are left for the next start: they are not
+            // committed, so they are simply planned again.
+            if stopping.load(Ordering::SeqCst) {
+                return (action, asset, commit, None);
+            }
             let result = dot.upsert(&asset).await;
-            (action, asset, commit, result)
+            (action, asset, commit, Some(result))
         })
         .buffer_unordered(settings.dot.concurrency);
+    let mut skipped = 0usize;
     while let Some((action, asset, commit, result)) = results.next().await {
         progress.push_done();
+        let Some(result) = result else {
+            skipped += 1;
+            continue;
+        };
         match result {
             Ok(()) => {
                 let committed = match commit {
@@ -878,6 +893,13 @@ async fn sync_project(
                 mark_stale(ctx, opts, entries, &asset.id);
             }
         }
+    }
+    if skipped > 0 {
+        tracing::info!(
+            project = p,
+            skipped,
+            "shutting down: pushes not started are left for the next start"
+        );
     }
 }
 
