@@ -289,6 +289,18 @@ pub async fn run_once(
     run
 }
 
+/// A Lightdash client for commands that run outside a cycle (`preview`, `check`).
+fn lightdash_client(settings: &Settings) -> LightdashClient {
+    let ld = &settings.lightdash;
+    LightdashClient::new(
+        ld.url.clone(),
+        &ld.api_key,
+        ld.requests_per_second,
+        ld.timeout,
+        Arc::new(ApiCounters::new("lightdash")),
+    )
+}
+
 /// Why `preview` failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PreviewError {
@@ -310,15 +322,8 @@ pub enum PreviewError {
 
 /// `preview <uuid|slug>`: renders one asset live. No Dot, no state.
 pub async fn preview(settings: &Settings, key: &str) -> Result<ExternalAsset, PreviewError> {
-    let counters = Arc::new(ApiCounters::new("lightdash"));
     let ld = &settings.lightdash;
-    let client = LightdashClient::new(
-        ld.url.clone(),
-        &ld.api_key,
-        ld.requests_per_second,
-        ld.timeout,
-        counters,
-    );
+    let client = lightdash_client(settings);
     let projects = client.projects().await?;
     let options = RenderOptions {
         site_url: ld.public_url.as_str().trim_end_matches('/').to_owned(),
@@ -514,13 +519,7 @@ pub async fn check_online(settings: &Settings) -> Result<String, String> {
         settings.state.path.display()
     ));
     let ld = &settings.lightdash;
-    let client = LightdashClient::new(
-        ld.url.clone(),
-        &ld.api_key,
-        ld.requests_per_second,
-        ld.timeout,
-        Arc::new(ApiCounters::new("lightdash")),
-    );
+    let client = lightdash_client(settings);
     let health = client
         .health()
         .await

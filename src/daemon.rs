@@ -273,7 +273,7 @@ pub async fn run(
             crate::app::publish_status(&store);
             let line = report.one_line();
             let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&line)]);
-            log_summary(&report);
+            log_summary(&report, store.size_on_disk());
         }
         if *stop_rx.borrow() {
             break;
@@ -293,42 +293,30 @@ pub async fn run(
     Ok(())
 }
 
-/// The one summary event per cycle (no content, no secrets).
-pub fn log_summary(report: &CycleReport) {
-    let fields = (
-        report.kind.as_str(),
-        report.outcome.as_str(),
-        report.pushed_total(),
-        report.deactivated,
-        report.unchanged,
-        report.failed,
+/// The one summary event per cycle (counts and process figures; no content, no secrets).
+/// A failed cycle adds an error event with the reason.
+pub fn log_summary(report: &CycleReport, state_bytes: u64) {
+    tracing::info!(
+        kind = report.kind.as_str(),
+        outcome = report.outcome.as_str(),
+        pushed = report.pushed_total(),
+        deactivated = report.deactivated,
+        unchanged = report.unchanged,
+        failed = report.failed,
+        lightdash_requests = report.lightdash_total(),
+        dot_requests = report.dot_requests,
+        duration_ms = report.duration_ms,
+        cpu_ms = crate::stats::cpu_ms().unwrap_or(0),
+        peak_rss_kb = crate::stats::peak_rss_kb().unwrap_or(0),
+        state_bytes,
+        "cycle finished"
     );
-    match report.outcome {
-        Outcome::Failed => tracing::error!(
-            kind = fields.0,
-            outcome = fields.1,
-            pushed = fields.2,
-            deactivated = fields.3,
-            unchanged = fields.4,
-            failed = fields.5,
-            lightdash_requests = report.lightdash_total(),
-            dot_requests = report.dot_requests,
-            duration_ms = report.duration_ms,
+    if report.outcome == Outcome::Failed {
+        tracing::error!(
+            kind = report.kind.as_str(),
             error = report.error.as_deref().unwrap_or(""),
-            "cycle finished"
-        ),
-        _ => tracing::info!(
-            kind = fields.0,
-            outcome = fields.1,
-            pushed = fields.2,
-            deactivated = fields.3,
-            unchanged = fields.4,
-            failed = fields.5,
-            lightdash_requests = report.lightdash_total(),
-            dot_requests = report.dot_requests,
-            duration_ms = report.duration_ms,
-            "cycle finished"
-        ),
+            "cycle failed"
+        );
     }
 }
 

@@ -156,21 +156,7 @@ async fn one_shot(settings: Arc<Settings>, opts: CycleOptions) -> ExitCode {
             report.deactivated
         );
     }
-    tracing::info!(
-        kind = report.kind.as_str(),
-        outcome = report.outcome.as_str(),
-        pushed = report.pushed_total(),
-        deactivated = report.deactivated,
-        unchanged = report.unchanged,
-        failed = report.failed,
-        lightdash_requests = report.lightdash_total(),
-        dot_requests = report.dot_requests,
-        duration_ms = report.duration_ms,
-        cpu_ms = lightdash_dot_sync::stats::cpu_ms().unwrap_or(0),
-        peak_rss_kb = lightdash_dot_sync::stats::peak_rss_kb().unwrap_or(0),
-        state_bytes = store_bytes,
-        "cycle finished"
-    );
+    lightdash_dot_sync::daemon::log_summary(&report, store_bytes);
     eprintln!("{}", report.one_line());
     if let Some(e) = &report.error {
         eprintln!("error: {e}");

@@ -18,7 +18,7 @@ use crate::lightdash::types::{ChartDetails, DashboardDetails};
 use crate::sync::report::CycleReport;
 
 /// Version of the on-disk layout; a state written by another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Cycle reports kept.
 pub const REPORTS_KEPT: usize = 50;
@@ -241,7 +241,7 @@ impl Store {
         let db = sled::Config::new()
             .path(db_path)
             // sled defaults to a 1 GiB page cache; our working set is far smaller.
-            .cache_capacity(32 * 1024 * 1024)
+            .cache_capacity(16 * 1024 * 1024)
             .flush_every_ms(Some(1000))
             .open();
         let db = match db {
@@ -274,9 +274,11 @@ impl Store {
             reports: db.open_tree("reports").map_err(unusable)?,
             db,
         };
-        // Read everything once: sled finds most corruption lazily, and we would rather find
-        // it now, move the state aside, and rebuild, than fail every cycle.
-        for tree in [&store.index, &store.bodies, &store.reports] {
+        // Read the index and reports once: sled finds most corruption lazily, and we would
+        // rather find it now, move the state aside, and rebuild, than fail every cycle. Bodies
+        // are not scanned (that would page the whole state into memory); a body that cannot
+        // be read is treated as missing, which only costs a detail fetch.
+        for tree in [&store.index, &store.reports] {
             for item in tree.iter() {
                 item.map_err(unusable)?;
             }
@@ -334,10 +336,10 @@ impl Store {
 
     /// The pushed body and details of an asset.
     pub fn body(&self, id: &str) -> Result<Option<AssetBody>, StateError> {
-        Ok(self
-            .bodies
-            .get(id)?
-            .and_then(|v| serde_json::from_slice(&v).ok()))
+        Ok(self.bodies.get(id)?.and_then(|v| {
+            let json = lz4_flex::decompress_size_prepended(&v).ok()?;
+            serde_json::from_slice(&json).ok()
+        }))
     }
 
     /// Records that Dot acknowledged `body` for `id`. Call only after a 2xx.
@@ -345,7 +347,11 @@ impl Store {
         use sled::Transactional;
         let entry =
             serde_json::to_vec(entry).map_err(|e| StateError::Transaction(e.to_string()))?;
-        let body = serde_json::to_vec(body).map_err(|e| StateError::Transaction(e.to_string()))?;
+        // Bodies are mostly markdown and JSON: LZ4 shrinks them about 4x, which keeps the
+        // state small on disk and in sled's page cache.
+        let body = lz4_flex::compress_prepend_size(
+            &serde_json::to_vec(body).map_err(|e| StateError::Transaction(e.to_string()))?,
+        );
         (&self.index, &self.bodies)
             .transaction(|(index, bodies)| {
                 bodies.insert(id.as_bytes(), body.as_slice())?;
@@ -398,12 +404,26 @@ impl Store {
     /// Bytes of the keys and values we stored (index, bodies, reports): the logical size the
     /// on-disk size is compared against.
     pub fn logical_bytes(&self) -> u64 {
-        [&self.index, &self.bodies, &self.reports]
+        let plain = |t: &sled::Tree| -> u64 {
+            t.iter()
+                .filter_map(Result::ok)
+                .map(|(k, v)| (k.len() + v.len()) as u64)
+                .sum()
+        };
+        // Bodies count at their uncompressed size (LZ4 prepends it as a little-endian u32).
+        let bodies: u64 = self
+            .bodies
             .iter()
-            .flat_map(|t| t.iter())
             .filter_map(Result::ok)
-            .map(|(k, v)| (k.len() + v.len()) as u64)
-            .sum()
+            .map(|(k, v)| {
+                let size = v
+                    .get(..4)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .unwrap_or(0);
+                k.len() as u64 + u64::from(size)
+            })
+            .sum();
+        plain(&self.index) + plain(&self.reports) + bodies
     }
 
     /// Bytes on disk.

@@ -661,7 +661,7 @@ async fn sync_project(
                     updated_at: d.updated_at.clone(),
                     space: Some(d.space_uuid.clone()),
                     charts: tiles,
-                    details: Some(StoredDetails::Dashboard(Box::new(details.clone()))),
+                    details: None,
                 },
             );
         }
@@ -700,7 +700,7 @@ async fn sync_project(
                 updated_at: summary.updated_at.clone(),
                 space: Some(summary.space_uuid.clone()),
                 charts: Vec::new(),
-                details: Some(StoredDetails::Chart(Box::new(details.clone()))),
+                details: None,
             },
         );
     }
@@ -744,6 +744,23 @@ async fn sync_project(
         }
     }
     report.rendered += rendered.len();
+    // Rendering is done: move the details into what will be committed instead of copying
+    // them (at scale they are tens of megabytes).
+    drop(chart_index);
+    for info in commit_info.values_mut() {
+        info.details = match info.kind {
+            AssetKind::Chart => chart_details
+                .remove(&info.uuid)
+                .map(|d| StoredDetails::Chart(Box::new(d))),
+            AssetKind::Dashboard => dash_details
+                .remove(&info.uuid)
+                .map(|d| StoredDetails::Dashboard(Box::new(d))),
+            AssetKind::Space => None,
+        };
+    }
+    drop(chart_details);
+    drop(dash_details);
+    drop(explores);
     for (id, error) in &failed {
         tracing::warn!(project = p, id = %id, error = %error, "asset skipped this cycle");
         report.fail(id, error);
@@ -772,7 +789,7 @@ async fn sync_project(
         }
     }
     let now = now_secs();
-    let plan: Plan = plan::plan(&PlanInput {
+    let plan: Plan = plan::plan(PlanInput {
         kind: opts.kind,
         now,
         view_count_refresh_secs: settings.sync.view_count_refresh.as_secs() as i64,
@@ -780,7 +797,7 @@ async fn sync_project(
         allow_mass_deactivation: opts.allow_mass_deactivation,
         project: p,
         entries,
-        rendered: &rendered,
+        rendered,
         unrendered_views: &unrendered_views,
         out_of_scope: &out_of_scope,
         in_scope: &in_scope,
@@ -797,11 +814,10 @@ async fn sync_project(
         metrics::counter!("ldsync_failsafe_trips_total").increment(1);
         report.failsafe.push(trip.clone());
     }
-    drop(rendered);
 
     if opts.dry_run {
         for action in plan.actions {
-            count_action(report, &action);
+            count_action(report, &tally(&action));
             planned.push(Planned {
                 project: p.to_owned(),
                 action,
@@ -823,20 +839,21 @@ async fn sync_project(
         .collect();
     let mut work = Vec::new();
     for action in plan.actions {
+        let t = tally(&action);
         match prepare(
             ctx,
             p,
-            &action,
+            action,
             entries,
             &listed_views,
             &mut commit_info,
             now,
         ) {
-            Ok(w) => work.push((action, w)),
+            Ok(w) => work.push((t, w)),
             Err(e) => {
                 progress.push_done();
-                report.fail(action.id(), e);
-                mark_stale(ctx, opts, entries, action.id());
+                report.fail(&t.id, e);
+                mark_stale(ctx, opts, entries, &t.id);
             }
         }
     }
@@ -930,20 +947,37 @@ fn kind_label(id: &str) -> &'static str {
         .unwrap_or("unknown")
 }
 
-fn count_action(report: &mut CycleReport, action: &Action) {
-    let kind = kind_label(action.id());
+/// What the report needs to know about an action once its body has been moved out of it.
+struct Tally {
+    id: String,
+    view_count: bool,
+    deactivation: bool,
+}
+
+fn tally(action: &Action) -> Tally {
+    Tally {
+        id: action.id().to_owned(),
+        view_count: matches!(
+            action,
+            Action::ViewCount { .. }
+                | Action::Upsert {
+                    reason: plan::UpsertReason::ViewCount,
+                    ..
+                }
+        ),
+        deactivation: matches!(action, Action::Deactivate { .. }),
+    }
+}
+
+fn count_action(report: &mut CycleReport, t: &Tally) {
+    let kind = kind_label(&t.id);
     *report.pushed.entry(kind.to_owned()).or_default() += 1;
-    match action {
-        Action::ViewCount { .. } => report.view_count_pushes += 1,
-        Action::Upsert {
-            reason: plan::UpsertReason::ViewCount,
-            ..
-        } => report.view_count_pushes += 1,
-        Action::Deactivate { .. } => {
-            report.deactivated += 1;
-            metrics::counter!("ldsync_deactivations_total", "kind" => kind).increment(1);
-        }
-        Action::Upsert { .. } => {}
+    if t.view_count {
+        report.view_count_pushes += 1;
+    }
+    if t.deactivation {
+        report.deactivated += 1;
+        metrics::counter!("ldsync_deactivations_total", "kind" => kind).increment(1);
     }
     if !report.dry_run {
         metrics::counter!("ldsync_assets_pushed_total", "kind" => kind, "result" => "ok")
@@ -960,7 +994,7 @@ enum Commit {
 fn prepare(
     ctx: &SyncContext,
     project: &str,
-    action: &Action,
+    action: Action,
     entries: &BTreeMap<String, IndexEntry>,
     listed_views: &HashMap<String, u64>,
     commit_info: &mut HashMap<String, CommitInfo>,
@@ -975,7 +1009,7 @@ fn prepare(
                 kind: info.kind,
                 project: project.to_owned(),
                 uuid: info.uuid,
-                fingerprint: fingerprint(asset),
+                fingerprint: fingerprint(&asset),
                 signature: info.signature,
                 updated_at: info.updated_at,
                 space: info.space,
@@ -986,29 +1020,29 @@ fn prepare(
                 views_pushed_at: now,
                 stale: false,
             };
-            Ok((asset.clone(), Commit::Full(entry, info.details)))
+            Ok((asset, Commit::Full(entry, info.details)))
         }
         Action::ViewCount { id, views } => {
             let entry = entries
-                .get(id)
+                .get(&id)
                 .ok_or("internal: view count for an unknown asset")?;
             let body = ctx
                 .store
-                .body(id)
+                .body(&id)
                 .map_err(|e| e.to_string())?
                 .ok_or("the state has no stored body for this asset; it will be re-rendered next deep cycle")?;
             let mut asset = body.asset;
-            asset.view_count = Some(*views);
+            asset.view_count = Some(views);
             let mut entry = entry.clone();
-            entry.views = Some(*views);
+            entry.views = Some(views);
             entry.views_pushed_at = now;
             Ok((asset, Commit::EntryOnly(entry)))
         }
         Action::Deactivate { id, .. } => {
             let entry = entries
-                .get(id)
+                .get(&id)
                 .ok_or("internal: deactivation of an unknown asset")?;
-            let body = ctx.store.body(id).map_err(|e| e.to_string())?;
+            let body = ctx.store.body(&id).map_err(|e| e.to_string())?;
             let mut asset = match &body {
                 Some(b) => b.asset.clone(),
                 None => ExternalAsset {
@@ -1025,7 +1059,7 @@ fn prepare(
                 },
             };
             asset.active = false;
-            if let Some(v) = listed_views.get(id) {
+            if let Some(v) = listed_views.get(&id) {
                 asset.view_count = Some(*v);
             }
             let mut entry = entry.clone();

@@ -102,8 +102,8 @@ pub struct PlanInput<'a> {
     pub project: &'a str,
     /// The state's entries for this project, by id.
     pub entries: &'a BTreeMap<String, IndexEntry>,
-    /// Assets rendered this cycle.
-    pub rendered: &'a [ExternalAsset],
+    /// Assets rendered this cycle (moved into the plan's actions).
+    pub rendered: Vec<ExternalAsset>,
     /// In-scope assets not rendered this cycle, with their current listing view counts.
     pub unrendered_views: &'a BTreeMap<String, u64>,
     /// Assets the listings still contain but that are out of scope now, and why.
@@ -128,15 +128,17 @@ fn view_refresh_due(entry: &IndexEntry, views: u64, input: &PlanInput<'_>) -> bo
 }
 
 /// Decides what to push for one project.
-pub fn plan(input: &PlanInput<'_>) -> Plan {
+pub fn plan(mut input: PlanInput<'_>) -> Plan {
     let mut out = Plan::default();
-    for asset in input.rendered {
+    let rendered = std::mem::take(&mut input.rendered);
+    let input = &input;
+    for asset in rendered {
         let entry = input.entries.get(&asset.id);
         let reason = match entry {
             _ if input.kind == CycleKind::Resync => Some(UpsertReason::Resync),
             None => Some(UpsertReason::New),
             Some(e) if !e.active => Some(UpsertReason::Reactivated),
-            Some(e) if e.fingerprint != fingerprint(asset) => Some(UpsertReason::Changed),
+            Some(e) if e.fingerprint != fingerprint(&asset) => Some(UpsertReason::Changed),
             Some(e)
                 if view_refresh_due(e, asset.view_count.unwrap_or(0), input)
                     && asset.view_count.is_some() =>
@@ -146,11 +148,8 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             Some(_) => None,
         };
         match reason {
-            Some(reason) => out.actions.push(Action::Upsert {
-                reason,
-                asset: asset.clone(),
-            }),
-            None => out.unchanged.push(asset.id.clone()),
+            Some(reason) => out.actions.push(Action::Upsert { reason, asset }),
+            None => out.unchanged.push(asset.id),
         }
     }
     for (id, &views) in input.unrendered_views {
@@ -268,7 +267,7 @@ mod tests {
             }
         }
         fn run(&self) -> Plan {
-            plan(&PlanInput {
+            plan(PlanInput {
                 kind: self.kind,
                 now: 100_000,
                 view_count_refresh_secs: 86_400,
@@ -276,7 +275,7 @@ mod tests {
                 allow_mass_deactivation: self.allow,
                 project: "p",
                 entries: &self.entries,
-                rendered: &self.rendered,
+                rendered: self.rendered.clone(),
                 unrendered_views: &self.unrendered,
                 out_of_scope: &self.out_of_scope,
                 in_scope: &self.in_scope,
