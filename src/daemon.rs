@@ -274,6 +274,7 @@ pub async fn run(
             let line = report.one_line();
             let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&line)]);
             log_summary(&report, store.size_on_disk());
+            crate::stats::release_free_memory();
         }
         if *stop_rx.borrow() {
             break;

@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             };
         }
     };
+    lightdash_dot_sync::stats::limit_malloc_arenas();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -218,19 +218,17 @@ impl LightdashClient {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T, LightdashError> {
-        let results = self.get_results(route, path, query).await?;
-        serde_json::from_value(results).map_err(|source| LightdashError::Decode {
-            route: path.to_owned(),
-            source,
-        })
+        let (status, body) = self.get_body(route, path, query).await?;
+        decode_envelope(path, status, &body)
     }
 
-    async fn get_results(
+    /// The body of a 2xx JSON answer, with rate limit and retries.
+    async fn get_body(
         &self,
         route: &'static str,
         path: &str,
         query: &[(&str, String)],
-    ) -> Result<Value, LightdashError> {
+    ) -> Result<(u16, bytes::Bytes), LightdashError> {
         let mut attempt = 0;
         loop {
             http::wait_for(&self.limiter).await;
@@ -265,7 +263,7 @@ impl LightdashClient {
         route: &'static str,
         path: &str,
         query: &[(&str, String)],
-    ) -> Result<Value, (LightdashError, Option<Duration>)> {
+    ) -> Result<(u16, bytes::Bytes), (LightdashError, Option<Duration>)> {
         let mut auth = HeaderValue::from_str(self.auth.expose_secret()).map_err(|_| {
             (
                 LightdashError::Unauthorized {
@@ -322,9 +320,10 @@ impl LightdashClient {
                 ));
             }
         };
-        let parsed: Option<Value> = serde_json::from_slice(&body).ok();
         if (200..300).contains(&status) {
-            if !is_json && parsed.is_none() {
+            // Checking that the body is JSON at all needs no allocation; decoding happens once,
+            // straight into the target type (listings of large projects are megabytes).
+            if !is_json && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
                 return Err((
                     LightdashError::Html {
                         route: path.to_owned(),
@@ -332,28 +331,9 @@ impl LightdashClient {
                     None,
                 ));
             }
-            let value = serde_json::from_slice::<Value>(&body).map_err(|source| {
-                (
-                    LightdashError::Decode {
-                        route: path.to_owned(),
-                        source,
-                    },
-                    None,
-                )
-            })?;
-            return match value.get("status").and_then(Value::as_str) {
-                Some("ok") => Ok(value.get("results").cloned().unwrap_or(Value::Null)),
-                _ => Err((
-                    envelope_error(path, status, &value).unwrap_or_else(|| {
-                        LightdashError::Decode {
-                            route: path.to_owned(),
-                            source: serde::de::Error::custom("missing `status: \"ok\"` envelope"),
-                        }
-                    }),
-                    None,
-                )),
-            };
+            return Ok((status, body));
         }
+        let parsed: Option<Value> = serde_json::from_slice(&body).ok();
         let error = parsed
             .as_ref()
             .and_then(|v| envelope_error(path, status, v))
@@ -575,6 +555,45 @@ fn utf8_percent_path(segment: &str) -> String {
     url::form_urlencoded::byte_serialize(segment.as_bytes())
         .collect::<String>()
         .replace('+', "%20")
+}
+
+/// Decodes a 2xx body: `{"status":"ok","results":T}` straight into `T`; anything else is the
+/// error envelope (some servers answer errors with a 2xx) or a shape we do not understand.
+fn decode_envelope<T: DeserializeOwned>(
+    path: &str,
+    status: u16,
+    body: &[u8],
+) -> Result<T, LightdashError> {
+    #[derive(serde::Deserialize)]
+    struct Envelope<T> {
+        status: Option<String>,
+        results: Option<T>,
+    }
+    let typed_error = match serde_json::from_slice::<Envelope<T>>(body) {
+        Ok(Envelope {
+            status: Some(s),
+            results: Some(results),
+        }) if s == "ok" => return Ok(results),
+        Ok(_) => None,
+        Err(e) => Some(e),
+    };
+    let value: Value = serde_json::from_slice(body).map_err(|source| LightdashError::Decode {
+        route: path.to_owned(),
+        source,
+    })?;
+    if value.get("status").and_then(Value::as_str) != Some("ok") {
+        return Err(envelope_error(path, status, &value).unwrap_or_else(|| {
+            LightdashError::Decode {
+                route: path.to_owned(),
+                source: serde::de::Error::custom("missing `status: \"ok\"` envelope"),
+            }
+        }));
+    }
+    Err(LightdashError::Decode {
+        route: path.to_owned(),
+        source: typed_error
+            .unwrap_or_else(|| serde::de::Error::custom("`results` is missing or null")),
+    })
 }
 
 fn envelope_error(path: &str, status: u16, value: &Value) -> Option<LightdashError> {
