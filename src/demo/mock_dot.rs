@@ -90,8 +90,21 @@ pub struct DotFault {
     pub times: Option<usize>,
 }
 
+/// A probabilistic fault on the import route: each request fails with probability `rate`, with
+/// one of `kinds` picked uniformly, drawn from an RNG seeded by
+/// [`MockDotHandle::set_fault_rate`] so a run is reproducible. Counted faults set with
+/// [`MockDotHandle::set_fault`] take precedence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DotFaultRate {
+    /// Probability in `[0, 1]` that a request gets a fault.
+    pub rate: f64,
+    /// The faults to pick from (uniformly).
+    pub kinds: Vec<DotFaultKind>,
+}
+
 struct Shared {
     options: MockDotOptions,
+    rate_fault: Mutex<(Option<DotFaultRate>, fastrand::Rng)>,
     assets: Mutex<BTreeMap<String, Value>>,
     requests: Mutex<Vec<DotRequest>>,
     faults: Mutex<Vec<DotFault>>,
@@ -134,6 +147,7 @@ impl MockDot {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             options,
+            rate_fault: Mutex::new((None, fastrand::Rng::with_seed(0))),
             assets: Mutex::new(BTreeMap::new()),
             requests: Mutex::new(Vec::new()),
             faults: Mutex::new(Vec::new()),
@@ -231,9 +245,18 @@ impl MockDotHandle {
         self.shared.max_in_flight.store(now, Ordering::SeqCst);
     }
 
-    /// Removes every fault.
+    /// Makes every import request fail at random (see [`DotFaultRate`]), reseeding the RNG
+    /// with `seed`; replaces any earlier rate fault.
+    pub fn set_fault_rate(&self, fault: DotFaultRate, seed: u64) {
+        let mut guard = lock(&self.shared.rate_fault);
+        let usable = fault.rate > 0.0 && !fault.kinds.is_empty();
+        *guard = (usable.then_some(fault), fastrand::Rng::with_seed(seed));
+    }
+
+    /// Removes every fault, counted or probabilistic.
     pub fn clear_faults(&self) {
         lock(&self.shared.faults).clear();
+        lock(&self.shared.rate_fault).0 = None;
     }
 
     /// Stops the server: hanging requests end, open connections close.
@@ -264,9 +287,16 @@ fn detail(status: StatusCode, detail: impl Into<Value>) -> Response {
 /// Takes the first fault matching `id`, counting down its remaining uses.
 fn take_fault(shared: &Shared, id: Option<&str>) -> Option<DotFaultKind> {
     let mut faults = lock(&shared.faults);
-    let index = faults
+    let Some(index) = faults
         .iter()
-        .position(|f| f.id.is_none() || f.id.as_deref() == id)?;
+        .position(|f| f.id.is_none() || f.id.as_deref() == id)
+    else {
+        drop(faults);
+        let mut guard = lock(&shared.rate_fault);
+        let (rate, rng) = &mut *guard;
+        let rate = rate.as_ref()?;
+        return (rng.f64() < rate.rate).then(|| rate.kinds[rng.usize(..rate.kinds.len())].clone());
+    };
     let fault = &mut faults[index];
     let kind = fault.kind.clone();
     if let Some(times) = &mut fault.times {

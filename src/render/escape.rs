@@ -159,6 +159,23 @@ fn escape_line(line: &str) -> String {
     protect_line_start(out)
 }
 
+/// User text for a plain (non-markdown) field such as `name` or `description`: controls and
+/// invisible formatting characters (bidi overrides, zero-width) dropped, line breaks
+/// normalised (to spaces when `single_line`), at most `max` characters (cut with `…`).
+/// Nothing is escaped: the field is not markdown.
+pub fn plain(s: &str, max: usize, single_line: bool) -> String {
+    let mut s = clean(s);
+    if single_line {
+        s = s.replace('\n', " ");
+    }
+    if s.chars().count() <= max {
+        return s;
+    }
+    let mut cut: String = s.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
 /// User text for an inline context (heading, list item, table cell): cleaned, whitespace
 /// collapsed to single spaces, trimmed, escaped. Never contains a newline.
 pub fn inline(s: &str) -> String {

@@ -202,6 +202,20 @@ async fn run_projects(
             .or_default()
             .insert(id, entry);
     }
+    // No project at all while the state knows live assets is a permission or proxy glitch far
+    // more often than a real deletion of everything: fail the cycle (nothing is deactivated
+    // for unlisted projects anyway).
+    if projects.is_empty() && wanted.is_empty() {
+        let known: Vec<String> = index
+            .iter()
+            .filter(|(_, entries)| entries.values().any(|e| e.active))
+            .map(|(project, _)| project.clone())
+            .collect();
+        if !known.is_empty() {
+            tracing::error!(projects = ?known, "Lightdash listed no project although the state knows live assets; their assets are left as they are");
+            report.projects_failed.extend(known);
+        }
+    }
     let empty = BTreeMap::new();
     for project in &projects {
         let entries = index.get(&project.project_uuid).unwrap_or(&empty);
@@ -300,6 +314,28 @@ async fn sync_project(
             return;
         }
     };
+    // An empty listing of a kind the state knows live assets of is a permission or proxy
+    // glitch far more often than a deletion of everything, and acting on it would deactivate
+    // the whole kind (for spaces: all content, as content in unseen spaces counts as private,
+    // which bypasses the fail-safe). Treat it as a failed listing unless mass deactivation
+    // is allowed for this run.
+    if !opts.allow_mass_deactivation {
+        let knows = |kind: AssetKind| entries.values().any(|e| e.active && e.kind == kind);
+        let empty: Vec<&str> = [
+            (spaces.is_empty(), AssetKind::Space, "spaces"),
+            (dashboards.is_empty(), AssetKind::Dashboard, "dashboards"),
+            (charts.is_empty(), AssetKind::Chart, "charts"),
+        ]
+        .into_iter()
+        .filter(|(is_empty, kind, _)| *is_empty && knows(*kind))
+        .map(|(_, _, name)| name)
+        .collect();
+        if !empty.is_empty() {
+            tracing::error!(project = p, empty = ?empty, "a listing came back empty although the state knows live assets of that kind; skipping this project (no deactivations); if they were really all deleted, run once with --allow-mass-deactivation");
+            report.projects_failed.push(p.to_owned());
+            return;
+        }
+    }
     let tree = SpaceTree::new(&spaces);
     let mut space_scope = HashMap::new();
     for s in &spaces {
