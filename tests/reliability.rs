@@ -43,6 +43,9 @@ const SPEC: &str = concat!(
 const LD_SECRET: &str = "SENTINEL-LD-SECRET-71623";
 const DOT_SECRET: &str = "SENTINEL-DOT-SECRET-40981";
 
+/// The timing-sensitive tests (rate limits, Retry-After) run alone; the others share.
+static TIMING: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 // ---------------------------------------------------------------------------------------
 // Harness
 // ---------------------------------------------------------------------------------------
@@ -246,7 +249,10 @@ level = "info"
     /// Dot equals the reference on every in-scope asset, and holds nothing else active.
     fn assert_converged(&self, reference: &BTreeMap<String, Value>) {
         let problems = diff_dot(&self.dot.raw_assets(), reference, &self.expected());
-        assert!(problems.is_empty(), "Dot differs from expected: {problems:#?}");
+        assert!(
+            problems.is_empty(),
+            "Dot differs from expected: {problems:#?}"
+        );
     }
 
     /// The invariants every test checks over the whole Dot log.
@@ -356,7 +362,10 @@ fn assert_contract(requests: &[DotRequest]) -> usize {
             bad.push(format!("{:?}: {errors:?}", r.id));
         }
     }
-    assert!(bad.is_empty(), "bodies violating the Dot contract: {bad:#?}");
+    assert!(
+        bad.is_empty(),
+        "bodies violating the Dot contract: {bad:#?}"
+    );
     requests.len()
 }
 
@@ -395,6 +404,7 @@ fn small_synthetic(spaces: usize, dashboards: usize, charts: usize, seed: u64) -
 /// run must make Dot equal the reference, and no live asset may ever have been deactivated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_consistency_sigkill_at_random_points() {
+    let _shared = TIMING.read().await;
     const T: &str = "crash";
     let iterations = env_u64("LDSYNC_CRASH_ITERATIONS", 30);
     let seed = env_u64("LDSYNC_CRASH_SEED", 0x5eed);
@@ -430,7 +440,11 @@ async fn crash_consistency_sigkill_at_random_points() {
     );
     let probe_state = tempfile::tempdir().unwrap();
     let probe_config = rig.path("probe.toml");
-    rig.write_config(&probe_config, &probe_dot.url(), &probe_state.path().join("s"));
+    rig.write_config(
+        &probe_config,
+        &probe_dot.url(),
+        &probe_state.path().join("s"),
+    );
     let probe = rig.run_config(&probe_config, &["--once"]).await;
     assert_eq!(probe.code, 0, "{}", probe.stderr);
     drop(probe_dot);
@@ -491,7 +505,11 @@ async fn crash_consistency_sigkill_at_random_points() {
     let accepted_during_kills = rig.dot.accepted_count();
     rig.dot.clear_faults();
     let run = rig.run(&["--once"]).await;
-    assert_eq!(run.code, 0, "the clean run after the kills failed:\n{}", run.stderr);
+    assert_eq!(
+        run.code, 0,
+        "the clean run after the kills failed:\n{}",
+        run.stderr
+    );
     let reference = rig.reference().await;
     rig.assert_converged(&reference);
     rig.assert_invariants();
@@ -523,6 +541,7 @@ async fn crash_consistency_sigkill_at_random_points() {
 /// the 1 s timeout, a hang): repeated `--once` converges within 6 cycles with nothing lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dot_faults_converge_within_bounded_cycles() {
+    let _shared = TIMING.read().await;
     const T: &str = "dot_faults";
     const MAX_CYCLES: usize = 6;
     let seed = env_u64("LDSYNC_FAULT_SEED", 42);
@@ -570,7 +589,10 @@ async fn dot_faults_converge_within_bounded_cycles() {
         }
         assert!(run.code == 0 || run.code == 1, "unexpected exit: {run:?}");
     }
-    assert!(converged, "no convergence in {MAX_CYCLES} cycles: {codes:?}");
+    assert!(
+        converged,
+        "no convergence in {MAX_CYCLES} cycles: {codes:?}"
+    );
     rig.dot.clear_faults();
     let reference = rig.reference().await;
     rig.assert_converged(&reference);
@@ -593,6 +615,7 @@ async fn dot_faults_converge_within_bounded_cycles() {
 /// 1 s timeout and retried; Lightdash's `Retry-After` is honoured the same way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_is_honoured_and_hangs_are_cut_by_the_timeout() {
+    let _alone = TIMING.write().await;
     const T: &str = "retry_after";
     let rig = Rig::start(
         bundled(),
@@ -626,6 +649,7 @@ async fn retry_after_is_honoured_and_hangs_are_cut_by_the_timeout() {
         },
         Some(1),
     );
+    rig.ld.set_fault(Route::Dashboards, Fault::Hang, Some(1));
     let run = rig.run(&["--once"]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let requests = rig.dot.requests();
@@ -639,14 +663,26 @@ async fn retry_after_is_honoured_and_hangs_are_cut_by_the_timeout() {
     assert_eq!(slow_reqs.len(), 2, "one 429, one retry: {slow_reqs:?}");
     assert_eq!((slow_reqs[0].status, slow_reqs[1].status), (429, 200));
     let gap = slow_reqs[1].at - slow_reqs[0].at;
-    assert!(gap >= Duration::from_secs(2), "Retry-After: 2 not honoured: {gap:?}");
-    assert!(gap < Duration::from_secs(4), "waited far past Retry-After: {gap:?}");
+    assert!(
+        gap >= Duration::from_secs(2),
+        "Retry-After: 2 not honoured: {gap:?}"
+    );
+    assert!(
+        gap < Duration::from_secs(4),
+        "waited far past Retry-After: {gap:?}"
+    );
     let hung_reqs = of(&hung);
     assert_eq!(hung_reqs.len(), 2, "one hang, one retry: {hung_reqs:?}");
     assert_eq!((hung_reqs[0].status, hung_reqs[1].status), (0, 200));
     let cut = hung_reqs[1].at - hung_reqs[0].at;
-    assert!(cut >= Duration::from_secs(1), "retried before the timeout: {cut:?}");
-    assert!(cut < Duration::from_secs(4), "the hang was not cut by the 1 s timeout: {cut:?}");
+    assert!(
+        cut >= Duration::from_secs(1),
+        "retried before the timeout: {cut:?}"
+    );
+    assert!(
+        cut < Duration::from_secs(4),
+        "the hang was not cut by the 1 s timeout: {cut:?}"
+    );
     let spaces: Vec<Instant> = rig
         .ld
         .requests()
@@ -656,9 +692,33 @@ async fn retry_after_is_honoured_and_hangs_are_cut_by_the_timeout() {
         .collect();
     assert!(spaces.len() >= 2, "the Spaces listing was retried");
     let ld_gap = spaces[1] - spaces[0];
-    assert!(ld_gap >= Duration::from_secs(1), "Lightdash Retry-After: {ld_gap:?}");
+    assert!(
+        ld_gap >= Duration::from_secs(1),
+        "Lightdash Retry-After: {ld_gap:?}"
+    );
+    let dashboards: Vec<Instant> = rig
+        .ld
+        .requests()
+        .iter()
+        .filter(|r| r.route == Some(Route::Dashboards))
+        .map(|r| r.at)
+        .collect();
+    assert!(
+        dashboards.len() >= 2,
+        "the hung Dashboards listing was retried"
+    );
+    let ld_cut = dashboards[1] - dashboards[0];
+    assert!(
+        ld_cut >= Duration::from_secs(1),
+        "Lightdash hang: {ld_cut:?}"
+    );
+    assert!(
+        ld_cut < Duration::from_secs(4),
+        "Lightdash hang not cut: {ld_cut:?}"
+    );
     rig.assert_converged(&rig.reference().await);
     rig.assert_invariants();
+    figure(T, "lightdash_hang_cut_after_ms", ld_cut.as_millis());
     figure(T, "dot_retry_after_2s_gap_ms", gap.as_millis());
     figure(T, "dot_hang_cut_after_ms", cut.as_millis());
     figure(T, "lightdash_retry_after_1s_gap_ms", ld_gap.as_millis());
@@ -674,13 +734,19 @@ async fn retry_after_is_honoured_and_hangs_are_cut_by_the_timeout() {
 /// converges.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lightdash_listing_faults_never_deactivate() {
+    let _shared = TIMING.read().await;
     const T: &str = "lightdash_faults";
     let started = Instant::now();
     let rig = Rig::start(bundled(), Knobs::default()).await;
     let first = rig.run(&["--once"]).await;
     assert_eq!(first.code, 0, "{}", first.stderr);
     let reference = rig.reference().await;
-    let routes = [Route::Projects, Route::Spaces, Route::Dashboards, Route::Charts];
+    let routes = [
+        Route::Projects,
+        Route::Spaces,
+        Route::Dashboards,
+        Route::Charts,
+    ];
     let faults = [
         Fault::Status(500),
         Fault::TruncatedJson,
@@ -711,7 +777,9 @@ async fn lightdash_listing_faults_never_deactivate() {
                 .filter_map(|r| r.id.clone())
                 .collect();
             if !deactivations.is_empty() {
-                failures.push(format!("{route:?} {fault:?}: deactivated {deactivations:?}"));
+                failures.push(format!(
+                    "{route:?} {fault:?}: deactivated {deactivations:?}"
+                ));
             }
             if run.code != 2 {
                 failures.push(format!(
@@ -741,6 +809,7 @@ async fn lightdash_listing_faults_never_deactivate() {
 /// incremental run pushes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_details_fail_only_that_asset() {
+    let _shared = TIMING.read().await;
     let rig = Rig::start(bundled(), Knobs::default()).await;
     assert_eq!(rig.run(&["--once"]).await.code, 0);
     let content = rig.ld.content();
@@ -771,7 +840,11 @@ async fn malformed_details_fail_only_that_asset() {
     // Incremental: both charts changed; only the malformed one fails.
     rig.dot.clear_requests();
     let run = rig.run(&["--once"]).await;
-    assert_eq!(run.code, 1, "one asset failed: partial failure\n{}", run.stderr);
+    assert_eq!(
+        run.code, 1,
+        "one asset failed: partial failure\n{}",
+        run.stderr
+    );
     let accepted: BTreeSet<String> = rig
         .dot
         .requests()
@@ -779,8 +852,14 @@ async fn malformed_details_fail_only_that_asset() {
         .filter(|r| r.status == 200)
         .filter_map(|r| r.id.clone())
         .collect();
-    assert!(!accepted.contains(&chart_id(&bad)), "the malformed chart was pushed");
-    assert!(accepted.contains(&chart_id(&good)), "the good chart was not pushed");
+    assert!(
+        !accepted.contains(&chart_id(&bad)),
+        "the malformed chart was pushed"
+    );
+    assert!(
+        accepted.contains(&chart_id(&good)),
+        "the good chart was not pushed"
+    );
 
     // Resync: everything else is pushed.
     rig.dot.clear_requests();
@@ -804,7 +883,10 @@ async fn malformed_details_fail_only_that_asset() {
     let run = rig.run(&["--once"]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        rig.dot.requests().iter().any(|r| r.id.as_deref() == Some(&chart_id(&bad)) && r.status == 200),
+        rig.dot
+            .requests()
+            .iter()
+            .any(|r| r.id.as_deref() == Some(&chart_id(&bad)) && r.status == 200),
         "the fixed chart is pushed by the next incremental run"
     );
     rig.assert_converged(&rig.reference().await);
@@ -819,6 +901,7 @@ async fn malformed_details_fail_only_that_asset() {
 /// window each mock sees at most rps + burst (burst = floor(rps)) requests.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_hold_in_every_window() {
+    let _alone = TIMING.write().await;
     const T: &str = "rate_limits";
     let (ld_rps, dot_rps) = (20.0, 10.0);
     let rig = Rig::start(
@@ -834,7 +917,11 @@ async fn rate_limits_hold_in_every_window() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let ld: Vec<Instant> = rig.ld.requests().iter().map(|r| r.at).collect();
     let dot: Vec<Instant> = rig.dot.requests().iter().map(|r| r.at).collect();
-    assert!(dot.len() >= 30, "enough pushes to exceed one burst: {}", dot.len());
+    assert!(
+        dot.len() >= 30,
+        "enough pushes to exceed one burst: {}",
+        dot.len()
+    );
     let second = Duration::from_secs(1);
     let (ld_max, dot_max) = (max_in_window(&ld, second), max_in_window(&dot, second));
     let bound = |rps: f64| (rps + rps.floor()) as usize;
@@ -847,7 +934,10 @@ async fn rate_limits_hold_in_every_window() {
     figure(T, "seconds", run.elapsed.as_secs_f64());
     assert!(ld_max <= bound(ld_rps), "Lightdash saw {ld_max} in 1 s");
     assert!(dot_max <= bound(dot_rps), "Dot saw {dot_max} in 1 s");
-    assert!(run.elapsed >= Duration::from_secs(2), "the limiter paced the run");
+    assert!(
+        run.elapsed >= Duration::from_secs(2),
+        "the limiter paced the run"
+    );
     rig.assert_converged(&rig.reference().await);
     rig.assert_invariants();
 }
@@ -877,10 +967,17 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 /// Dot converges with nothing wrongly deactivated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupt_state_is_moved_aside_and_rebuilt() {
+    let _shared = TIMING.read().await;
     const T: &str = "state_corruption";
     let rig = Rig::start(bundled(), Knobs::default()).await;
     let reference = rig.reference().await;
-    let cases = ["truncate-all", "truncate-db", "bitflip-db", "garbage-conf", "zero-db"];
+    let cases = [
+        "truncate-all",
+        "truncate-db",
+        "bitflip-db",
+        "garbage-conf",
+        "zero-db",
+    ];
     let mut rng = fastrand::Rng::with_seed(7);
     let mut detected = Vec::new();
     for case in cases {
@@ -925,9 +1022,16 @@ async fn corrupt_state_is_moved_aside_and_rebuilt() {
         }
         let before = rig.corrupt_dirs();
         let run = rig.run(&["--once"]).await;
-        assert_eq!(run.code, 0, "{case}: the run on a corrupt state failed:\n{}", run.stderr);
+        assert_eq!(
+            run.code, 0,
+            "{case}: the run on a corrupt state failed:\n{}",
+            run.stderr
+        );
         let moved = rig.corrupt_dirs() > before;
-        detected.push(format!("{case}:{}", if moved { "moved-aside" } else { "readable" }));
+        detected.push(format!(
+            "{case}:{}",
+            if moved { "moved-aside" } else { "readable" }
+        ));
         let again = rig.run(&["--once"]).await;
         assert_eq!(again.code, 0, "{case}: second run: {}", again.stderr);
         assert_eq!(
@@ -1006,13 +1110,23 @@ fn config_text(ld: &str, dot: &str, state: &Path, edits: &[(&str, &str, Option<&
 /// neither secret.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_configs_exit_78_name_the_key_and_stay_offline() {
+    let _shared = TIMING.read().await;
     const T: &str = "bad_config";
     let rig = Rig::start(bundled(), Knobs::default()).await;
-    type Case = (&'static str, Vec<(&'static str, &'static str, Option<&'static str>)>);
+    type Case = (
+        &'static str,
+        Vec<(&'static str, &'static str, Option<&'static str>)>,
+    );
     let cases: Vec<Case> = vec![
         ("lightdash.url", vec![("lightdash", "url", None)]),
-        ("lightdash.url", vec![("lightdash", "url", Some("\"ftp://lightdash\""))]),
-        ("lightdash.url", vec![("lightdash", "url", Some("\"not a url\""))]),
+        (
+            "lightdash.url",
+            vec![("lightdash", "url", Some("\"ftp://lightdash\""))],
+        ),
+        (
+            "lightdash.url",
+            vec![("lightdash", "url", Some("\"not a url\""))],
+        ),
         ("dot.url", vec![("dot", "url", Some("\"::\""))]),
         ("lightdash.api_key", vec![("lightdash", "api_key", None)]),
         (
@@ -1023,31 +1137,58 @@ async fn bad_configs_exit_78_name_the_key_and_stay_offline() {
             ],
         ),
         ("dot.api_key", vec![("dot", "api_key", Some("\"\""))]),
-        ("lightdash.requests_per_second", vec![("lightdash", "requests_per_second", Some("0"))]),
-        ("dot.requests_per_second", vec![("dot", "requests_per_second", Some("-5"))]),
+        (
+            "lightdash.requests_per_second",
+            vec![("lightdash", "requests_per_second", Some("0"))],
+        ),
+        (
+            "dot.requests_per_second",
+            vec![("dot", "requests_per_second", Some("-5"))],
+        ),
         ("dot.concurrency", vec![("dot", "concurrency", Some("0"))]),
         ("dot.max_attempts", vec![("dot", "max_attempts", Some("0"))]),
         ("dot.auth", vec![("dot", "auth", Some("\"bogus\""))]),
         ("dot.user_id", vec![("dot", "auth", Some("\"query\""))]),
-        ("lightdash.timeout_secs", vec![("lightdash", "timeout_secs", Some("0"))]),
-        ("sync.max_deactivate_fraction", vec![("sync", "max_deactivate_fraction", Some("1.5"))]),
+        (
+            "lightdash.timeout_secs",
+            vec![("lightdash", "timeout_secs", Some("0"))],
+        ),
+        (
+            "sync.max_deactivate_fraction",
+            vec![("sync", "max_deactivate_fraction", Some("1.5"))],
+        ),
         ("sync.kinds", vec![("sync", "kinds", Some("[\"bogus\"]"))]),
-        ("schedule.sync", vec![("schedule", "sync", Some("\"not a cron\""))]),
-        ("schedule.timezone", vec![("schedule", "timezone", Some("\"Mars/Olympus\""))]),
+        (
+            "schedule.sync",
+            vec![("schedule", "sync", Some("\"not a cron\""))],
+        ),
+        (
+            "schedule.timezone",
+            vec![("schedule", "timezone", Some("\"Mars/Olympus\""))],
+        ),
         ("log.format", vec![("log", "format", Some("\"xml\""))]),
-        ("dot.concurrency", vec![("dot", "concurrency", Some("\"four\""))]),
+        (
+            "dot.concurrency",
+            vec![("dot", "concurrency", Some("\"four\""))],
+        ),
     ];
     let mut failures = Vec::new();
     for (i, (key, edits)) in cases.iter().enumerate() {
         let path = rig.path(&format!("bad-{i}.toml"));
         let state = rig.path(&format!("bad-state-{i}"));
-        std::fs::write(&path, config_text(&rig.ld.url(), &rig.dot.url(), &state, edits)).unwrap();
+        std::fs::write(
+            &path,
+            config_text(&rig.ld.url(), &rig.dot.url(), &state, edits),
+        )
+        .unwrap();
         for args in [&["--once"][..], &[][..]] {
             let Ok(out) =
                 tokio::time::timeout(Duration::from_secs(10), rig.command(&path, args).output())
                     .await
             else {
-                failures.push(format!("{key} {edits:?} {args:?}: still running after 10 s"));
+                failures.push(format!(
+                    "{key} {edits:?} {args:?}: still running after 10 s"
+                ));
                 continue;
             };
             let out = out.unwrap();
@@ -1070,7 +1211,11 @@ async fn bad_configs_exit_78_name_the_key_and_stay_offline() {
     }
     let (ld_calls, dot_calls) = (rig.ld.requests().len(), rig.dot.requests().len());
     assert!(failures.is_empty(), "{failures:#?}");
-    assert_eq!((ld_calls, dot_calls), (0, 0), "a bad config made network calls");
+    assert_eq!(
+        (ld_calls, dot_calls),
+        (0, 0),
+        "a bad config made network calls"
+    );
     figure(T, "cases", cases.len());
 }
 
@@ -1095,8 +1240,8 @@ fn outside_code_spans(md: &str) -> String {
 }
 
 const BIDI_AND_CONTROLS: [char; 11] = [
-    '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
-    '\u{2068}', '\u{2069}', '\u{200B}', '\u{0007}',
+    '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}',
+    '\u{2069}', '\u{200B}', '\u{0007}',
 ];
 
 /// Names and descriptions with markdown, HTML, pipes, newlines, bidi characters and
@@ -1104,6 +1249,7 @@ const BIDI_AND_CONTROLS: [char; 11] = [
 /// cap holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_content_stays_valid_sanitised_and_capped() {
+    let _shared = TIMING.read().await;
     const T: &str = "hostile";
     let markdown = "**bold** _it_ [link](http://evil.example/x) ![img](http://evil.example/i.png) `code`\n# heading\n> quote";
     let html = "<script>alert(1)</script><img src=x onerror=alert(1)><b>b</b>";
@@ -1125,15 +1271,27 @@ async fn hostile_content_stays_valid_sanitised_and_capped() {
         for (i, chart) in p.charts.iter_mut().enumerate().take(names.len()) {
             chart.summary.name = names[i].clone();
             chart.details.name = names[i].clone();
-            let description = if i == 0 { huge.clone() } else { format!("{pipes}\n{newlines}\n{bidi}") };
+            let description = if i == 0 {
+                huge.clone()
+            } else {
+                format!("{pipes}\n{newlines}\n{bidi}")
+            };
             chart.summary.description = Some(description.clone());
             chart.details.description = Some(description);
         }
         for (i, d) in p.dashboards.iter_mut().enumerate() {
-            let name = if i == 0 { huge_multibyte.clone() } else { format!("{html}{pipes}") };
+            let name = if i == 0 {
+                huge_multibyte.clone()
+            } else {
+                format!("{html}{pipes}")
+            };
             d.summary.name = name.clone();
             d.details.name = name;
-            let description = if i == 0 { huge.clone() } else { format!("{markdown}\n{pipes}") };
+            let description = if i == 0 {
+                huge.clone()
+            } else {
+                format!("{markdown}\n{pipes}")
+            };
             d.summary.description = Some(description.clone());
             d.details.description = Some(description);
         }
@@ -1159,7 +1317,9 @@ async fn hostile_content_stays_valid_sanitised_and_capped() {
             if let Some(c) = s.chars().find(|c| BIDI_AND_CONTROLS.contains(c)) {
                 problems.push(format!("{id}.{field}: contains U+{:04X}", c as u32));
             }
-            if s.contains('\r') || (field != "dot_description" && field != "description" && s.contains('\n')) {
+            if s.contains('\r')
+                || (field != "dot_description" && field != "description" && s.contains('\n'))
+            {
                 problems.push(format!("{id}.{field}: contains a line break"));
             }
             if field == "dot_description" {
@@ -1172,11 +1332,11 @@ async fn hostile_content_stays_valid_sanitised_and_capped() {
                 for raw in ["<script", "<img", "](", "\r"] {
                     if let Some(at) = prose.find(raw) {
                         let s = &prose;
-                        let context: String = s[at.saturating_sub(60)..]
-                            .chars()
-                            .take(120)
-                            .collect();
-                        problems.push(format!("{id}.dot_description: unescaped {raw:?}: {context:?}"));
+                        let context: String =
+                            s[at.saturating_sub(60)..].chars().take(120).collect();
+                        problems.push(format!(
+                            "{id}.dot_description: unescaped {raw:?}: {context:?}"
+                        ));
                     }
                 }
             } else if s.chars().count() > cap {
@@ -1221,6 +1381,7 @@ fn contract_validator_rejects_what_the_spec_forbids() {
 /// validates against the spec's schema.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_body_sent_validates_against_the_openapi_schema() {
+    let _shared = TIMING.read().await;
     const T: &str = "contract";
     let rig = Rig::start(small_synthetic(8, 20, 60, 9), Knobs::default()).await;
     assert_eq!(rig.run(&["--once"]).await.code, 0);

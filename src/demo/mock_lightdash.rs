@@ -178,13 +178,16 @@ struct ActiveFault {
     remaining: Option<usize>,
 }
 
+/// Rate faults per route (`None`: any route) and the seeded RNG they draw from.
+type RateFaults = (Vec<(Option<Route>, FaultRate)>, fastrand::Rng);
+
 struct Shared {
     content: Mutex<LightdashContent>,
     options: Mutex<MockLightdashOptions>,
     url: String,
     faults: Mutex<Vec<ActiveFault>>,
     /// Probabilistic faults per route (`None`: any route), and the RNG they draw from.
-    rate_faults: Mutex<(Vec<(Option<Route>, FaultRate)>, fastrand::Rng)>,
+    rate_faults: Mutex<RateFaults>,
     /// Fields replaced in the as-code item of a chart or dashboard, keyed by its uuid.
     item_overrides: Mutex<HashMap<String, Map<String, Value>>>,
     requests: Mutex<Vec<RecordedRequest>>,

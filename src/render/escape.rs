@@ -380,6 +380,19 @@ mod tests {
     }
 
     #[test]
+    fn plain_fields_lose_controls_and_bidi_and_are_capped() {
+        assert_eq!(plain("a\u{202E}b\u{200B}c\u{0007}d", 100, true), "abcd");
+        assert_eq!(plain("one\r\ntwo\u{2028}three", 100, true), "one two three");
+        assert_eq!(plain("one\r\ntwo", 100, false), "one\ntwo");
+        assert_eq!(plain("<b>|*x*|</b>", 100, true), "<b>|*x*|</b>");
+        assert_eq!(plain("ééééé", 3, true), "éé…");
+        assert_eq!(
+            plain(&"x".repeat(5_000_000), 1_000, true).chars().count(),
+            1_000
+        );
+    }
+
+    #[test]
     fn links_and_images_are_neutralised() {
         assert_eq!(inline("[x](javascript:y)"), "\\[x\\]\\(javascript:y)");
         assert_eq!(inline("![i](u)"), "!\\[i\\]\\(u)");

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 
 use super::details::{self, Wanted};
 use super::plan::{self, Action, DeactivateReason, Plan, PlanInput};
-use super::report::{CycleKind, CycleReport, Outcome};
+use super::report::{CycleKind, CycleReport, FailsafeTrip, Outcome};
 use crate::config::Settings;
 use crate::dot::DotClient;
 use crate::dot::types::{AssetKind, ExternalAsset};
@@ -316,23 +316,40 @@ async fn sync_project(
     };
     // An empty listing of a kind the state knows live assets of is a permission or proxy
     // glitch far more often than a deletion of everything, and acting on it would deactivate
-    // the whole kind (for spaces: all content, as content in unseen spaces counts as private,
-    // which bypasses the fail-safe). Treat it as a failed listing unless mass deactivation
-    // is allowed for this run.
+    // the whole kind, below the fail-safe's fraction (a few dashboards) or around it (an empty
+    // space listing puts all content in unseen spaces, which count as private). It trips the
+    // fail-safe: this project is skipped (nothing pushed or deactivated), the cycle fails,
+    // unless mass deactivation is allowed for this run.
     if !opts.allow_mass_deactivation {
-        let knows = |kind: AssetKind| entries.values().any(|e| e.active && e.kind == kind);
-        let empty: Vec<&str> = [
+        let live = |kind: AssetKind| {
+            entries
+                .values()
+                .filter(|e| e.active && e.kind == kind)
+                .count()
+        };
+        let (mut empty, mut would_deactivate) = (Vec::new(), 0);
+        for (is_empty, kind, name) in [
             (spaces.is_empty(), AssetKind::Space, "spaces"),
             (dashboards.is_empty(), AssetKind::Dashboard, "dashboards"),
             (charts.is_empty(), AssetKind::Chart, "charts"),
-        ]
-        .into_iter()
-        .filter(|(is_empty, kind, _)| *is_empty && knows(*kind))
-        .map(|(_, _, name)| name)
-        .collect();
+        ] {
+            if is_empty && live(kind) > 0 {
+                empty.push(name);
+                would_deactivate += live(kind);
+            }
+        }
         if !empty.is_empty() {
-            tracing::error!(project = p, empty = ?empty, "a listing came back empty although the state knows live assets of that kind; skipping this project (no deactivations); if they were really all deleted, run once with --allow-mass-deactivation");
-            report.projects_failed.push(p.to_owned());
+            let active = entries.values().filter(|e| e.active).count();
+            if spaces.is_empty() {
+                would_deactivate = active;
+            }
+            tracing::error!(project = p, empty = ?empty, would_deactivate, active, "fail-safe: a listing came back empty although the state knows live assets of that kind; skipping this project (nothing deactivated); if they were really all deleted, run once with --allow-mass-deactivation");
+            metrics::counter!("ldsync_failsafe_trips_total").increment(1);
+            report.failsafe.push(FailsafeTrip {
+                project: p.to_owned(),
+                would_deactivate,
+                active,
+            });
             return;
         }
     }
