@@ -70,6 +70,8 @@ struct Knobs {
     dot_timeout: u64,
     ld_timeout: u64,
     concurrency: usize,
+    /// Items per as-code page served by the mock Lightdash (100 on real servers).
+    ld_page_size: usize,
 }
 
 impl Default for Knobs {
@@ -81,6 +83,7 @@ impl Default for Knobs {
             dot_timeout: 10,
             ld_timeout: 10,
             concurrency: 4,
+            ld_page_size: 100,
         }
     }
 }
@@ -104,9 +107,15 @@ struct Run {
 
 impl Rig {
     async fn start(content: LightdashContent, knobs: Knobs) -> Rig {
-        let ld = MockLightdash::start(content, MockLightdashOptions::default())
-            .await
-            .unwrap();
+        let ld = MockLightdash::start(
+            content,
+            MockLightdashOptions {
+                page_size: knobs.ld_page_size,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
         let dot = MockDot::start(MockDotOptions::default()).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config.toml");
@@ -897,18 +906,20 @@ async fn malformed_details_fail_only_that_asset() {
 // 5. Rate limits
 // ---------------------------------------------------------------------------------------
 
-/// lightdash.requests_per_second = 20, dot.requests_per_second = 10: in every 1 s sliding
+/// lightdash.requests_per_second = 30, dot.requests_per_second = 25: in every 1 s sliding
 /// window each mock sees at most rps + burst (burst = floor(rps)) requests.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_hold_in_every_window() {
     let _alone = TIMING.write().await;
     const T: &str = "rate_limits";
-    let (ld_rps, dot_rps) = (20.0, 10.0);
+    let (ld_rps, dot_rps) = (30.0, 25.0);
     let rig = Rig::start(
-        small_synthetic(4, 6, 24, 5),
+        small_synthetic(3, 4, 60, 5),
         Knobs {
             ld_rps,
             dot_rps,
+            // One item per as-code page: enough Lightdash requests to exceed its burst.
+            ld_page_size: 1,
             ..Knobs::default()
         },
     )
@@ -918,9 +929,14 @@ async fn rate_limits_hold_in_every_window() {
     let ld: Vec<Instant> = rig.ld.requests().iter().map(|r| r.at).collect();
     let dot: Vec<Instant> = rig.dot.requests().iter().map(|r| r.at).collect();
     assert!(
-        dot.len() >= 30,
+        dot.len() >= 60,
         "enough pushes to exceed one burst: {}",
         dot.len()
+    );
+    assert!(
+        ld.len() >= 60,
+        "enough listings to exceed one burst: {}",
+        ld.len()
     );
     let second = Duration::from_secs(1);
     let (ld_max, dot_max) = (max_in_window(&ld, second), max_in_window(&dot, second));
