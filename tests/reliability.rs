@@ -408,7 +408,7 @@ fn small_synthetic(spaces: usize, dashboards: usize, charts: usize, seed: u64) -
 // 2. Crash consistency
 // ---------------------------------------------------------------------------------------
 
-/// SIGKILL `--once` / `--resync` at seeded random points (some during start-up), with content
+/// SIGKILL `--once`, `--resync` and the daemon at seeded random points (some during start-up), with content
 /// edits between runs and Dot slowed 5–20 ms per push so kills land mid-push; then one clean
 /// run must make Dot equal the reference, and no live asset may ever have been deactivated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -460,6 +460,7 @@ async fn crash_consistency_sigkill_at_random_points() {
     let window_ms = (probe.elapsed.as_millis() as u64).max(300);
     let mut rng = fastrand::Rng::with_seed(seed);
     let (mut killed, mut startup_kills, mut finished_first, mut edits) = (0, 0, 0, 0);
+    let mut daemons = 0;
     for i in 0..iterations {
         if rng.bool() {
             // Rename a few charts so incremental runs have pushes to be killed in.
@@ -479,10 +480,14 @@ async fn crash_consistency_sigkill_at_random_points() {
                 }
             });
         }
-        let args: &[&str] = if rng.u8(..3) == 0 {
-            &["--resync"]
-        } else {
-            &["--once"]
+        // One-shot incremental runs, full resyncs, and the daemon (its start-up cycle).
+        let args: &[&str] = match rng.u8(..6) {
+            0 | 1 => &["--resync"],
+            2 => {
+                daemons += 1;
+                &[]
+            }
+            _ => &["--once"],
         };
         let delay_ms = if rng.u8(..5) == 0 {
             rng.u64(0..20)
@@ -532,6 +537,7 @@ async fn crash_consistency_sigkill_at_random_points() {
     figure(T, "killed_during_startup_lt20ms", startup_kills);
     figure(T, "finished_before_kill", finished_first);
     figure(T, "content_edits", edits);
+    figure(T, "daemon_runs", daemons);
     figure(T, "states_moved_aside", corrupt);
     figure(T, "dot_requests", requests.len());
     figure(T, "assets_expected", rig.expected().len());

@@ -655,6 +655,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn rate_faults_are_seeded() {
+        let dot = MockDot::start(MockDotOptions::default()).await.unwrap();
+        let client = test_client();
+        let body = serde_json::to_value(ImportBody {
+            external_asset: asset("a"),
+        })
+        .unwrap();
+        let mut runs = Vec::new();
+        for _ in 0..2 {
+            dot.set_fault_rate(
+                DotFaultRate {
+                    rate: 0.3,
+                    kinds: vec![DotFaultKind::Status(429), DotFaultKind::Status(503)],
+                },
+                5,
+            );
+            let mut statuses = Vec::new();
+            for _ in 0..50 {
+                let response = post(&client, &dot.url(), Some("demo-dot-key"), &body).await;
+                statuses.push(response.status().as_u16());
+            }
+            runs.push(statuses);
+        }
+        assert_eq!(runs[0], runs[1], "same seed, same faults");
+        let failed = runs[0].iter().filter(|s| **s != 200).count();
+        assert!((5..=25).contains(&failed), "about 30 % fail: {failed}");
+        dot.clear_faults();
+        let response = post(&client, &dot.url(), Some("demo-dot-key"), &body).await;
+        assert_eq!(response.status(), 200);
+    }
+
+    #[tokio::test]
     async fn faults_target_ids_and_run_out() {
         let dot = MockDot::start(MockDotOptions::default()).await.unwrap();
         let client = test_client();

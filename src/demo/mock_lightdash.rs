@@ -1795,6 +1795,52 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn rate_faults_are_seeded_and_overrides_hit_one_item() {
+        let f = Fixture::start(MockLightdashOptions::default()).await;
+        let spaces = format!("/api/v1/projects/{}/spaces", f.project);
+        let mut runs = Vec::new();
+        for _ in 0..2 {
+            f.mock.set_fault_rate(
+                Some(Route::Spaces),
+                FaultRate {
+                    rate: 0.5,
+                    faults: vec![Fault::Status(500), Fault::Status(503)],
+                },
+                99,
+            );
+            let mut statuses = Vec::new();
+            for _ in 0..40 {
+                statuses.push(f.get(&spaces).await.status().as_u16());
+            }
+            runs.push(statuses);
+        }
+        assert_eq!(runs[0], runs[1], "same seed, same faults");
+        let failed = runs[0].iter().filter(|s| **s != 200).count();
+        assert!((8..=32).contains(&failed), "about half fail: {failed}");
+        assert!(runs[0].iter().all(|s| [200, 500, 503].contains(s)));
+        f.mock.clear_faults();
+        assert_eq!(f.get(&spaces).await.status(), 200);
+
+        let charts = f.mock.content().projects[0].charts.clone();
+        let bad = charts[0].summary.uuid.clone();
+        f.mock
+            .set_item_override(&bad, "metricQuery", Value::String("oops".into()));
+        let page: Value = f
+            .get(&format!("/api/v1/projects/{}/charts/code", f.project))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let items = page["results"]["charts"].as_array().unwrap();
+        let oops = items
+            .iter()
+            .filter(|c| c["metricQuery"] == Value::String("oops".into()))
+            .count();
+        assert_eq!((oops, items.len()), (1, charts.len()));
+        f.mock.clear_item_overrides();
+    }
+
+    #[tokio::test]
     async fn edits_between_cycles_are_served() {
         let f = Fixture::start(MockLightdashOptions::default()).await;
         let chart_uuid = f.mock.update(|c| {
