@@ -912,15 +912,17 @@ async fn malformed_details_fail_only_that_asset() {
 // 5. Rate limits
 // ---------------------------------------------------------------------------------------
 
-/// lightdash.requests_per_second = 30, dot.requests_per_second = 25: in every 1 s sliding
+/// lightdash.requests_per_second = 20, dot.requests_per_second = 10: in every 1 s sliding
 /// window each mock sees at most rps + burst (burst = floor(rps)) requests.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_hold_in_every_window() {
     let _alone = TIMING.write().await;
     const T: &str = "rate_limits";
-    let (ld_rps, dot_rps) = (30.0, 25.0);
+    // Low rates keep the check robust: arrival jitter would have to exceed one period
+    // (50 ms, 100 ms) to push a correctly paced client past the bound.
+    let (ld_rps, dot_rps) = (20.0, 10.0);
     let rig = Rig::start(
-        small_synthetic(3, 4, 60, 5),
+        small_synthetic(3, 4, 40, 5),
         Knobs {
             ld_rps,
             dot_rps,
@@ -935,12 +937,12 @@ async fn rate_limits_hold_in_every_window() {
     let ld: Vec<Instant> = rig.ld.requests().iter().map(|r| r.at).collect();
     let dot: Vec<Instant> = rig.dot.requests().iter().map(|r| r.at).collect();
     assert!(
-        dot.len() >= 60,
+        dot.len() >= 40,
         "enough pushes to exceed one burst: {}",
         dot.len()
     );
     assert!(
-        ld.len() >= 60,
+        ld.len() >= 45,
         "enough listings to exceed one burst: {}",
         ld.len()
     );
