@@ -28,7 +28,7 @@ use lightdash_dot_sync::demo::mock_dot::{
     DotFault, DotFaultKind, DotFaultRate, DotRequest, MockDot, MockDotHandle, MockDotOptions,
 };
 use lightdash_dot_sync::demo::mock_lightdash::{
-    Fault, MockLightdash, MockLightdashHandle, MockLightdashOptions, Route,
+    Fault, FaultRate, MockLightdash, MockLightdashHandle, MockLightdashOptions, Route,
 };
 use lightdash_dot_sync::demo::synthetic::{SyntheticSpec, synthetic};
 use serde_json::{Value, json};
@@ -564,7 +564,8 @@ async fn dot_faults_converge_within_bounded_cycles() {
     let rig = Rig::start(
         small_synthetic(6, 10, 30, 3),
         Knobs {
-            dot_attempts: 4,
+            // Few attempts, so some pushes fail a whole cycle and are caught up by the next.
+            dot_attempts: 2,
             dot_timeout: 1,
             ..Knobs::default()
         },
@@ -816,6 +817,73 @@ async fn lightdash_listing_faults_never_deactivate() {
     rig.assert_converged(&rig.reference().await);
     rig.assert_invariants();
     figure(T, "cases", cases);
+    figure(T, "seconds", started.elapsed().as_secs_f64());
+}
+
+/// 30 % of all Lightdash requests fail (429, 500, 502, 503, 429 with `Retry-After: 1`), seeded:
+/// cycles whose listings still fail after the retries exit 2 and deactivate nothing; repeated
+/// runs converge within 8 cycles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lightdash_fault_rate_converges_without_deactivation() {
+    let _shared = TIMING.read().await;
+    const T: &str = "lightdash_fault_rate";
+    const MAX_CYCLES: usize = 8;
+    let seed = env_u64("LDSYNC_FAULT_SEED", 42);
+    let started = Instant::now();
+    let rig = Rig::start(
+        small_synthetic(6, 10, 30, 4),
+        Knobs {
+            // Small as-code pages: more Lightdash requests, more of them faulted.
+            ld_page_size: 2,
+            ..Knobs::default()
+        },
+    )
+    .await;
+    rig.ld.set_fault_rate(
+        None,
+        FaultRate {
+            rate: 0.3,
+            faults: vec![
+                Fault::Status(429),
+                Fault::Status(500),
+                Fault::Status(502),
+                Fault::Status(503),
+                Fault::RetryAfter {
+                    status: 429,
+                    after: "1".into(),
+                },
+            ],
+        },
+        seed,
+    );
+    let mut codes = Vec::new();
+    let mut converged = false;
+    while codes.len() < MAX_CYCLES {
+        let run = rig.run(&["--once"]).await;
+        codes.push(run.code);
+        let expected = rig.expected();
+        let active = rig
+            .dot
+            .raw_assets()
+            .iter()
+            .filter(|(id, a)| expected.contains(*id) && is_active(a))
+            .count();
+        if run.code == 0 && active == expected.len() {
+            converged = true;
+            break;
+        }
+        rig.assert_invariants();
+    }
+    assert!(
+        converged,
+        "no convergence in {MAX_CYCLES} cycles: {codes:?}"
+    );
+    rig.ld.clear_faults();
+    rig.assert_converged(&rig.reference().await);
+    rig.assert_invariants();
+    figure(T, "seed", seed);
+    figure(T, "exit_codes", format!("{codes:?}"));
+    figure(T, "lightdash_requests", rig.ld.requests().len());
     figure(T, "seconds", started.elapsed().as_secs_f64());
 }
 
