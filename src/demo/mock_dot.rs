@@ -90,8 +90,21 @@ pub struct DotFault {
     pub times: Option<usize>,
 }
 
+/// A probabilistic fault on the import route: each request fails with probability `rate`, with
+/// one of `kinds` picked uniformly, drawn from an RNG seeded by
+/// [`MockDotHandle::set_fault_rate`] so a run is reproducible. Counted faults set with
+/// [`MockDotHandle::set_fault`] take precedence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DotFaultRate {
+    /// Probability in `[0, 1]` that a request gets a fault.
+    pub rate: f64,
+    /// The faults to pick from (uniformly).
+    pub kinds: Vec<DotFaultKind>,
+}
+
 struct Shared {
     options: MockDotOptions,
+    rate_fault: Mutex<(Option<DotFaultRate>, fastrand::Rng)>,
     assets: Mutex<BTreeMap<String, Value>>,
     requests: Mutex<Vec<DotRequest>>,
     faults: Mutex<Vec<DotFault>>,
@@ -134,6 +147,7 @@ impl MockDot {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             options,
+            rate_fault: Mutex::new((None, fastrand::Rng::with_seed(0))),
             assets: Mutex::new(BTreeMap::new()),
             requests: Mutex::new(Vec::new()),
             faults: Mutex::new(Vec::new()),
@@ -231,9 +245,18 @@ impl MockDotHandle {
         self.shared.max_in_flight.store(now, Ordering::SeqCst);
     }
 
-    /// Removes every fault.
+    /// Makes every import request fail at random (see [`DotFaultRate`]), reseeding the RNG
+    /// with `seed`; replaces any earlier rate fault.
+    pub fn set_fault_rate(&self, fault: DotFaultRate, seed: u64) {
+        let mut guard = lock(&self.shared.rate_fault);
+        let usable = fault.rate > 0.0 && !fault.kinds.is_empty();
+        *guard = (usable.then_some(fault), fastrand::Rng::with_seed(seed));
+    }
+
+    /// Removes every fault, counted or probabilistic.
     pub fn clear_faults(&self) {
         lock(&self.shared.faults).clear();
+        lock(&self.shared.rate_fault).0 = None;
     }
 
     /// Stops the server: hanging requests end, open connections close.
@@ -264,9 +287,16 @@ fn detail(status: StatusCode, detail: impl Into<Value>) -> Response {
 /// Takes the first fault matching `id`, counting down its remaining uses.
 fn take_fault(shared: &Shared, id: Option<&str>) -> Option<DotFaultKind> {
     let mut faults = lock(&shared.faults);
-    let index = faults
+    let Some(index) = faults
         .iter()
-        .position(|f| f.id.is_none() || f.id.as_deref() == id)?;
+        .position(|f| f.id.is_none() || f.id.as_deref() == id)
+    else {
+        drop(faults);
+        let mut guard = lock(&shared.rate_fault);
+        let (rate, rng) = &mut *guard;
+        let rate = rate.as_ref()?;
+        return (rng.f64() < rate.rate).then(|| rate.kinds[rng.usize(..rate.kinds.len())].clone());
+    };
     let fault = &mut faults[index];
     let kind = fault.kind.clone();
     if let Some(times) = &mut fault.times {
@@ -622,6 +652,38 @@ mod tests {
             200
         );
         assert_eq!(dot.accepted_count(), 2);
+    }
+
+    #[tokio::test]
+    async fn rate_faults_are_seeded() {
+        let dot = MockDot::start(MockDotOptions::default()).await.unwrap();
+        let client = test_client();
+        let body = serde_json::to_value(ImportBody {
+            external_asset: asset("a"),
+        })
+        .unwrap();
+        let mut runs = Vec::new();
+        for _ in 0..2 {
+            dot.set_fault_rate(
+                DotFaultRate {
+                    rate: 0.3,
+                    kinds: vec![DotFaultKind::Status(429), DotFaultKind::Status(503)],
+                },
+                5,
+            );
+            let mut statuses = Vec::new();
+            for _ in 0..50 {
+                let response = post(&client, &dot.url(), Some("demo-dot-key"), &body).await;
+                statuses.push(response.status().as_u16());
+            }
+            runs.push(statuses);
+        }
+        assert_eq!(runs[0], runs[1], "same seed, same faults");
+        let failed = runs[0].iter().filter(|s| **s != 200).count();
+        assert!((5..=25).contains(&failed), "about 30 % fail: {failed}");
+        dot.clear_faults();
+        let response = post(&client, &dot.url(), Some("demo-dot-key"), &body).await;
+        assert_eq!(response.status(), 200);
     }
 
     #[tokio::test]

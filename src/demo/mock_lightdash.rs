@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
@@ -145,6 +145,8 @@ pub struct RecordedRequest {
     pub route: Option<Route>,
     /// The `Authorization` header as sent.
     pub authorization: Option<String>,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 impl RecordedRequest {
@@ -157,6 +159,18 @@ impl RecordedRequest {
     }
 }
 
+/// A probabilistic fault: each request on the route (or on any route) fails with probability
+/// `rate`, with one of `faults` picked uniformly. The draws come from the mock's seeded RNG
+/// (see [`MockLightdashHandle::set_fault_rate`]), so a run is reproducible for a given seed and
+/// request order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultRate {
+    /// Probability in `[0, 1]` that a request gets a fault.
+    pub rate: f64,
+    /// The faults to pick from (uniformly).
+    pub faults: Vec<Fault>,
+}
+
 #[derive(Debug)]
 struct ActiveFault {
     route: Route,
@@ -164,11 +178,18 @@ struct ActiveFault {
     remaining: Option<usize>,
 }
 
+/// Rate faults per route (`None`: any route) and the seeded RNG they draw from.
+type RateFaults = (Vec<(Option<Route>, FaultRate)>, fastrand::Rng);
+
 struct Shared {
     content: Mutex<LightdashContent>,
     options: Mutex<MockLightdashOptions>,
     url: String,
     faults: Mutex<Vec<ActiveFault>>,
+    /// Probabilistic faults per route (`None`: any route), and the RNG they draw from.
+    rate_faults: Mutex<RateFaults>,
+    /// Fields replaced in the as-code item of a chart or dashboard, keyed by its uuid.
+    item_overrides: Mutex<HashMap<String, Map<String, Value>>>,
     requests: Mutex<Vec<RecordedRequest>>,
     shutdown: watch::Receiver<bool>,
 }
@@ -196,6 +217,8 @@ impl MockLightdash {
             options: Mutex::new(options),
             url: url.clone(),
             faults: Mutex::new(Vec::new()),
+            rate_faults: Mutex::new((Vec::new(), fastrand::Rng::with_seed(0))),
+            item_overrides: Mutex::new(HashMap::new()),
             requests: Mutex::new(Vec::new()),
             shutdown: shutdown_rx.clone(),
         });
@@ -262,9 +285,37 @@ impl MockLightdashHandle {
         }
     }
 
-    /// Removes every injected fault.
+    /// Makes requests on `route` (`None`: every route) fail at random: with probability
+    /// `fault.rate`, one of `fault.faults`. Replaces any rate fault on the same route and
+    /// reseeds the mock's RNG with `seed`. Counted faults set with
+    /// [`set_fault`](Self::set_fault) take precedence.
+    pub fn set_fault_rate(&self, route: Option<Route>, fault: FaultRate, seed: u64) {
+        let mut rates = lock(&self.shared.rate_faults);
+        rates.0.retain(|(r, _)| *r != route);
+        rates.1 = fastrand::Rng::with_seed(seed);
+        if fault.rate > 0.0 && !fault.faults.is_empty() {
+            rates.0.push((route, fault));
+        }
+    }
+
+    /// Replaces `field` with `value` in the content-as-code item of the chart or dashboard
+    /// `uuid` (e.g. `metricQuery: "oops"`), to serve one malformed item among good ones.
+    pub fn set_item_override(&self, uuid: &str, field: &str, value: Value) {
+        lock(&self.shared.item_overrides)
+            .entry(uuid.to_owned())
+            .or_default()
+            .insert(field.to_owned(), value);
+    }
+
+    /// Removes every item override.
+    pub fn clear_item_overrides(&self) {
+        lock(&self.shared.item_overrides).clear();
+    }
+
+    /// Removes every injected fault, counted or probabilistic.
     pub fn clear_faults(&self) {
         lock(&self.shared.faults).clear();
+        lock(&self.shared.rate_faults).0.clear();
     }
 
     /// Every request received since the start or the last [`clear_requests`](Self::clear_requests).
@@ -410,6 +461,7 @@ async fn handle(
         query: query.clone(),
         route,
         authorization: authorization.clone(),
+        at: Instant::now(),
     });
     let version = lock(&shared.options).version.clone();
     let fault = route.and_then(|r| take_fault(&shared, r));
@@ -489,7 +541,10 @@ fn set_version(response: &mut Response, version: &str) {
 /// Takes the fault for `route`, if any, counting down its remaining uses.
 fn take_fault(shared: &Shared, route: Route) -> Option<Fault> {
     let mut faults = lock(&shared.faults);
-    let index = faults.iter().position(|f| f.route == route)?;
+    let Some(index) = faults.iter().position(|f| f.route == route) else {
+        drop(faults);
+        return take_rate_fault(shared, route);
+    };
     let active = &mut faults[index];
     let fault = active.fault.clone();
     if let Some(remaining) = &mut active.remaining {
@@ -499,6 +554,22 @@ fn take_fault(shared: &Shared, route: Route) -> Option<Fault> {
         }
     }
     Some(fault)
+}
+
+/// Draws a probabilistic fault for `route`: its own rate fault first, else the any-route one.
+fn take_rate_fault(shared: &Shared, route: Route) -> Option<Fault> {
+    let mut guard = lock(&shared.rate_faults);
+    let (rates, rng) = &mut *guard;
+    let rate = rates
+        .iter()
+        .find(|(r, _)| *r == Some(route))
+        .or_else(|| rates.iter().find(|(r, _)| r.is_none()))
+        .map(|(_, f)| f.clone())?;
+    if rng.f64() < rate.rate {
+        Some(rate.faults[rng.usize(..rate.faults.len())].clone())
+    } else {
+        None
+    }
 }
 
 fn empty_results(body: &mut Value) {
@@ -613,12 +684,14 @@ fn dispatch(shared: &Shared, matched: &Matched, query: &str, authorization: Opti
                 let what = if charts { "charts" } else { "dashboards" };
                 return error(403, &format!("You are not allowed to download {what}"));
             }
+            let overrides = lock(&shared.item_overrides).clone();
             as_code_page(
                 project,
                 charts,
                 matched.new_generation,
                 query,
                 options.page_size,
+                &overrides,
             )
         }
         // Handled above.
@@ -1186,6 +1259,7 @@ fn as_code_page(
     new_generation: bool,
     query: &str,
     page_size: usize,
+    overrides: &HashMap<String, Map<String, Value>>,
 ) -> Reply {
     let mut ids: Option<Vec<String>> = None;
     let mut offset: i64 = 0;
@@ -1240,11 +1314,17 @@ fn as_code_page(
     let items: Vec<Value> = selected[start..end]
         .iter()
         .map(|&i| {
-            if charts {
+            let mut item = if charts {
                 chart_as_code(project, &project.charts[i], new_generation, &now)
             } else {
                 dashboard_as_code(project, &project.dashboards[i], new_generation, &now)
+            };
+            if let Some(fields) = overrides.get(keys[i].0)
+                && let Value::Object(map) = &mut item
+            {
+                map.extend(fields.clone());
             }
+            item
         })
         .collect();
     let key = if charts { "charts" } else { "dashboards" };
@@ -1712,6 +1792,52 @@ mod tests {
         assert!(hung.unwrap_err().is_timeout());
         f.mock.clear_requests();
         assert!(f.mock.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn rate_faults_are_seeded_and_overrides_hit_one_item() {
+        let f = Fixture::start(MockLightdashOptions::default()).await;
+        let spaces = format!("/api/v1/projects/{}/spaces", f.project);
+        let mut runs = Vec::new();
+        for _ in 0..2 {
+            f.mock.set_fault_rate(
+                Some(Route::Spaces),
+                FaultRate {
+                    rate: 0.5,
+                    faults: vec![Fault::Status(500), Fault::Status(503)],
+                },
+                99,
+            );
+            let mut statuses = Vec::new();
+            for _ in 0..40 {
+                statuses.push(f.get(&spaces).await.status().as_u16());
+            }
+            runs.push(statuses);
+        }
+        assert_eq!(runs[0], runs[1], "same seed, same faults");
+        let failed = runs[0].iter().filter(|s| **s != 200).count();
+        assert!((8..=32).contains(&failed), "about half fail: {failed}");
+        assert!(runs[0].iter().all(|s| [200, 500, 503].contains(s)));
+        f.mock.clear_faults();
+        assert_eq!(f.get(&spaces).await.status(), 200);
+
+        let charts = f.mock.content().projects[0].charts.clone();
+        let bad = charts[0].summary.uuid.clone();
+        f.mock
+            .set_item_override(&bad, "metricQuery", Value::String("oops".into()));
+        let page: Value = f
+            .get(&format!("/api/v1/projects/{}/charts/code", f.project))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let items = page["results"]["charts"].as_array().unwrap();
+        let oops = items
+            .iter()
+            .filter(|c| c["metricQuery"] == Value::String("oops".into()))
+            .count();
+        assert_eq!((oops, items.len()), (1, charts.len()));
+        f.mock.clear_item_overrides();
     }
 
     #[tokio::test]

@@ -166,8 +166,11 @@ pub fn render(
         id: AssetKind::Chart.asset_id(&summary.uuid),
         subtype: AssetKind::Chart.subtype().to_owned(),
         folder: Some(view.folder(&summary.space_uuid)),
-        name: Some(summary.name.clone()),
-        description: common::plain_description(summary.description.as_deref()),
+        name: Some(common::plain_name(&summary.name)),
+        description: common::plain_description(
+            summary.description.as_deref(),
+            view.options.max_description_chars,
+        ),
         url: Some(url),
         active: true,
         view_count: Some(summary.views),

@@ -131,10 +131,20 @@ pub fn updated(at: Option<&str>, by: Option<&UserRef>) -> Option<String> {
     }
 }
 
-/// A description for the `description` field of the asset: `None` when blank. Raw text: the
-/// field is not markdown.
-pub fn plain_description(d: Option<&str>) -> Option<String> {
-    d.filter(|s| !escape::is_blank(Some(s))).map(str::to_owned)
+/// Longest `name` sent to Dot, in characters.
+pub const NAME_MAX_CHARS: usize = 1_000;
+
+/// The `name` field of the asset: plain text on one line, without controls or bidi
+/// overrides, capped at [`NAME_MAX_CHARS`].
+pub fn plain_name(name: &str) -> String {
+    escape::plain(name, NAME_MAX_CHARS, true)
+}
+
+/// A description for the `description` field of the asset: `None` when blank. Plain text (the
+/// field is not markdown) without controls or bidi overrides, capped at `max` characters.
+pub fn plain_description(d: Option<&str>, max: usize) -> Option<String> {
+    d.filter(|s| !escape::is_blank(Some(s)))
+        .map(|s| escape::plain(s, max, false))
 }
 
 /// "Label: description (AI hint: …)" for a list, escaped, description capped.

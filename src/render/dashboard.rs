@@ -112,8 +112,11 @@ pub fn render(
         id: AssetKind::Dashboard.asset_id(&summary.uuid),
         subtype: AssetKind::Dashboard.subtype().to_owned(),
         folder: Some(view.folder(&summary.space_uuid)),
-        name: Some(summary.name.clone()),
-        description: common::plain_description(summary.description.as_deref()),
+        name: Some(common::plain_name(&summary.name)),
+        description: common::plain_description(
+            summary.description.as_deref(),
+            view.options.max_description_chars,
+        ),
         url: Some(url),
         active: true,
         view_count: Some(summary.views),

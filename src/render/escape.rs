@@ -159,6 +159,23 @@ fn escape_line(line: &str) -> String {
     protect_line_start(out)
 }
 
+/// User text for a plain (non-markdown) field such as `name` or `description`: controls and
+/// invisible formatting characters (bidi overrides, zero-width) dropped, line breaks
+/// normalised (to spaces when `single_line`), at most `max` characters (cut with `…`).
+/// Nothing is escaped: the field is not markdown.
+pub fn plain(s: &str, max: usize, single_line: bool) -> String {
+    let mut s = clean(s);
+    if single_line {
+        s = s.replace('\n', " ");
+    }
+    if s.chars().count() <= max {
+        return s;
+    }
+    let mut cut: String = s.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
 /// User text for an inline context (heading, list item, table cell): cleaned, whitespace
 /// collapsed to single spaces, trimmed, escaped. Never contains a newline.
 pub fn inline(s: &str) -> String {
@@ -359,6 +376,19 @@ mod tests {
         assert_eq!(
             inline("<script>alert(1)</script> & co"),
             "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"
+        );
+    }
+
+    #[test]
+    fn plain_fields_lose_controls_and_bidi_and_are_capped() {
+        assert_eq!(plain("a\u{202E}b\u{200B}c\u{0007}d", 100, true), "abcd");
+        assert_eq!(plain("one\r\ntwo\u{2028}three", 100, true), "one two three");
+        assert_eq!(plain("one\r\ntwo", 100, false), "one\ntwo");
+        assert_eq!(plain("<b>|*x*|</b>", 100, true), "<b>|*x*|</b>");
+        assert_eq!(plain("ééééé", 3, true), "éé…");
+        assert_eq!(
+            plain(&"x".repeat(5_000_000), 1_000, true).chars().count(),
+            1_000
         );
     }
 

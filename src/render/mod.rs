@@ -142,8 +142,14 @@ pub struct ProjectView<'a> {
 impl ProjectView<'_> {
     /// `<project name>/<space path by names>`.
     pub fn folder(&self, space_uuid: &str) -> String {
-        let mut parts = vec![self.project.name.as_str()];
-        parts.extend(self.spaces.path_names(space_uuid));
+        // Names are plain text here too: one line, no controls or bidi overrides, capped.
+        let mut parts = vec![common::plain_name(&self.project.name)];
+        parts.extend(
+            self.spaces
+                .path_names(space_uuid)
+                .iter()
+                .map(|n| common::plain_name(n)),
+        );
         parts.join("/")
     }
 

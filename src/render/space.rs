@@ -28,6 +28,7 @@ pub fn render(
     }
     let parent_folder = std::iter::once(view.project.name.as_str())
         .chain(path[..path.len() - 1].iter().copied())
+        .map(common::plain_name)
         .collect::<Vec<_>>()
         .join("/");
     let path_text = std::iter::once(view.project.name.as_str())
@@ -97,7 +98,7 @@ pub fn render(
         id: AssetKind::Space.asset_id(&space.uuid),
         subtype: AssetKind::Space.subtype().to_owned(),
         folder: Some(parent_folder),
-        name: Some(space.name.clone()),
+        name: Some(common::plain_name(&space.name)),
         // Spaces have no description in Lightdash.
         description: None,
         url: Some(url),

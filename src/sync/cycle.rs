@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 
 use super::details::{self, Wanted};
 use super::plan::{self, Action, DeactivateReason, Plan, PlanInput};
-use super::report::{CycleKind, CycleReport, Outcome};
+use super::report::{CycleKind, CycleReport, FailsafeTrip, Outcome};
 use crate::config::Settings;
 use crate::dot::DotClient;
 use crate::dot::types::{AssetKind, ExternalAsset};
@@ -206,6 +206,20 @@ async fn run_projects(
             .or_default()
             .insert(id, entry);
     }
+    // No project at all while the state knows live assets is a permission or proxy glitch far
+    // more often than a real deletion of everything: fail the cycle (nothing is deactivated
+    // for unlisted projects anyway).
+    if projects.is_empty() && wanted.is_empty() {
+        let known: Vec<String> = index
+            .iter()
+            .filter(|(_, entries)| entries.values().any(|e| e.active))
+            .map(|(project, _)| project.clone())
+            .collect();
+        if !known.is_empty() {
+            tracing::error!(projects = ?known, "Lightdash listed no project although the state knows live assets; their assets are left as they are");
+            report.projects_failed.extend(known);
+        }
+    }
     let empty = BTreeMap::new();
     for project in &projects {
         let entries = index.get(&project.project_uuid).unwrap_or(&empty);
@@ -304,6 +318,45 @@ async fn sync_project(
             return;
         }
     };
+    // An empty listing of a kind the state knows live assets of is a permission or proxy
+    // glitch far more often than a deletion of everything, and acting on it would deactivate
+    // the whole kind, below the fail-safe's fraction (a few dashboards) or around it (an empty
+    // space listing puts all content in unseen spaces, which count as private). It trips the
+    // fail-safe: this project is skipped (nothing pushed or deactivated), the cycle fails,
+    // unless mass deactivation is allowed for this run.
+    if !opts.allow_mass_deactivation {
+        let live = |kind: AssetKind| {
+            entries
+                .values()
+                .filter(|e| e.active && e.kind == kind)
+                .count()
+        };
+        let (mut empty, mut would_deactivate) = (Vec::new(), 0);
+        for (is_empty, kind, name) in [
+            (spaces.is_empty(), AssetKind::Space, "spaces"),
+            (dashboards.is_empty(), AssetKind::Dashboard, "dashboards"),
+            (charts.is_empty(), AssetKind::Chart, "charts"),
+        ] {
+            if is_empty && live(kind) > 0 {
+                empty.push(name);
+                would_deactivate += live(kind);
+            }
+        }
+        if !empty.is_empty() {
+            let active = entries.values().filter(|e| e.active).count();
+            if spaces.is_empty() {
+                would_deactivate = active;
+            }
+            tracing::error!(project = p, empty = ?empty, would_deactivate, active, "fail-safe: a listing came back empty although the state knows live assets of that kind; skipping this project (nothing deactivated); if they were really all deleted, run once with --allow-mass-deactivation");
+            metrics::counter!("ldsync_failsafe_trips_total").increment(1);
+            report.failsafe.push(FailsafeTrip {
+                project: p.to_owned(),
+                would_deactivate,
+                active,
+            });
+            return;
+        }
+    }
     let tree = SpaceTree::new(&spaces);
     let mut space_scope = HashMap::new();
     for s in &spaces {
