@@ -612,6 +612,22 @@ async fn sync_project(
             explore_names.insert(name.to_owned());
         }
     }
+    // Dashboard filters name their field's table; fetch that explore too, so a filter's
+    // label does not depend on which other charts happen to be rendered in the same cycle
+    // (an incremental and a deep cycle must render the same dashboard identically).
+    for d in dash_details.values() {
+        let f = &d.filters;
+        for rule in f
+            .dimensions
+            .iter()
+            .chain(&f.metrics)
+            .chain(&f.table_calculations)
+        {
+            if let Some(table) = rule.target.table_name.as_deref().filter(|t| !t.is_empty()) {
+                explore_names.insert(table.to_owned());
+            }
+        }
+    }
     let explores_result: Vec<(String, Result<Explore, crate::lightdash::LightdashError>)> =
         futures_util::stream::iter(explore_names)
             .map(|name| async move {
