@@ -452,15 +452,33 @@ impl LightdashClient {
         self.as_code(project, "dashboards", ids).await
     }
 
-    async fn as_code(
+    /// Charts as code for these ids, each item decoded as it arrives (one malformed item
+    /// fails only itself); keyed by slug. Memory stays at one page of raw JSON at a time.
+    pub async fn charts_as_code_decoded<T: DeserializeOwned>(
+        &self,
+        project: &str,
+        ids: &[String],
+    ) -> Result<AsCodeDecoded<T>, LightdashError> {
+        self.as_code(project, "charts", ids).await
+    }
+
+    /// Dashboards as code, decoded page by page; see [`Self::charts_as_code_decoded`].
+    pub async fn dashboards_as_code_decoded<T: DeserializeOwned>(
+        &self,
+        project: &str,
+        ids: &[String],
+    ) -> Result<AsCodeDecoded<T>, LightdashError> {
+        self.as_code(project, "dashboards", ids).await
+    }
+
+    async fn as_code<A: AsCodeSink>(
         &self,
         project: &str,
         kind: &'static str,
         ids: &[String],
-    ) -> Result<AsCodeBatch, LightdashError> {
-        let mut out = AsCodeBatch::default();
+    ) -> Result<A, LightdashError> {
         if ids.is_empty() {
-            return Ok(out);
+            return Ok(A::default());
         }
         let known = *self.as_code.lock().expect("route probe lock");
         let order: &[AsCodeRoutes] = match known {
@@ -475,7 +493,8 @@ impl LightdashClient {
                 AsCodeRoutes::New => format!("/api/v1/projects/{project}/code/{kind}"),
                 _ => format!("/api/v1/projects/{project}/{kind}/code"),
             };
-            let mut batch = AsCodeBatch::default();
+            // Results of a generation that fails half-way are dropped with it.
+            let mut batch = A::default();
             let mut failed = None;
             for chunk in ids.chunks(AS_CODE_BATCH) {
                 match self.as_code_pages(&path, kind, chunk, &mut batch).await {
@@ -489,9 +508,7 @@ impl LightdashClient {
             match failed {
                 None => {
                     *self.as_code.lock().expect("route probe lock") = Some(generation);
-                    out.items.append(&mut batch.items);
-                    out.missing_ids.append(&mut batch.missing_ids);
-                    return Ok(out);
+                    return Ok(batch);
                 }
                 Some(e) if e.means_route_unavailable() => {
                     tracing::debug!(path, error = %e, "as-code route unavailable");
@@ -510,12 +527,12 @@ impl LightdashClient {
 
     /// Pages through one as-code request: `offset` in the answer is where the next page
     /// starts; stop when it reaches `total` (exactly as the Lightdash CLI does).
-    async fn as_code_pages(
+    async fn as_code_pages<A: AsCodeSink>(
         &self,
         path: &str,
         kind: &'static str,
         ids: &[String],
-        out: &mut AsCodeBatch,
+        out: &mut A,
     ) -> Result<(), LightdashError> {
         let route = if kind == "charts" {
             "charts_as_code"
@@ -533,20 +550,66 @@ impl LightdashClient {
                 page.dashboards
             };
             let got = items.len();
-            out.items.extend(items);
-            // `missingIds` refers to the whole request and can come back on every page: keep each
-            // id once.
-            for id in page.missing_ids {
-                if !out.missing_ids.contains(&id) {
-                    out.missing_ids.push(id);
-                }
-            }
+            out.add_page(items, page.missing_ids);
             // A server that does not advance would loop forever: stop instead.
             if page.offset >= page.total || page.offset <= offset || got == 0 {
                 return Ok(());
             }
             offset = page.offset;
         }
+    }
+}
+
+/// Where as-code pages go as they arrive.
+pub trait AsCodeSink: Default {
+    /// One page's items and `missingIds`.
+    fn add_page(&mut self, items: Vec<Value>, missing_ids: Vec<String>);
+}
+
+fn add_missing(all: &mut Vec<String>, page: Vec<String>) {
+    // `missingIds` refers to the whole request and can come back on every page: keep each id
+    // once.
+    for id in page {
+        if !all.contains(&id) {
+            all.push(id);
+        }
+    }
+}
+
+impl AsCodeSink for AsCodeBatch {
+    fn add_page(&mut self, items: Vec<Value>, missing_ids: Vec<String>) {
+        self.items.extend(items);
+        add_missing(&mut self.missing_ids, missing_ids);
+    }
+}
+
+/// As-code items decoded page by page, keyed by slug.
+#[derive(Debug)]
+pub struct AsCodeDecoded<T> {
+    /// Items that decoded, by slug.
+    pub items: BTreeMap<String, T>,
+    /// Items that did not, by slug (or position), with why.
+    pub bad: Vec<(String, serde_json::Error)>,
+    /// Requested ids the server did not find.
+    pub missing_ids: Vec<String>,
+}
+
+impl<T> Default for AsCodeDecoded<T> {
+    fn default() -> Self {
+        Self {
+            items: BTreeMap::new(),
+            bad: Vec::new(),
+            missing_ids: Vec::new(),
+        }
+    }
+}
+
+impl<T: DeserializeOwned> AsCodeSink for AsCodeDecoded<T> {
+    fn add_page(&mut self, items: Vec<Value>, missing_ids: Vec<String>) {
+        let (ok, bad) = decode_items::<T>(items);
+        self.items.extend(ok);
+        self.bad.extend(bad);
+        add_missing(&mut self.missing_ids, missing_ids);
     }
 }
 

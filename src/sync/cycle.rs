@@ -605,6 +605,12 @@ async fn sync_project(
         chart_details.extend(fetched.found);
     }
 
+    tracing::debug!(
+        project = p,
+        peak_rss_kb = crate::stats::peak_rss_kb(),
+        current_rss_kb = current_rss_kb(),
+        "details fetched"
+    );
     // 6. Explores for every chart involved, once each.
     let mut explore_names: BTreeSet<String> = BTreeSet::new();
     for d in chart_details.values() {
@@ -813,6 +819,12 @@ async fn sync_project(
         }
     }
     report.rendered += rendered.len();
+    tracing::debug!(
+        project = p,
+        peak_rss_kb = crate::stats::peak_rss_kb(),
+        current_rss_kb = current_rss_kb(),
+        "rendered"
+    );
     // Rendering is done: move the details into what will be committed instead of copying
     // them (at scale they are tens of megabytes).
     drop(chart_index);
@@ -1008,6 +1020,14 @@ fn mark_stale(
             tracing::error!(id, error = %e, "could not mark the asset for re-rendering");
         }
     }
+}
+
+fn current_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 fn kind_label(id: &str) -> &'static str {

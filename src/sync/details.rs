@@ -9,7 +9,6 @@ use std::collections::{BTreeMap, HashMap};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
-use crate::lightdash::client::decode_items;
 use crate::lightdash::types::{ChartDetails, DashboardDetails};
 use crate::lightdash::{LightdashClient, LightdashError};
 
@@ -91,15 +90,14 @@ where
     // are asked for one id per request (still no view counting), see below.
     let ids: Vec<String> = wanted.iter().map(|w| w.uuid.clone()).collect();
     let batch = match kind {
-        DetailKind::Chart => client.charts_as_code(project, &ids).await,
-        DetailKind::Dashboard => client.dashboards_as_code(project, &ids).await,
+        DetailKind::Chart => client.charts_as_code_decoded::<T>(project, &ids).await,
+        DetailKind::Dashboard => client.dashboards_as_code_decoded::<T>(project, &ids).await,
     };
     let mut legacy: Vec<&Wanted> = Vec::new();
     match batch {
         Ok(batch) => {
-            let (items, bad) = decode_items::<T>(batch.items);
-            let bad: BTreeMap<String, serde_json::Error> = bad.into_iter().collect();
-            let mut items = items;
+            let bad: BTreeMap<String, serde_json::Error> = batch.bad.into_iter().collect();
+            let mut items = batch.items;
             for w in wanted {
                 let slug = w.slug.as_deref();
                 if let Some(mut item) = slug.and_then(|s| items.remove(s)) {
