@@ -92,13 +92,22 @@ pub fn release_free_memory() {
     }
 }
 
-/// This process's peak resident set size in KiB (`VmHWM`), on Linux.
-pub fn peak_rss_kb() -> Option<u64> {
+fn proc_status_kb(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// This process's peak resident set size in KiB (`VmHWM`), on Linux.
+pub fn peak_rss_kb() -> Option<u64> {
+    proc_status_kb("VmHWM:")
+}
+
+/// This process's current resident set size in KiB (`VmRSS`), on Linux.
+pub fn current_rss_kb() -> Option<u64> {
+    proc_status_kb("VmRSS:")
 }
 
 /// CPU time (user + system) this process has used, in milliseconds, on Linux.

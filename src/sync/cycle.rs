@@ -608,7 +608,7 @@ async fn sync_project(
     tracing::debug!(
         project = p,
         peak_rss_kb = crate::stats::peak_rss_kb(),
-        current_rss_kb = current_rss_kb(),
+        current_rss_kb = crate::stats::current_rss_kb(),
         "details fetched"
     );
     // 6. Explores for every chart involved, once each.
@@ -822,7 +822,7 @@ async fn sync_project(
     tracing::debug!(
         project = p,
         peak_rss_kb = crate::stats::peak_rss_kb(),
-        current_rss_kb = current_rss_kb(),
+        current_rss_kb = crate::stats::current_rss_kb(),
         "rendered"
     );
     // Rendering is done: move the details into what will be committed instead of copying
@@ -1020,14 +1020,6 @@ fn mark_stale(
             tracing::error!(id, error = %e, "could not mark the asset for re-rendering");
         }
     }
-}
-
-fn current_rss_kb() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 fn kind_label(id: &str) -> &'static str {
