@@ -189,3 +189,34 @@ async fn once_while_the_state_is_locked_exits_2_and_says_how_to_trigger_the_daem
     assert!(m.dot.requests().is_empty());
     drop(store);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_one_shot_run_logs_progress_when_stderr_is_not_a_terminal() {
+    use lightdash_dot_sync::demo::mock_dot::{DotFault, DotFaultKind};
+    let m = mocks_and_config().await;
+    // Slow Dot down so the pushes span more than one 5 s progress interval.
+    m.dot.set_fault(DotFault {
+        id: None,
+        kind: DotFaultKind::Delay(std::time::Duration::from_millis(400)),
+        times: None,
+    });
+    let mut cmd = bin();
+    cmd.arg("-c")
+        .arg(&m.config)
+        .arg("--resync")
+        .env("LDSYNC_DOT__CONCURRENCY", "1")
+        .env("LDSYNC_LOG__LEVEL", "info");
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    let line = err
+        .lines()
+        .find(|l| l.contains("progress"))
+        .unwrap_or_else(|| panic!("no progress line in:\n{err}"));
+    assert!(
+        line.contains("pushed=") && line.contains("planned="),
+        "{line}"
+    );
+    // The bar is for terminals only: no carriage-return redraws in a captured stream.
+    assert!(!err.contains('\r'));
+}
