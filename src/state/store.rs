@@ -23,6 +23,9 @@ pub const SCHEMA_VERSION: u32 = 2;
 /// Cycle reports kept.
 pub const REPORTS_KEPT: usize = 50;
 
+/// How long a held lock is retried before it is reported (see `try_open_patiently`).
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Corrupt states kept for inspection.
 const CORRUPT_KEPT: usize = 2;
 
@@ -167,7 +170,7 @@ impl Store {
         })?;
         let db_path = root.join("db");
         let existed = db_path.exists();
-        let outcome = match Self::try_open(root, &db_path) {
+        let outcome = match Self::try_open_patiently(root, &db_path) {
             Ok(store) => {
                 let outcome = if existed {
                     OpenOutcome::Opened
@@ -234,6 +237,22 @@ impl Store {
             path: root.to_owned(),
             owner: owner_text,
             how,
+        }
+    }
+
+    /// sled releases its file lock only when its background flusher lets go of the last
+    /// handle, a moment after the `Db` is dropped; a state reopened at once (a restart within
+    /// one process, a test) would look locked. So a lock is retried for a short while before
+    /// it is reported; a lock held by a live daemon is still reported within a second.
+    fn try_open_patiently(root: &Path, db_path: &Path) -> Result<Store, OpenFailure> {
+        let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+        loop {
+            match Self::try_open(root, db_path) {
+                Err(OpenFailure::Locked) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => return other,
+            }
         }
     }
 
