@@ -162,24 +162,19 @@ pub fn render(
         ));
     }
 
-    ExternalAsset {
-        id: AssetKind::Chart.asset_id(&summary.uuid),
-        subtype: AssetKind::Chart.subtype().to_owned(),
-        folder: Some(view.folder(&summary.space_uuid)),
-        name: Some(common::plain_name(&summary.name)),
-        description: common::plain_description(
-            summary.description.as_deref(),
-            view.options.max_description_chars,
-        ),
-        url: Some(url),
-        active: true,
-        view_count: Some(summary.views),
-        last_accessed_at: None,
-        dot_description: Some(common::truncate(
-            md.trim_end(),
-            view.options.max_description_chars,
-        )),
-    }
+    common::asset(
+        view,
+        common::AssetParts {
+            kind: AssetKind::Chart,
+            uuid: &summary.uuid,
+            folder: view.folder(&summary.space_uuid),
+            name: &summary.name,
+            description: summary.description.as_deref(),
+            url,
+            views: Some(summary.views),
+            markdown: &md,
+        },
+    )
 }
 
 /// `- a\n- b` from already-escaped items.

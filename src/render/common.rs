@@ -1,6 +1,7 @@
 //! Pieces the three renderers share: chart type names, locations, dates, field lists, the
 //! length cap. PURE.
 
+use crate::dot::types::{AssetKind, ExternalAsset};
 use crate::lightdash::types::{ChartConfig, ChartDetails, ChartKind, ChartType, UserRef};
 
 use super::ProjectView;
@@ -226,6 +227,44 @@ pub fn truncate(md: &str, cap: usize) -> String {
     let cut = cut.trim_end().trim_end_matches('\\').trim_end();
     let kept = cut.chars().count();
     format!("{cut}{}", marker(total - kept))
+}
+
+/// What differs between the three kinds of asset; [`asset`] fills in the rest the same way.
+pub struct AssetParts<'a> {
+    /// Kind of asset.
+    pub kind: AssetKind,
+    /// Lightdash uuid.
+    pub uuid: &'a str,
+    /// Folder (already sanitised).
+    pub folder: String,
+    /// Name as in Lightdash.
+    pub name: &'a str,
+    /// Description as in Lightdash.
+    pub description: Option<&'a str>,
+    /// Deep link.
+    pub url: String,
+    /// View count (`None` for spaces, which have none).
+    pub views: Option<u64>,
+    /// The rendered markdown, before the cap.
+    pub markdown: &'a str,
+}
+
+/// Builds the `ExternalAsset`: sanitised plain fields, the description capped, the markdown
+/// trimmed and capped at `max_description_chars`.
+pub fn asset(view: &ProjectView<'_>, p: AssetParts<'_>) -> ExternalAsset {
+    let max = view.options.max_description_chars;
+    ExternalAsset {
+        id: p.kind.asset_id(p.uuid),
+        subtype: p.kind.subtype().to_owned(),
+        folder: Some(p.folder),
+        name: Some(plain_name(p.name)),
+        description: plain_description(p.description, max),
+        url: Some(p.url),
+        active: true,
+        view_count: p.views,
+        last_accessed_at: None,
+        dot_description: Some(truncate(p.markdown.trim_end(), max)),
+    }
 }
 
 #[cfg(test)]

@@ -94,22 +94,19 @@ pub fn render(
         }
     }
 
-    ExternalAsset {
-        id: AssetKind::Space.asset_id(&space.uuid),
-        subtype: AssetKind::Space.subtype().to_owned(),
-        folder: Some(parent_folder),
-        name: Some(common::plain_name(&space.name)),
-        // Spaces have no description in Lightdash.
-        description: None,
-        url: Some(url),
-        active: true,
-        view_count: None,
-        last_accessed_at: None,
-        dot_description: Some(common::truncate(
-            md.trim_end(),
-            view.options.max_description_chars,
-        )),
-    }
+    common::asset(
+        view,
+        common::AssetParts {
+            kind: AssetKind::Space,
+            uuid: &space.uuid,
+            folder: parent_folder,
+            name: &space.name,
+            description: None,
+            url,
+            views: None,
+            markdown: &md,
+        },
+    )
 }
 
 /// "3 charts", "1 chart".
