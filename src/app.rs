@@ -291,14 +291,7 @@ pub async fn run_once(
 
 /// A Lightdash client for commands that run outside a cycle (`preview`, `check`).
 fn lightdash_client(settings: &Settings) -> LightdashClient {
-    let ld = &settings.lightdash;
-    LightdashClient::new(
-        ld.url.clone(),
-        &ld.api_key,
-        ld.requests_per_second,
-        ld.timeout,
-        Arc::new(ApiCounters::new("lightdash")),
-    )
+    LightdashClient::from_settings(&settings.lightdash, Arc::new(ApiCounters::new("lightdash")))
 }
 
 /// Why `preview` failed.
@@ -402,22 +395,13 @@ pub async fn preview(settings: &Settings, key: &str) -> Result<ExternalAsset, Pr
                 }
             }
         }
-        let slug_to_uuid: BTreeMap<&str, &str> = charts
+        let slug_to_uuid: std::collections::HashMap<&str, &str> = charts
             .iter()
             .filter_map(|c| c.slug.as_deref().map(|s| (s, c.uuid.as_str())))
             .collect();
         let mut chart_uuids: Vec<String> = chart.map(|c| vec![c.uuid.clone()]).unwrap_or_default();
         if let Some(d) = dashboard.and_then(|d| dash_details.get(&d.uuid)) {
-            for t in &d.tiles {
-                let uuid = t.properties.saved_chart_uuid.clone().or_else(|| {
-                    t.properties
-                        .chart_slug
-                        .as_deref()
-                        .and_then(|s| slug_to_uuid.get(s))
-                        .map(|u| (*u).to_owned())
-                });
-                chart_uuids.extend(uuid);
-            }
+            chart_uuids.extend(d.chart_uuids(&slug_to_uuid));
         }
         chart_uuids.sort();
         chart_uuids.dedup();
@@ -469,13 +453,9 @@ pub async fn preview(settings: &Settings, key: &str) -> Result<ExternalAsset, Pr
                 .iter()
                 .filter(|d| {
                     c.dashboard_uuid.as_deref() == Some(d.uuid.as_str())
-                        || dash_details.get(&d.uuid).is_some_and(|dd| {
-                            dd.tiles.iter().any(|t| {
-                                t.properties.saved_chart_uuid.as_deref() == Some(c.uuid.as_str())
-                                    || (t.properties.chart_slug.is_some()
-                                        && t.properties.chart_slug == c.slug)
-                            })
-                        })
+                        || dash_details
+                            .get(&d.uuid)
+                            .is_some_and(|dd| dd.chart_uuids(&slug_to_uuid).contains(&c.uuid))
                 })
                 .collect();
             return Ok(render::render_chart(

@@ -22,7 +22,6 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::dot::types::ExternalAsset;
 
@@ -142,50 +141,35 @@ pub struct MockDot;
 impl MockDot {
     /// Binds `127.0.0.1:0` and serves until the handle is dropped or shut down.
     pub async fn start(options: MockDotOptions) -> std::io::Result<MockDotHandle> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let bound = super::server::bind().await?;
         let shared = Arc::new(Shared {
             options,
             rate_fault: Mutex::new((None, fastrand::Rng::with_seed(0))),
             assets: Mutex::new(BTreeMap::new()),
             requests: Mutex::new(Vec::new()),
             faults: Mutex::new(Vec::new()),
-            shutdown: shutdown_rx.clone(),
+            shutdown: bound.stop.clone(),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
-        let mut stop = shutdown_rx;
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|stopped| *stopped).await;
-            });
-            if let Err(error) = serve.await {
-                tracing::warn!(%error, "mock Dot stopped");
-            }
-        });
         Ok(MockDotHandle {
-            url,
+            server: bound.serve(app, "mock Dot"),
             shared,
-            shutdown_tx,
-            task,
         })
     }
 }
 
 /// Controls a running mock Dot. Dropping it stops the server.
 pub struct MockDotHandle {
-    url: String,
+    server: super::server::Running,
     shared: Arc<Shared>,
-    shutdown_tx: watch::Sender<bool>,
-    task: JoinHandle<()>,
 }
 
 impl MockDotHandle {
     /// Base URL, e.g. `http://127.0.0.1:40124` (no trailing slash).
     pub fn url(&self) -> String {
-        self.url.clone()
+        self.server.url()
     }
 
     /// The last accepted asset per id. An accepted body that our own type cannot hold (e.g. a
@@ -261,21 +245,14 @@ impl MockDotHandle {
 
     /// Stops the server: hanging requests end, open connections close.
     pub fn shutdown(&self) {
-        let _ = self.shutdown_tx.send(true);
-        self.task.abort();
-    }
-}
-
-impl Drop for MockDotHandle {
-    fn drop(&mut self) {
-        self.shutdown();
+        self.server.stop();
     }
 }
 
 impl std::fmt::Debug for MockDotHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MockDotHandle")
-            .field("url", &self.url)
+            .field("url", &self.server.url())
             .finish_non_exhaustive()
     }
 }

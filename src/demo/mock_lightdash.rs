@@ -28,7 +28,6 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::demo::content::{ChartContent, DashboardContent, LightdashContent, ProjectContent};
 use crate::lightdash::types::{ProjectType, TileType};
@@ -209,50 +208,35 @@ impl MockLightdash {
         content: LightdashContent,
         options: MockLightdashOptions,
     ) -> std::io::Result<MockLightdashHandle> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let bound = super::server::bind().await?;
         let shared = Arc::new(Shared {
             content: Mutex::new(content),
             options: Mutex::new(options),
-            url: url.clone(),
+            url: bound.url.clone(),
             faults: Mutex::new(Vec::new()),
             rate_faults: Mutex::new((Vec::new(), fastrand::Rng::with_seed(0))),
             item_overrides: Mutex::new(HashMap::new()),
             requests: Mutex::new(Vec::new()),
-            shutdown: shutdown_rx.clone(),
+            shutdown: bound.stop.clone(),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
-        let mut stop = shutdown_rx;
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|stopped| *stopped).await;
-            });
-            if let Err(error) = serve.await {
-                tracing::warn!(%error, "mock Lightdash stopped");
-            }
-        });
         Ok(MockLightdashHandle {
-            url,
+            server: bound.serve(app, "mock Lightdash"),
             shared,
-            shutdown_tx,
-            task,
         })
     }
 }
 
 /// Controls a running mock Lightdash. Dropping it stops the server.
 pub struct MockLightdashHandle {
-    url: String,
+    server: super::server::Running,
     shared: Arc<Shared>,
-    shutdown_tx: watch::Sender<bool>,
-    task: JoinHandle<()>,
 }
 
 impl MockLightdashHandle {
     /// Base URL, e.g. `http://127.0.0.1:40123` (no trailing slash).
     pub fn url(&self) -> String {
-        self.url.clone()
+        self.server.url()
     }
 
     /// Edits the served content; the next request sees the change.
@@ -338,21 +322,14 @@ impl MockLightdashHandle {
 
     /// Stops the server: hanging requests end, open connections close.
     pub fn shutdown(&self) {
-        let _ = self.shutdown_tx.send(true);
-        self.task.abort();
-    }
-}
-
-impl Drop for MockLightdashHandle {
-    fn drop(&mut self) {
-        self.shutdown();
+        self.server.stop();
     }
 }
 
 impl std::fmt::Debug for MockLightdashHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MockLightdashHandle")
-            .field("url", &self.url)
+            .field("url", &self.server.url())
             .finish_non_exhaustive()
     }
 }

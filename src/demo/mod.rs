@@ -11,6 +11,7 @@ pub mod content;
 pub mod mock_dot;
 pub mod mock_lightdash;
 pub mod run;
+pub mod server;
 pub mod synthetic;
 
 /// A reqwest client for the mocks' tests. reqwest is built without a default crypto provider;

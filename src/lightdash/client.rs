@@ -197,6 +197,20 @@ impl LightdashClient {
         }
     }
 
+    /// A client for the configured Lightdash.
+    pub fn from_settings(
+        settings: &crate::config::LightdashSettings,
+        counters: Arc<ApiCounters>,
+    ) -> Self {
+        Self::new(
+            settings.url.clone(),
+            &settings.api_key,
+            settings.requests_per_second,
+            settings.timeout,
+            counters,
+        )
+    }
+
     /// Forgets which as-code routes work, so the next detail fetch probes again (the server
     /// may have been upgraded, or the token's role changed).
     pub fn reset_route_probe(&self) {

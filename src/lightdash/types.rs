@@ -788,6 +788,29 @@ pub struct DashboardDetails {
     pub space_slug: Option<String>,
 }
 
+impl DashboardDetails {
+    /// Uuids of the charts on its tiles, sorted, once each: `savedChartUuid` on legacy
+    /// payloads, `chartSlug` resolved through the charts listing on as-code payloads.
+    pub fn chart_uuids(&self, slug_to_uuid: &std::collections::HashMap<&str, &str>) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .tiles
+            .iter()
+            .filter_map(|t| {
+                t.properties.saved_chart_uuid.clone().or_else(|| {
+                    t.properties
+                        .chart_slug
+                        .as_deref()
+                        .and_then(|s| slug_to_uuid.get(s))
+                        .map(|u| (*u).to_owned())
+                })
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
 /// A field of an explore (`CompiledDimension` / `CompiledMetric`).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
 #[serde(rename_all = "camelCase", default)]

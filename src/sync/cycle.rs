@@ -54,14 +54,8 @@ impl SyncContext {
     pub fn new(settings: Arc<Settings>, store: Store) -> Self {
         let lightdash_counters = Arc::new(ApiCounters::new("lightdash"));
         let dot_counters = Arc::new(ApiCounters::new("dot"));
-        let ld = &settings.lightdash;
-        let lightdash = LightdashClient::new(
-            ld.url.clone(),
-            &ld.api_key,
-            ld.requests_per_second,
-            ld.timeout,
-            lightdash_counters.clone(),
-        );
+        let lightdash =
+            LightdashClient::from_settings(&settings.lightdash, lightdash_counters.clone());
         let d = &settings.dot;
         let dot = DotClient::new(
             &d.url,
@@ -263,25 +257,6 @@ impl Listing {
             .copied()
             .unwrap_or(Scope::Out(DeactivateReason::Private))
     }
-}
-
-fn tile_chart_uuids(details: &DashboardDetails, slug_to_uuid: &HashMap<&str, &str>) -> Vec<String> {
-    let mut out: Vec<String> = details
-        .tiles
-        .iter()
-        .filter_map(|t| {
-            t.properties.saved_chart_uuid.clone().or_else(|| {
-                t.properties
-                    .chart_slug
-                    .as_deref()
-                    .and_then(|s| slug_to_uuid.get(s))
-                    .map(|u| (*u).to_owned())
-            })
-        })
-        .collect();
-    out.sort();
-    out.dedup();
-    out
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -540,7 +515,7 @@ async fn sync_project(
     }
     let dash_tiles: HashMap<String, Vec<String>> = dash_details
         .iter()
-        .map(|(uuid, d)| (uuid.clone(), tile_chart_uuids(d, &slug_to_uuid)))
+        .map(|(uuid, d)| (uuid.clone(), d.chart_uuids(&slug_to_uuid)))
         .collect();
 
     // A dashboard whose listing changed re-renders the charts it shows (their "shown on").

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
+use crate::lightdash::client::AsCodeDecoded;
 use crate::lightdash::types::{ChartDetails, DashboardDetails};
 use crate::lightdash::{LightdashClient, LightdashError};
 
@@ -45,22 +46,13 @@ impl<T> Default for Fetched<T> {
     }
 }
 
-/// Which kind of details.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DetailKind {
-    /// Charts.
-    Chart,
-    /// Dashboards.
-    Dashboard,
-}
-
 /// Fetches chart details.
 pub async fn fetch_charts(
     client: &LightdashClient,
     project: &str,
     wanted: &[Wanted],
 ) -> Fetched<ChartDetails> {
-    fetch(client, project, wanted, DetailKind::Chart).await
+    fetch(client, project, wanted).await
 }
 
 /// Fetches dashboard details. Through the legacy route this records a view per dashboard in
@@ -70,18 +62,14 @@ pub async fn fetch_dashboards(
     project: &str,
     wanted: &[Wanted],
 ) -> Fetched<DashboardDetails> {
-    fetch(client, project, wanted, DetailKind::Dashboard).await
+    fetch(client, project, wanted).await
 }
 
-async fn fetch<T>(
+async fn fetch<T: Details>(
     client: &LightdashClient,
     project: &str,
     wanted: &[Wanted],
-    kind: DetailKind,
-) -> Fetched<T>
-where
-    T: DeserializeOwned + HasIdentityBound + Send + 'static,
-{
+) -> Fetched<T> {
     let mut out = Fetched::default();
     if wanted.is_empty() {
         return out;
@@ -89,10 +77,7 @@ where
     // Only items with a known slug can be matched back from an as-code batch; the others
     // are asked for one id per request (still no view counting), see below.
     let ids: Vec<String> = wanted.iter().map(|w| w.uuid.clone()).collect();
-    let batch = match kind {
-        DetailKind::Chart => client.charts_as_code_decoded::<T>(project, &ids).await,
-        DetailKind::Dashboard => client.dashboards_as_code_decoded::<T>(project, &ids).await,
-    };
+    let batch = T::as_code(client, project, &ids).await;
     let mut legacy: Vec<&Wanted> = Vec::new();
     match batch {
         Ok(batch) => {
@@ -137,11 +122,7 @@ where
         .map(|uuid: String| {
             let client = client.clone();
             async move {
-                let r = match kind {
-                    DetailKind::Chart => client.saved_chart(&uuid).await.map(T::from_chart),
-                    DetailKind::Dashboard => client.dashboard(&uuid).await.map(T::from_dashboard),
-                };
-                let r = r.and_then(|x| x.ok_or_else(|| unreachable_kind(&uuid)));
+                let r = T::legacy(&client, &uuid).await;
                 (uuid, r)
             }
         })
@@ -162,44 +143,52 @@ where
     out
 }
 
-fn unreachable_kind(uuid: &str) -> LightdashError {
-    LightdashError::NotFound {
-        route: uuid.to_owned(),
-        name: "KindMismatch".into(),
-        message: "details of another kind".into(),
-    }
-}
-
-/// Glue so one generic `fetch` serves both kinds.
-pub trait HasIdentityBound: Sized {
+/// One kind of details: how to fetch it in batches (as code) and one by one (legacy).
+pub trait Details: DeserializeOwned + Send + 'static {
+    /// As-code items for these ids, decoded page by page.
+    fn as_code(
+        client: &LightdashClient,
+        project: &str,
+        ids: &[String],
+    ) -> impl Future<Output = Result<AsCodeDecoded<Self>, LightdashError>> + Send;
+    /// One item through the legacy per-item route.
+    fn legacy(
+        client: &LightdashClient,
+        uuid: &str,
+    ) -> impl Future<Output = Result<Self, LightdashError>> + Send;
     /// Records the uuid (as-code items have none).
     fn set_identity(&mut self, uuid: &str);
-    /// Converts chart details (identity for charts).
-    fn from_chart(c: ChartDetails) -> Option<Self>;
-    /// Converts dashboard details (identity for dashboards).
-    fn from_dashboard(d: DashboardDetails) -> Option<Self>;
 }
 
-impl HasIdentityBound for ChartDetails {
+impl Details for ChartDetails {
+    async fn as_code(
+        client: &LightdashClient,
+        project: &str,
+        ids: &[String],
+    ) -> Result<AsCodeDecoded<Self>, LightdashError> {
+        client.charts_as_code_decoded(project, ids).await
+    }
+    async fn legacy(client: &LightdashClient, uuid: &str) -> Result<Self, LightdashError> {
+        client.saved_chart(uuid).await
+    }
     fn set_identity(&mut self, uuid: &str) {
         self.uuid = Some(uuid.to_owned());
     }
-    fn from_chart(c: ChartDetails) -> Option<Self> {
-        Some(c)
-    }
-    fn from_dashboard(_: DashboardDetails) -> Option<Self> {
-        None
-    }
 }
 
-impl HasIdentityBound for DashboardDetails {
+impl Details for DashboardDetails {
+    async fn as_code(
+        client: &LightdashClient,
+        project: &str,
+        ids: &[String],
+    ) -> Result<AsCodeDecoded<Self>, LightdashError> {
+        client.dashboards_as_code_decoded(project, ids).await
+    }
+    /// Records a view in Lightdash: only ever called for dashboards that changed.
+    async fn legacy(client: &LightdashClient, uuid: &str) -> Result<Self, LightdashError> {
+        client.dashboard(uuid).await
+    }
     fn set_identity(&mut self, uuid: &str) {
         self.uuid = Some(uuid.to_owned());
-    }
-    fn from_chart(_: ChartDetails) -> Option<Self> {
-        None
-    }
-    fn from_dashboard(d: DashboardDetails) -> Option<Self> {
-        Some(d)
     }
 }
