@@ -281,12 +281,72 @@ pub async fn run_once(
     let ctx = SyncContext::new(settings, store.clone());
     let mut progress = OneShotProgress::new();
     progress.start_ticker(Duration::from_secs(5));
-    let run = crate::sync::run_cycle(&ctx, opts, progress.as_ref()).await;
+    let run = run_cycle_guarded(&ctx, opts, progress.as_ref()).await;
     progress.finish();
     if !opts.dry_run {
         publish_status(&store);
     }
     run
+}
+
+/// Runs one cycle with a panic inside it caught and turned into a failed cycle.
+///
+/// A panic is a bug, but one a piece of content can trigger on every cycle (field report:
+/// a Turkish date label): left alone it kills a one-shot run with exit 101 and no report,
+/// and in the daemon it vanished inside the cycle task while `/healthz` stayed green. Caught
+/// here it becomes a [`Outcome::Failed`](crate::sync::Outcome) report (exit 2, the failed
+/// cycle metric, `status`), written to the state like any other report.
+pub async fn run_cycle_guarded(
+    ctx: &SyncContext,
+    opts: CycleOptions,
+    progress: &dyn Progress,
+) -> crate::sync::CycleRun {
+    guard_cycle(ctx, opts, crate::sync::run_cycle(ctx, opts, progress)).await
+}
+
+/// [`run_cycle_guarded`] for any cycle future (tests drive it with one that panics).
+pub async fn guard_cycle(
+    ctx: &SyncContext,
+    opts: CycleOptions,
+    cycle: impl std::future::Future<Output = crate::sync::CycleRun>,
+) -> crate::sync::CycleRun {
+    use futures_util::FutureExt;
+    let started_at_ms = chrono::Utc::now().timestamp_millis();
+    let started = std::time::Instant::now();
+    match std::panic::AssertUnwindSafe(cycle).catch_unwind().await {
+        Ok(run) => run,
+        Err(payload) => {
+            let why = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(no message)".to_owned());
+            let report = CycleReport {
+                kind: opts.kind,
+                dry_run: opts.dry_run,
+                started_at_ms,
+                duration_ms: started.elapsed().as_millis() as u64,
+                outcome: crate::sync::Outcome::Failed,
+                error: Some(format!(
+                    "internal error: the cycle panicked ({why}); nothing after the panic was done. Please report this with the log"
+                )),
+                ..CycleReport::default()
+            };
+            tracing::error!(kind = opts.kind.as_str(), panic = %why, "the cycle panicked; counted as a failed cycle");
+            if !opts.dry_run
+                && let Err(e) = ctx
+                    .store
+                    .add_report(&report)
+                    .and_then(|_| ctx.store.flush())
+            {
+                tracing::error!(error = %e, "could not write the cycle report to the state");
+            }
+            crate::sync::CycleRun {
+                report,
+                planned: Vec::new(),
+            }
+        }
+    }
 }
 
 /// A Lightdash client for commands that run outside a cycle (`preview`, `check`).

@@ -22,9 +22,7 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::config::Settings;
 use crate::state::StateError;
-use crate::sync::{
-    CycleKind, CycleOptions, CycleReport, NoProgress, Outcome, SyncContext, run_cycle,
-};
+use crate::sync::{CycleKind, CycleOptions, CycleReport, NoProgress, Outcome, SyncContext};
 
 /// How long in-flight work may take to finish after SIGTERM before it is abandoned (it is
 /// simply redone next start). Below the 20 s promised to operators, leaving time to flush.
@@ -250,7 +248,9 @@ pub async fn run(
             allow_mass_deactivation,
         };
         let cycle_ctx = ctx.clone();
-        let mut cycle = tokio::spawn(async move { run_cycle(&cycle_ctx, opts, &NoProgress).await });
+        let mut cycle = tokio::spawn(async move {
+            crate::app::run_cycle_guarded(&cycle_ctx, opts, &NoProgress).await
+        });
         let finished = tokio::select! {
             r = &mut cycle => r.ok(),
             _ = stop_rx.changed() => {
