@@ -117,10 +117,78 @@ pub fn record_cycle_metrics(report: &CycleReport) {
     metrics::gauge!("ldsync_last_cycle_assets_failed").set(report.failed as f64);
 }
 
-/// Runs until SIGTERM or SIGINT.
+/// The daemon's signal streams. Installed first thing in `main`, before the config is read:
+/// SIGUSR1's default action kills the process, so one sent in the first milliseconds of a
+/// start (a deploy hook, a resync requested as the unit restarts) must already find a
+/// handler. Signals that arrive before the loop runs are kept by the streams and handled
+/// when it starts (a SIGUSR1 then queues a resync, a SIGTERM stops the daemon).
+pub struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    usr1: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installs the handlers (needs a tokio runtime).
+    ///
+    /// # Errors
+    /// When the OS refuses a handler (practically never).
+    pub fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            usr1: signal(SignalKind::user_defined1())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Feeds the daemon: SIGUSR1 queues a resync, SIGHUP is logged, SIGTERM/SIGINT flip
+    /// `stop`.
+    fn spawn(mut self, shared: Arc<Shared>, stop: tokio::sync::watch::Sender<bool>) {
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = self.term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
+                    _ = self.int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
+                    _ = self.usr1.recv() => shared.resync("SIGUSR1"),
+                    _ = self.hup.recv() => tracing::info!("SIGHUP ignored: restart the service to reload the configuration"),
+                }
+            }
+            let _ = stop.send(true);
+        });
+    }
+}
+
+/// For one-shot runs (`--once`, `--resync`, `--deep`): SIGUSR1 and SIGHUP are logged and
+/// ignored instead of killing the run (a resync request meant for a daemon, a closed
+/// terminal). SIGTERM and SIGINT keep their default action: a killed one-shot run loses
+/// nothing (at-least-once delivery, RELIABILITY.md G1).
+///
+/// # Errors
+/// When the OS refuses a handler (practically never).
+pub fn ignore_signals_in_one_shot() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                Some(()) = usr1.recv() => tracing::warn!("SIGUSR1 ignored: a one-shot run is already running; it requests a resync from a daemon only"),
+                Some(()) = hup.recv() => tracing::warn!("SIGHUP ignored by a one-shot run"),
+                else => break,
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Runs until SIGTERM or SIGINT, with the handlers installed by [`Signals::install`].
 pub async fn run(
     settings: Arc<Settings>,
     allow_mass_deactivation: bool,
+    signals: Signals,
 ) -> Result<(), DaemonError> {
     let metrics = PrometheusBuilder::new().install_recorder().ok();
     let store = crate::app::open_store(&settings)?;
@@ -207,30 +275,7 @@ pub async fn run(
 
     // Signals.
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    {
-        let s = shared.clone();
-        tokio::spawn(async move {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int), Ok(mut usr1), Ok(mut hup)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::user_defined1()),
-                signal(SignalKind::hangup()),
-            ) else {
-                tracing::error!("cannot install signal handlers");
-                return;
-            };
-            loop {
-                tokio::select! {
-                    _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
-                    _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
-                    _ = usr1.recv() => s.resync("SIGUSR1"),
-                    _ = hup.recv() => tracing::info!("SIGHUP ignored: restart the service to reload the configuration"),
-                }
-            }
-            let _ = stop_tx.send(true);
-        });
-    }
+    signals.spawn(shared.clone(), stop_tx);
 
     // The loop: one cycle at a time.
     loop {

@@ -10,7 +10,7 @@ use lightdash_dot_sync::cli::{Cli, Command};
 use lightdash_dot_sync::config::{self, ConfigError, LogFormat, Settings};
 use lightdash_dot_sync::state::StateError;
 use lightdash_dot_sync::sync::{CycleKind, CycleOptions};
-use lightdash_dot_sync::{app, telemetry};
+use lightdash_dot_sync::{app, daemon, telemetry};
 
 /// Exit codes (DESIGN.md §2).
 const EXIT_CYCLE_FAILED: u8 = 2;
@@ -61,6 +61,23 @@ fn load_settings(cli: &Cli) -> Result<Settings, ConfigError> {
 }
 
 async fn dispatch(cli: Cli) -> ExitCode {
+    // Signal handlers first thing: a SIGUSR1 during start-up must not kill the process.
+    let is_one_shot = cli.once || cli.resync || cli.deep;
+    let mut signals = None;
+    if cli.command.is_none() {
+        let installed = if is_one_shot {
+            daemon::ignore_signals_in_one_shot().map(|()| None)
+        } else {
+            daemon::Signals::install().map(Some)
+        };
+        match installed {
+            Ok(s) => signals = s,
+            Err(e) => {
+                eprintln!("error: cannot install signal handlers: {e}");
+                return ExitCode::from(EXIT_CYCLE_FAILED);
+            }
+        }
+    }
     if let Some(Command::Demo) = cli.command {
         telemetry::init(LogFormat::Text, "warn", std::io::stderr);
         return match lightdash_dot_sync::demo::run::run().await {
@@ -122,7 +139,11 @@ async fn dispatch(cli: Cli) -> ExitCode {
             one_shot(settings, opts).await
         }
         None => {
-            match lightdash_dot_sync::daemon::run(settings, cli.allow_mass_deactivation).await {
+            let Some(signals) = signals else {
+                eprintln!("error: signal handlers are missing");
+                return ExitCode::from(EXIT_CYCLE_FAILED);
+            };
+            match daemon::run(settings, cli.allow_mass_deactivation, signals).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -157,7 +178,7 @@ async fn one_shot(settings: Arc<Settings>, opts: CycleOptions) -> ExitCode {
             report.deactivated
         );
     }
-    lightdash_dot_sync::daemon::log_summary(&report, store_bytes);
+    daemon::log_summary(&report, store_bytes);
     eprintln!("{}", report.one_line());
     if let Some(e) = &report.error {
         eprintln!("error: {e}");

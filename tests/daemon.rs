@@ -866,3 +866,25 @@ async fn invalid_cron_exits_78_before_any_request() {
     assert_eq!(env.dot.requests().len(), 0, "no request to Dot");
     assert_eq!(http(env.port, "GET", "/healthz").await, None, "no listener");
 }
+
+/// Field report: SIGUSR1 in the first milliseconds of a start killed the daemon (its
+/// handler was installed only after the state, the listener and the scheduler). Now it is
+/// installed before anything is logged: a SIGUSR1 sent as soon as the first log line
+/// appears is kept and runs a resync once the loop starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigusr1_during_start_up_queues_a_resync() {
+    let env = Env::start(Setup::default()).await;
+    let mut daemon = env.spawn_daemon("daemon", None);
+    assert!(
+        eventually(Duration::from_secs(20), || !daemon.stderr().is_empty()).await,
+        "the daemon logs at start"
+    );
+    daemon.signal("USR1");
+    daemon
+        .wait_metrics(Duration::from_secs(40), "a resync cycle", |m| {
+            cycles(m, "resync", "success") >= 1.0
+        })
+        .await;
+    assert!(daemon.child.try_wait().unwrap().is_none(), "still running");
+    assert!(daemon.stderr().contains("SIGUSR1"));
+}
