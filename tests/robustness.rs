@@ -90,3 +90,150 @@ async fn a_panicking_cycle_is_reported_as_a_failed_cycle() {
     let next = app.cycle().await;
     assert_eq!(next.report.outcome, Outcome::Success);
 }
+
+/// In-scope chart uuids of the default project, and the space of each.
+fn in_scope_charts(app: &TestApp) -> Vec<(String, String)> {
+    let content = app.content();
+    let expected = expected_ids(&content);
+    content
+        .default_project()
+        .unwrap()
+        .charts
+        .iter()
+        .filter(|c| expected.contains(&chart_id(&c.summary.uuid)))
+        .map(|c| (c.summary.uuid.clone(), c.summary.space_uuid.clone()))
+        .collect()
+}
+
+/// Ids Dot received with `active: false` since the last clear.
+fn deactivated(app: &TestApp) -> Vec<String> {
+    app.dot
+        .requests()
+        .into_iter()
+        .filter(|r| r.body["external_asset"]["active"] == serde_json::json!(false))
+        .filter_map(|r| r.id)
+        .collect()
+}
+
+/// Field report: one wrongly typed field in one listing item blocked its whole project (exit
+/// 2 every cycle) and the error did not name it. Now that asset fails alone, named by uuid,
+/// field and route; everything else syncs; the item is not taken for deleted.
+#[tokio::test]
+async fn a_wrongly_typed_listing_field_fails_only_that_asset() {
+    let app = spawn_app().await;
+    assert_eq!(app.cycle().await.report.outcome, Outcome::Success);
+    let charts = in_scope_charts(&app);
+    let (bad, _) = &charts[0];
+    app.lightdash
+        .set_listing_override(bad, "views", serde_json::json!("many"));
+    // Something else changes too, to show the project still syncs.
+    let (good, _) = &charts[1];
+    app.lightdash.update(|c| {
+        c.chart_mut(good).unwrap().summary.name = "Renamed while a neighbour is broken".into();
+    });
+    app.clear_requests();
+    for _ in 0..2 {
+        let run = app.cycle_kind(CycleKind::Deep).await;
+        let r = &run.report;
+        assert_eq!(r.outcome, Outcome::PartialFailure, "{:?}", r.error);
+        assert_eq!(r.failed, 1, "{:?}", r.failures);
+        let f = &r.failures[0];
+        assert_eq!(f.id, chart_id(bad));
+        assert!(
+            f.error
+                .contains(&format!("item {bad} of /api/v1/projects/")),
+            "{}",
+            f.error
+        );
+        assert!(f.error.contains("/charts"), "{}", f.error);
+        assert!(
+            f.error.contains("views: invalid type: string \"many\""),
+            "{}",
+            f.error
+        );
+    }
+    assert!(deactivated(&app).is_empty(), "{:?}", deactivated(&app));
+    assert!(
+        app.dot_id_set().contains(&chart_id(good)),
+        "the project still syncs"
+    );
+    assert!(!app.dot_id_set().contains(&chart_id(bad)));
+    // Fixed in Lightdash: the next cycle pushes it again and succeeds.
+    app.lightdash.clear_item_overrides();
+    let run = app.cycle().await;
+    assert_eq!(
+        run.report.outcome,
+        Outcome::Success,
+        "{:?}",
+        run.report.failures
+    );
+}
+
+/// A space that does not decode holds its sub-spaces and content: none is pushed (their
+/// privacy is unknown) and none is deactivated.
+#[tokio::test]
+async fn content_of_an_undecodable_space_is_held_not_deactivated() {
+    let app = spawn_app().await;
+    assert_eq!(app.cycle().await.report.outcome, Outcome::Success);
+    let (chart, space) = in_scope_charts(&app)[0].clone();
+    app.lightdash
+        .set_listing_override(&space, "isPrivate", serde_json::json!("no"));
+    app.clear_requests();
+    let run = app.cycle_kind(CycleKind::Resync).await;
+    assert_eq!(run.report.outcome, Outcome::PartialFailure);
+    let failed: Vec<&str> = run.report.failures.iter().map(|f| f.id.as_str()).collect();
+    assert!(failed.contains(&space_id(&space).as_str()), "{failed:?}");
+    assert!(failed.contains(&chart_id(&chart).as_str()), "{failed:?}");
+    assert!(deactivated(&app).is_empty(), "{:?}", deactivated(&app));
+    let pushed = app.dot_id_set();
+    assert!(!pushed.contains(&chart_id(&chart)) && !pushed.contains(&space_id(&space)));
+    assert!(pushed.len() > 3, "the rest is pushed: {pushed:?}");
+}
+
+/// Field report: an as-code item nested deeper than serde's limit failed its whole page of
+/// 100 charts every cycle. Now only that chart fails.
+#[tokio::test]
+async fn an_as_code_item_nested_too_deep_fails_alone() {
+    let app = spawn_app().await;
+    let charts = in_scope_charts(&app);
+    let (bad, _) = &charts[0];
+    let mut deep = serde_json::json!(1);
+    for _ in 0..300 {
+        deep = serde_json::json!([deep]);
+    }
+    app.lightdash.set_item_override(bad, "chartConfig", deep);
+    let run = app.cycle().await;
+    assert_eq!(
+        run.report.outcome,
+        Outcome::PartialFailure,
+        "{:?}",
+        run.report.error
+    );
+    let failed: Vec<&str> = run.report.failures.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(failed, [chart_id(bad).as_str()]);
+    let pushed = app.dot_id_set();
+    for (uuid, _) in &charts[1..] {
+        assert!(pushed.contains(&chart_id(uuid)), "{uuid} not pushed");
+    }
+}
+
+/// Field report: the same uuid twice in a listing made it "changed" every cycle. One copy is
+/// kept (deterministically), so the second cycle pushes nothing.
+#[tokio::test]
+async fn a_duplicated_listing_item_is_not_changed_every_cycle() {
+    let app = spawn_app().await;
+    let charts = in_scope_charts(&app);
+    let (dup, _) = &charts[0];
+    app.lightdash
+        .set_listing_duplicate(dup, "name", serde_json::json!("A stale copy"));
+    let first = app.cycle().await;
+    assert_eq!(first.report.outcome, Outcome::Success);
+    assert!(app.dot_id_set().contains(&chart_id(dup)));
+    for _ in 0..2 {
+        app.clear_requests();
+        let again = app.cycle().await;
+        assert_eq!(again.report.outcome, Outcome::Success);
+        assert_eq!(again.report.changed, 0);
+        assert!(app.dot.requests().is_empty(), "{:?}", app.dot_ids());
+    }
+}

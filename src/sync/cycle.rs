@@ -171,6 +171,14 @@ async fn run_projects(
         .projects()
         .await
         .map_err(|e| format!("listing Lightdash projects failed: {e}"))?;
+    for bad in &all.undecodable {
+        tracing::error!(error = %bad, "a Lightdash project could not be decoded; its assets are left as they are");
+        report.projects_failed.push(
+            bad.uuid
+                .clone()
+                .unwrap_or_else(|| format!("{}#{}", bad.route, bad.index)),
+        );
+    }
     let wanted = &settings.lightdash.projects;
     let projects: Vec<Project> = if wanted.is_empty() {
         all.into_iter()
@@ -332,6 +340,26 @@ async fn sync_project(
             return;
         }
     }
+    // Items Lightdash listed in a form we cannot decode fail alone and are never "gone".
+    let held = super::held::held(&spaces, &dashboards, &charts, entries);
+    for (id, error) in &held.failures {
+        tracing::warn!(project = p, id = %id, error = %error, "asset skipped this cycle");
+        report.fail(id, error);
+        mark_stale(ctx, opts, entries, id);
+    }
+    let keep = |kind: AssetKind, uuid: &str| !held.ids.contains(&kind.asset_id(uuid));
+    let spaces: Vec<SpaceSummary> = spaces
+        .into_iter()
+        .filter(|s| keep(AssetKind::Space, &s.uuid))
+        .collect();
+    let dashboards: Vec<DashboardSummary> = dashboards
+        .into_iter()
+        .filter(|d| keep(AssetKind::Dashboard, &d.uuid))
+        .collect();
+    let charts: Vec<ChartSummary> = charts
+        .into_iter()
+        .filter(|c| keep(AssetKind::Chart, &c.uuid))
+        .collect();
     let tree = SpaceTree::new(&spaces);
     let mut space_scope = HashMap::new();
     for s in &spaces {
@@ -844,6 +872,8 @@ async fn sync_project(
             unrendered_views.insert(id, c.views);
         }
     }
+    // Held assets count as present: never deactivated as gone.
+    in_scope.extend(held.ids);
     let now = now_secs();
     let plan: Plan = plan::plan(PlanInput {
         kind: opts.kind,

@@ -2,6 +2,7 @@
 //! plan ([`plan`], pure) and the cycle report ([`report`], pure).
 pub mod cycle;
 pub mod details;
+pub mod held;
 pub mod plan;
 pub mod report;
 
