@@ -27,11 +27,28 @@ pub const STATUS_FILE: &str = "status.json";
 
 /// Opens the state for this process, recording who holds it.
 pub fn open_store(settings: &Settings) -> Result<Store, StateError> {
+    open_store_with(settings, Store::open)
+}
+
+/// Opens the state for the daemon: a storage fault (a full disk) does not stop it; the store
+/// starts faulted, readiness says so, and every cycle tries to reopen it first.
+pub fn open_store_for_daemon(settings: &Settings) -> Result<Store, StateError> {
+    let store = open_store_with(settings, Store::open_or_defer)?;
+    if let Some(reason) = store.fault() {
+        tracing::error!(path = %settings.state.path.display(), reason = %reason, "the state cannot be opened (not corruption: it is left as it is); not ready until the storage works again, retried every cycle");
+    }
+    Ok(store)
+}
+
+fn open_store_with(
+    settings: &Settings,
+    open: fn(&Path, &Owner) -> Result<(Store, OpenOutcome), StateError>,
+) -> Result<Store, StateError> {
     let owner = Owner {
         pid: std::process::id(),
         listen: settings.server.listen.map(|a| a.to_string()),
     };
-    let (store, outcome) = Store::open(&settings.state.path, &owner)?;
+    let (store, outcome) = open(&settings.state.path, &owner)?;
     match outcome {
         OpenOutcome::Opened => {
             tracing::debug!(path = %settings.state.path.display(), "state opened")
@@ -313,7 +330,29 @@ pub async fn guard_cycle(
     use futures_util::FutureExt;
     let started_at_ms = chrono::Utc::now().timestamp_millis();
     let started = std::time::Instant::now();
-    match std::panic::AssertUnwindSafe(cycle).catch_unwind().await {
+    let failed = |error: String| CycleReport {
+        kind: opts.kind,
+        dry_run: opts.dry_run,
+        started_at_ms,
+        duration_ms: started.elapsed().as_millis() as u64,
+        outcome: crate::sync::Outcome::Failed,
+        error: Some(error),
+        ..CycleReport::default()
+    };
+    // A store that failed to write (a full disk) is reopened first; while it cannot write,
+    // the cycle fails at once: pushing what could not be recorded only means pushing it again.
+    if !opts.dry_run
+        && ctx.store.fault().is_some()
+        && let Err(e) = ctx.store.recover()
+    {
+        let report = failed(format!("the state cannot be written: {e}"));
+        tracing::error!(kind = opts.kind.as_str(), error = %e, "cycle skipped: the state cannot be written");
+        return crate::sync::CycleRun {
+            report,
+            planned: Vec::new(),
+        };
+    }
+    let mut run = match std::panic::AssertUnwindSafe(cycle).catch_unwind().await {
         Ok(run) => run,
         Err(payload) => {
             let why = payload
@@ -321,17 +360,9 @@ pub async fn guard_cycle(
                 .map(|s| (*s).to_owned())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "(no message)".to_owned());
-            let report = CycleReport {
-                kind: opts.kind,
-                dry_run: opts.dry_run,
-                started_at_ms,
-                duration_ms: started.elapsed().as_millis() as u64,
-                outcome: crate::sync::Outcome::Failed,
-                error: Some(format!(
-                    "internal error: the cycle panicked ({why}); nothing after the panic was done. Please report this with the log"
-                )),
-                ..CycleReport::default()
-            };
+            let report = failed(format!(
+                "internal error: the cycle panicked ({why}); nothing after the panic was done. Please report this with the log"
+            ));
             tracing::error!(kind = opts.kind.as_str(), panic = %why, "the cycle panicked; counted as a failed cycle");
             if !opts.dry_run
                 && let Err(e) = ctx
@@ -346,7 +377,22 @@ pub async fn guard_cycle(
                 planned: Vec::new(),
             }
         }
+    };
+    if opts.dry_run {
+        return run;
     }
+    if let Some(reason) = ctx.store.fault() {
+        // Assets were pushed but not recorded: they are pushed again once the state works.
+        run.report.outcome = crate::sync::Outcome::Failed;
+        run.report.error.get_or_insert(format!(
+            "the state cannot be written ({reason}); it was left as it is and is reopened before the next cycle"
+        ));
+    } else if run.report.outcome == crate::sync::Outcome::Success
+        && let Err(e) = ctx.store.note_cycle_succeeded()
+    {
+        tracing::warn!(error = %e, "could not record the successful cycle in the state");
+    }
+    run
 }
 
 /// A Lightdash client for commands that run outside a cycle (`preview`, `check`).

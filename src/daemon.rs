@@ -71,6 +71,8 @@ struct Shared {
     heartbeat: AtomicI64,
     metrics: Option<PrometheusHandle>,
     allow_remote_admin: bool,
+    /// Readiness also needs a state that can be written.
+    store: crate::state::Store,
 }
 
 impl Shared {
@@ -191,7 +193,7 @@ pub async fn run(
     signals: Signals,
 ) -> Result<(), DaemonError> {
     let metrics = PrometheusBuilder::new().install_recorder().ok();
-    let store = crate::app::open_store(&settings)?;
+    let store = crate::app::open_store_for_daemon(&settings)?;
     let ctx = SyncContext::new(settings.clone(), store.clone());
     let (tx, mut rx) = mpsc::channel::<CycleKind>(1);
     let shared = Arc::new(Shared {
@@ -202,6 +204,7 @@ pub async fn run(
         heartbeat: AtomicI64::new(now()),
         metrics,
         allow_remote_admin: settings.server.allow_remote_admin,
+        store: store.clone(),
     });
 
     // HTTP listener.
@@ -334,6 +337,11 @@ pub async fn run(
     if let Some(server) = server {
         server.abort();
     }
+    // A store faulted earlier gets one more chance; everything acknowledged but unrecorded
+    // is pushed again next start, so a state that still cannot be written loses nothing.
+    if store.fault().is_some() {
+        let _ = store.recover();
+    }
     store.flush()?;
     tracing::info!("stopped");
     Ok(())
@@ -385,10 +393,15 @@ async fn healthz(State(s): State<Arc<Shared>>) -> impl IntoResponse {
 }
 
 async fn readyz(State(s): State<Arc<Shared>>) -> impl IntoResponse {
-    if s.ready.load(Ordering::SeqCst) {
-        (StatusCode::OK, "ready\n")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    if !s.ready.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_owned());
+    }
+    match s.store.fault() {
+        None => (StatusCode::OK, "ready\n".to_owned()),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: the state cannot be written ({reason})\n"),
+        ),
     }
 }
 

@@ -237,3 +237,64 @@ async fn a_duplicated_listing_item_is_not_changed_every_cycle() {
         assert!(app.dot.requests().is_empty(), "{:?}", app.dot_ids());
     }
 }
+
+/// Field report: after a temporary ENOSPC every later cycle failed even once space was free.
+/// A cycle that cannot write its state fails (outcome, error naming the fault), nothing is
+/// moved aside; once the storage works the next cycle reopens the state, pushes what was not
+/// recorded, and succeeds.
+#[tokio::test]
+async fn a_transient_storage_fault_fails_the_cycle_then_the_state_recovers() {
+    use lightdash_dot_sync::app::run_cycle_guarded;
+    use lightdash_dot_sync::sync::NoProgress;
+    let app = spawn_app().await;
+    let store = app.ctx().store.clone();
+    assert_eq!(app.cycle().await.report.outcome, Outcome::Success);
+    let (renamed, _) = in_scope_charts(&app)[0].clone();
+    app.lightdash.update(|c| {
+        c.chart_mut(&renamed).unwrap().summary.name = "Renamed on a full disk".into();
+    });
+    store.inject_fault(Some(28));
+    let opts = CycleOptions::default();
+    let run = run_cycle_guarded(app.ctx(), opts, &NoProgress).await;
+    assert_eq!(run.report.outcome, Outcome::Failed);
+    let error = run.report.error.clone().unwrap();
+    assert!(error.contains("No space left on device"), "{error}");
+    assert!(store.fault().is_some(), "readiness sees the fault");
+    // Still full: the next cycle fails at once, without touching either API.
+    app.clear_requests();
+    let run = run_cycle_guarded(app.ctx(), opts, &NoProgress).await;
+    assert_eq!(run.report.outcome, Outcome::Failed);
+    assert!(app.dot.requests().is_empty() && app.lightdash.requests().is_empty());
+    // Space is back.
+    store.inject_fault(None);
+    let run = run_cycle_guarded(app.ctx(), opts, &NoProgress).await;
+    assert_eq!(
+        run.report.outcome,
+        Outcome::Success,
+        "{:?}",
+        run.report.error
+    );
+    assert_eq!(store.fault(), None);
+    assert!(app.dot_id_set().contains(&chart_id(&renamed)));
+    let moved = std::fs::read_dir(app.state_path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("db.corrupt-")
+        })
+        .count();
+    assert_eq!(moved, 0, "a full disk is not corruption");
+    let reports = store.reports(10).unwrap();
+    assert_eq!(
+        reports[0].outcome,
+        Outcome::Success,
+        "the recovered cycle is recorded"
+    );
+    // And the next cycle has nothing left to push.
+    app.clear_requests();
+    assert_eq!(app.cycle().await.report.outcome, Outcome::Success);
+    assert!(app.dot.requests().is_empty(), "{:?}", app.dot_ids());
+}
