@@ -40,10 +40,10 @@ pub fn open_store_for_daemon(settings: &Settings) -> Result<Store, StateError> {
     Ok(store)
 }
 
-fn open_store_with(
-    settings: &Settings,
-    open: fn(&Path, &Owner) -> Result<(Store, OpenOutcome), StateError>,
-) -> Result<Store, StateError> {
+/// [`Store::open`] or [`Store::open_or_defer`].
+type OpenFn = fn(&Path, &Owner) -> Result<(Store, OpenOutcome), StateError>;
+
+fn open_store_with(settings: &Settings, open: OpenFn) -> Result<Store, StateError> {
     let owner = Owner {
         pid: std::process::id(),
         listen: settings.server.listen.map(|a| a.to_string()),
