@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod cause;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -298,3 +298,106 @@ async fn a_transient_storage_fault_fails_the_cycle_then_the_state_recovers() {
     assert_eq!(app.cycle().await.report.outcome, Outcome::Success);
     assert!(app.dot.requests().is_empty(), "{:?}", app.dot_ids());
 }
+
+fn client_for(base: &str) -> lightdash_dot_sync::lightdash::LightdashClient {
+    lightdash_dot_sync::lightdash::LightdashClient::new(
+        url::Url::parse(base).unwrap(),
+        &secrecy::SecretString::from("ldpat_0123456789abcdef".to_owned()),
+        1000.0,
+        std::time::Duration::from_secs(5),
+        std::sync::Arc::new(lightdash_dot_sync::stats::ApiCounters::new("lightdash")),
+    )
+}
+
+/// Field report: TLS and connect failures showed only "error sending request". The error
+/// carries its cause chain on one line.
+#[tokio::test]
+async fn transport_errors_say_why() {
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let e = client_for(&format!("http://127.0.0.1:{port}"))
+        .projects()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Connection refused"), "{e}");
+    assert!(!e.contains('\n'), "{e}");
+    // TLS spoken to a plain-HTTP server.
+    let plain = wiremock::MockServer::start().await;
+    let e = client_for(&plain.uri().replace("http://", "https://"))
+        .projects()
+        .await
+        .unwrap_err()
+        .to_string();
+    // rustls reads the plain-HTTP answer as a corrupt TLS record.
+    assert!(e.contains("received corrupt message"), "{e}");
+    // Dot's client says why as well.
+    let dot = lightdash_dot_sync::dot::client::DotClient::new(
+        &url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
+        lightdash_dot_sync::config::DotAuth::Header {
+            api_key: secrecy::SecretString::from("k".to_owned()),
+        },
+        1000.0,
+        1,
+        std::time::Duration::from_secs(5),
+        std::sync::Arc::new(lightdash_dot_sync::stats::ApiCounters::new("dot")),
+    );
+    let asset = lightdash_dot_sync::dot::types::ExternalAsset {
+        id: "lightdash-chart-x".into(),
+        subtype: "lightdash_chart".into(),
+        folder: None,
+        name: Some("x".into()),
+        description: None,
+        url: None,
+        active: true,
+        view_count: None,
+        last_accessed_at: None,
+        dot_description: None,
+    };
+    let e = dot.upsert(&asset).await.unwrap_err().to_string();
+    assert!(e.contains("Connection refused"), "{e}");
+}
+
+/// Field report: a redirect to another host (which reqwest does not send the token to) read
+/// as "rejected the token". It now says where it was redirected and what to fix.
+#[tokio::test]
+async fn a_redirect_that_drops_the_token_is_named() {
+    use wiremock::matchers::{header_exists, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(header_exists("authorization"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"status": "ok", "results": []})),
+        )
+        .mount(&elsewhere)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({
+            "status": "error",
+            "error": {"statusCode": 401, "name": "AuthorizationError", "message": "Failed to authorize user"}
+        })))
+        .mount(&elsewhere)
+        .await;
+    let front = MockServer::start().await;
+    // Another port on the same host is another origin, as another host is.
+    let target = elsewhere.uri().replace("127.0.0.1", "localhost");
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("location", format!("{target}/api/v1/org/projects").as_str()),
+        )
+        .mount(&front)
+        .await;
+    let e = client_for(&front.uri()).projects().await.unwrap_err();
+    assert_eq!(e.status(), Some(401));
+    let text = e.to_string();
+    assert!(text.contains(&format!("redirected to {target}")), "{text}");
+    assert!(text.contains("set lightdash.url"), "{text}");
+    assert!(!text.contains("rejected the token"), "{text}");
+}

@@ -48,8 +48,12 @@ pub enum DotError {
         /// Dot's `detail` or the start of the body.
         detail: String,
     },
-    /// Transport failure after retries.
-    #[error("request to Dot failed after {attempts} attempt(s): {source}")]
+    /// Transport failure after retries. The message carries the whole cause chain (DNS,
+    /// refused, certificate, timeout), not just "error sending request".
+    #[error(
+        "request to Dot failed after {attempts} attempt(s): {}",
+        crate::cause::chain(source)
+    )]
     Transport {
         /// Attempts made.
         attempts: u32,
@@ -189,6 +193,7 @@ impl DotClient {
         if (200..300).contains(&status) {
             return Ok(());
         }
+        let redirected = crate::cause::redirected_origin(&self.endpoint, response.url());
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
@@ -198,7 +203,17 @@ impl DotClient {
         let detail = detail_of(&text);
         let error = match status {
             422 => DotError::Invalid { detail },
-            401 | 403 => DotError::Unauthorized { status, detail },
+            // A redirect to another host drops query credentials (and reqwest drops
+            // credential headers): say so instead of blaming the key.
+            401 | 403 => DotError::Unauthorized {
+                status,
+                detail: match redirected {
+                    Some(to) => format!(
+                        "{detail} (after a redirect to {to}, which is not sent our credentials: set dot.url to the address Dot is served at)"
+                    ),
+                    None => detail,
+                },
+            },
             _ => DotError::Status {
                 status,
                 attempts: attempt,

@@ -93,8 +93,20 @@ pub enum LightdashError {
         #[source]
         source: serde_json::Error,
     },
-    /// Connect, TLS, reset or timeout, after retries.
-    #[error("request to Lightdash {route} failed: {source}")]
+    /// A 401 after a redirect to another host: reqwest does not forward the token there, so
+    /// this is not a wrong token but a wrong `lightdash.url`.
+    #[error(
+        "Lightdash {route} redirected to {to}, which answered 401: the token is not sent across hosts on a redirect; set lightdash.url to the address Lightdash is served at"
+    )]
+    Redirected {
+        /// Path requested.
+        route: String,
+        /// Origin the redirect led to (scheme, host, port only).
+        to: String,
+    },
+    /// Connect, TLS, reset or timeout, after retries. The message carries the whole cause
+    /// chain (DNS, refused, certificate, timeout), not just "error sending request".
+    #[error("request to Lightdash {route} failed: {}", crate::cause::chain(source))]
     Transport {
         /// Path requested.
         route: String,
@@ -119,7 +131,7 @@ impl LightdashError {
     /// HTTP status, if the server answered.
     pub fn status(&self) -> Option<u16> {
         match self {
-            LightdashError::Unauthorized { .. } => Some(401),
+            LightdashError::Unauthorized { .. } | LightdashError::Redirected { .. } => Some(401),
             LightdashError::Forbidden { .. } => Some(403),
             LightdashError::NotFound { .. } => Some(404),
             LightdashError::Status { status, .. } => Some(*status),
@@ -314,6 +326,17 @@ impl LightdashClient {
         let status = response.status().as_u16();
         self.counters.record(route, &status.to_string());
         self.warn_deprecation(route, response.headers());
+        if status == 401
+            && let Some(to) = crate::cause::redirected_origin(&self.url(path), response.url())
+        {
+            return Err((
+                LightdashError::Redirected {
+                    route: path.to_owned(),
+                    to,
+                },
+                None,
+            ));
+        }
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
