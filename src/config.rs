@@ -726,15 +726,9 @@ fn bounded<T: PartialOrd + fmt::Debug>(
     None
 }
 
-/// Parses a 6-field cron exactly as tokio-cron-scheduler does.
+/// Parses a 6-field cron exactly as the daemon's schedules do ([`crate::schedule::parse`]).
 pub fn parse_cron(expr: &str) -> Result<(), String> {
-    croner::parser::CronParser::builder()
-        .seconds(croner::parser::Seconds::Required)
-        .dom_and_dow(true)
-        .build()
-        .parse(expr)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    crate::schedule::parse(expr).map(|_| ())
 }
 
 impl RawSettings {

@@ -18,7 +18,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::mpsc;
-use tokio_cron_scheduler::{Job, JobScheduler};
+use tokio_cron_scheduler::JobScheduler;
 
 use crate::config::Settings;
 use crate::state::StateError;
@@ -105,6 +105,16 @@ impl Shared {
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+/// Seconds on the monotonic clock since the first call: the heartbeat must not go stale (or
+/// fresh) when the wall clock is stepped.
+fn monotonic_secs() -> i64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs() as i64
 }
 
 /// Records a finished cycle in the metrics.
@@ -195,92 +205,137 @@ pub async fn run(
     let metrics = PrometheusBuilder::new().install_recorder().ok();
     let store = crate::app::open_store_for_daemon(&settings)?;
     let ctx = SyncContext::new(settings.clone(), store.clone());
-    let (tx, mut rx) = mpsc::channel::<CycleKind>(1);
+    let (tx, rx) = mpsc::channel::<CycleKind>(1);
     let shared = Arc::new(Shared {
         tx,
         busy: AtomicBool::new(false),
         resync_pending: AtomicBool::new(false),
         ready: AtomicBool::new(true),
-        heartbeat: AtomicI64::new(now()),
+        heartbeat: AtomicI64::new(monotonic_secs()),
         metrics,
         allow_remote_admin: settings.server.allow_remote_admin,
         store: store.clone(),
     });
+    let server = start_listener(&settings, &shared).await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut scheduler = start_schedules(&settings, &shared, &stop_rx).await?;
+    if settings.schedule.run_on_start {
+        shared.tick(CycleKind::Incremental);
+    }
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    let heartbeat = start_heartbeat(&shared);
+    signals.spawn(shared.clone(), stop_tx);
 
-    // HTTP listener.
-    let server = match settings.server.listen {
-        Some(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|source| DaemonError::Listen { addr, source })?;
-            let app = router(shared.clone());
-            tracing::info!(%addr, "listening for /healthz /readyz /metrics /admin/resync");
-            Some(tokio::spawn(async move {
-                let _ = axum::serve(
-                    listener,
-                    app.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .await;
-            }))
-        }
-        None => None,
+    run_cycles(&ctx, &shared, rx, stop_rx, allow_mass_deactivation).await;
+
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    shared.ready.store(false, Ordering::SeqCst);
+    let _ = scheduler.shutdown().await;
+    heartbeat.abort();
+    if let Some(server) = server {
+        server.abort();
+    }
+    // A store faulted earlier gets one more chance; everything acknowledged but unrecorded
+    // is pushed again next start, so a state that still cannot be written loses nothing.
+    if store.fault().is_some() {
+        let _ = store.recover();
+    }
+    store.flush()?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Binds `server.listen` (if set) and serves the probes, metrics and admin endpoint.
+async fn start_listener(
+    settings: &Settings,
+    shared: &Arc<Shared>,
+) -> Result<Option<tokio::task::JoinHandle<()>>, DaemonError> {
+    let Some(addr) = settings.server.listen else {
+        return Ok(None);
     };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| DaemonError::Listen { addr, source })?;
+    let app = router(shared.clone());
+    tracing::info!(%addr, "listening for /healthz /readyz /metrics /admin/resync");
+    Ok(Some(tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    })))
+}
 
-    // Schedules.
+/// Starts tokio-cron-scheduler and one [`Armer`](crate::schedule::Armer) per schedule: each
+/// run is armed as a one-shot job from the cron evaluated in `schedule.timezone` when it is
+/// needed, and re-armed after a clock step (see [`crate::schedule`]).
+async fn start_schedules(
+    settings: &Settings,
+    shared: &Arc<Shared>,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Result<JobScheduler, DaemonError> {
+    use crate::schedule::{Armer, SchedulerTimers, SystemClock, Timers};
     let scheduler = JobScheduler::new()
         .await
         .map_err(|e| DaemonError::Schedule(e.to_string()))?;
-    let tz = settings.schedule.timezone;
-    let mut jobs = vec![(settings.schedule.sync.clone(), CycleKind::Incremental)];
-    if let Some(deep) = &settings.schedule.deep {
-        jobs.push((deep.clone(), CycleKind::Deep));
-    }
-    for (cron, kind) in jobs {
-        let s = shared.clone();
-        let job = Job::new_async_tz(cron.as_str(), tz, move |_, _| {
-            let s = s.clone();
-            Box::pin(async move { s.tick(kind) })
-        })
-        .map_err(|e| DaemonError::Schedule(format!("schedule {cron:?}: {e}")))?;
-        scheduler
-            .add(job)
-            .await
-            .map_err(|e| DaemonError::Schedule(e.to_string()))?;
-    }
     scheduler
         .start()
         .await
         .map_err(|e| DaemonError::Schedule(e.to_string()))?;
-    if settings.schedule.run_on_start {
-        shared.tick(CycleKind::Incremental);
+    let timers: Arc<dyn Timers> = Arc::new(SchedulerTimers::new(scheduler.clone()));
+    let mut jobs = vec![(
+        "schedule.sync",
+        &settings.schedule.sync,
+        CycleKind::Incremental,
+    )];
+    if let Some(deep) = &settings.schedule.deep {
+        jobs.push(("schedule.deep", deep, CycleKind::Deep));
     }
-
-    // Readiness and watchdog.
-    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
-    let watchdog = sd_notify::watchdog_enabled();
-    let heartbeat = {
+    for (name, expr, kind) in jobs {
+        let cron = crate::schedule::parse(expr)
+            .map_err(|e| DaemonError::Schedule(format!("{name} {expr:?}: {e}")))?;
+        let armer = Armer {
+            name,
+            cron,
+            tz: settings.schedule.timezone,
+            clock: Arc::new(SystemClock),
+            timers: timers.clone(),
+        };
         let s = shared.clone();
-        tokio::spawn(async move {
-            let every = watchdog
-                .map(|w| w / 2)
-                .unwrap_or(Duration::from_secs(5))
-                .min(Duration::from_secs(5));
-            let mut interval = tokio::time::interval(every);
-            loop {
-                interval.tick().await;
-                s.heartbeat.store(now(), Ordering::SeqCst);
-                if watchdog.is_some() {
-                    let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
-                }
+        tokio::spawn(armer.run(stop.clone(), move || s.tick(kind)));
+    }
+    Ok(scheduler)
+}
+
+/// The loop's heartbeat for `/healthz` and the systemd watchdog.
+fn start_heartbeat(shared: &Arc<Shared>) -> tokio::task::JoinHandle<()> {
+    let watchdog = sd_notify::watchdog_enabled();
+    let s = shared.clone();
+    tokio::spawn(async move {
+        let every = watchdog
+            .map(|w| w / 2)
+            .unwrap_or(Duration::from_secs(5))
+            .min(Duration::from_secs(5));
+        let mut interval = tokio::time::interval(every);
+        loop {
+            interval.tick().await;
+            s.heartbeat.store(monotonic_secs(), Ordering::SeqCst);
+            if watchdog.is_some() {
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
             }
-        })
-    };
+        }
+    })
+}
 
-    // Signals.
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    signals.spawn(shared.clone(), stop_tx);
-
-    // The loop: one cycle at a time.
+/// One cycle at a time until `stop`; a cycle running at shutdown gets [`SHUTDOWN_BOUND`].
+async fn run_cycles(
+    ctx: &SyncContext,
+    shared: &Arc<Shared>,
+    mut rx: mpsc::Receiver<CycleKind>,
+    mut stop_rx: tokio::sync::watch::Receiver<bool>,
+    allow_mass_deactivation: bool,
+) {
     loop {
         let kind = tokio::select! {
             _ = stop_rx.changed() => break,
@@ -318,33 +373,21 @@ pub async fn run(
         if let Some(run) = finished {
             let report = run.report;
             record_cycle_metrics(&report);
-            crate::app::publish_status(&store);
+            metrics::gauge!("ldsync_state_writable").set(if ctx.store.fault().is_none() {
+                1.0
+            } else {
+                0.0
+            });
+            crate::app::publish_status(&ctx.store);
             let line = report.one_line();
             let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&line)]);
-            log_summary(&report, store.size_on_disk());
+            log_summary(&report, ctx.store.size_on_disk());
             crate::stats::release_free_memory();
         }
         if *stop_rx.borrow() {
             break;
         }
     }
-
-    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
-    shared.ready.store(false, Ordering::SeqCst);
-    let mut scheduler = scheduler;
-    let _ = scheduler.shutdown().await;
-    heartbeat.abort();
-    if let Some(server) = server {
-        server.abort();
-    }
-    // A store faulted earlier gets one more chance; everything acknowledged but unrecorded
-    // is pushed again next start, so a state that still cannot be written loses nothing.
-    if store.fault().is_some() {
-        let _ = store.recover();
-    }
-    store.flush()?;
-    tracing::info!("stopped");
-    Ok(())
 }
 
 /// The one summary event per cycle (counts and process figures; no content, no secrets).
@@ -384,7 +427,7 @@ fn router(shared: Arc<Shared>) -> axum::Router {
 }
 
 async fn healthz(State(s): State<Arc<Shared>>) -> impl IntoResponse {
-    let age = now() - s.heartbeat.load(Ordering::SeqCst);
+    let age = monotonic_secs() - s.heartbeat.load(Ordering::SeqCst);
     if age <= HEARTBEAT_STALE {
         (StatusCode::OK, "ok\n")
     } else {

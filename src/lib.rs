@@ -30,6 +30,7 @@ pub mod dot;
 pub mod http;
 pub mod lightdash;
 pub mod render;
+pub mod schedule;
 pub mod state;
 pub mod stats;
 pub mod sync;
