@@ -32,78 +32,11 @@ pub fn held(
     entries: &BTreeMap<String, IndexEntry>,
 ) -> Held {
     let mut out = Held::default();
-    let mut by_uuid = |kind: AssetKind, bad: &[UndecodableItem], listed: HashSet<&str>| {
-        let mut unknown = false;
-        for item in bad {
-            match &item.uuid {
-                Some(uuid) => {
-                    let id = kind.asset_id(uuid);
-                    out.failures.push((id.clone(), item.to_string()));
-                    out.ids.insert(id);
-                }
-                None => {
-                    unknown = true;
-                    out.failures
-                        .push((format!("{}#{}", item.route, item.index), item.to_string()));
-                }
-            }
-        }
-        if unknown {
-            // Any unlisted asset of this kind may be the unreadable item.
-            for (id, e) in entries {
-                if e.active && e.kind == kind && !listed.contains(e.uuid.as_str()) {
-                    out.ids.insert(id.clone());
-                }
-            }
-        }
-        unknown
-    };
-    let spaces_unknown = by_uuid(
-        AssetKind::Space,
-        &spaces.undecodable,
-        spaces.iter().map(|s| s.uuid.as_str()).collect(),
-    );
-    by_uuid(
-        AssetKind::Dashboard,
-        &dashboards.undecodable,
-        dashboards.iter().map(|d| d.uuid.as_str()).collect(),
-    );
-    by_uuid(
-        AssetKind::Chart,
-        &charts.undecodable,
-        charts.iter().map(|c| c.uuid.as_str()).collect(),
-    );
-
-    // Spaces whose place in the tree is unknown: the undecodable ones, then (to a fixpoint)
-    // every decoded space below one of them.
+    let spaces_unknown = out.undecodable(AssetKind::Space, spaces, entries, |s| &s.uuid);
+    out.undecodable(AssetKind::Dashboard, dashboards, entries, |d| &d.uuid);
+    out.undecodable(AssetKind::Chart, charts, entries, |c| &c.uuid);
+    let unplaced = out.below_undecodable_spaces(spaces, spaces_unknown);
     let listed: HashSet<&str> = spaces.iter().map(|s| s.uuid.as_str()).collect();
-    let mut unplaced: HashSet<&str> = spaces
-        .undecodable
-        .iter()
-        .filter_map(|u| u.uuid.as_deref())
-        .collect();
-    let below_unplaced = |parent: Option<&str>, unplaced: &HashSet<&str>| {
-        parent.is_some_and(|p| unplaced.contains(p) || (spaces_unknown && !listed.contains(p)))
-    };
-    loop {
-        let more: Vec<&SpaceSummary> = spaces
-            .iter()
-            .filter(|s| !unplaced.contains(s.uuid.as_str()))
-            .filter(|s| below_unplaced(s.parent_space_uuid.as_deref(), &unplaced))
-            .collect();
-        if more.is_empty() {
-            break;
-        }
-        for s in more {
-            unplaced.insert(&s.uuid);
-            let id = AssetKind::Space.asset_id(&s.uuid);
-            out.failures.push((
-                id.clone(),
-                "a space above it could not be decoded from the Lightdash listing".into(),
-            ));
-            out.ids.insert(id);
-        }
-    }
     let in_unplaced =
         |space: &str| unplaced.contains(space) || (spaces_unknown && !listed.contains(space));
     let content = dashboards
@@ -115,16 +48,88 @@ pub fn held(
                 .map(|c| (AssetKind::Chart, &c.uuid, &c.space_uuid)),
         );
     for (kind, uuid, space) in content {
-        if (!unplaced.is_empty() || spaces_unknown) && in_unplaced(space) {
-            let id = kind.asset_id(uuid);
-            out.failures.push((
-                id.clone(),
+        if in_unplaced(space) {
+            out.hold(
+                kind.asset_id(uuid),
                 format!("its space {space} could not be decoded from the Lightdash listing"),
-            ));
-            out.ids.insert(id);
+            );
         }
     }
     out
+}
+
+impl Held {
+    fn hold(&mut self, id: String, why: String) {
+        self.failures.push((id.clone(), why));
+        self.ids.insert(id);
+    }
+
+    /// Holds the undecodable items of one listing; returns whether one of them had no
+    /// readable uuid (then every unlisted asset of the kind is held: any may be it).
+    fn undecodable<T>(
+        &mut self,
+        kind: AssetKind,
+        listing: &Listing<T>,
+        entries: &BTreeMap<String, IndexEntry>,
+        uuid: impl Fn(&T) -> &String,
+    ) -> bool {
+        let mut unknown = false;
+        for item in &listing.undecodable {
+            match &item.uuid {
+                Some(u) => self.hold(kind.asset_id(u), item.to_string()),
+                None => {
+                    unknown = true;
+                    self.failures
+                        .push((format!("{}#{}", item.route, item.index), item.to_string()));
+                }
+            }
+        }
+        if unknown {
+            let listed: HashSet<&str> = listing.iter().map(|i| uuid(i).as_str()).collect();
+            for (id, e) in entries {
+                if e.active && e.kind == kind && !listed.contains(e.uuid.as_str()) {
+                    self.ids.insert(id.clone());
+                }
+            }
+        }
+        unknown
+    }
+
+    /// Spaces whose place in the tree is unknown: the undecodable ones, then (to a fixpoint)
+    /// every decoded space below one of them, which are held.
+    fn below_undecodable_spaces<'a>(
+        &mut self,
+        spaces: &'a Listing<SpaceSummary>,
+        spaces_unknown: bool,
+    ) -> HashSet<&'a str> {
+        let listed: HashSet<&str> = spaces.iter().map(|s| s.uuid.as_str()).collect();
+        let mut unplaced: HashSet<&str> = spaces
+            .undecodable
+            .iter()
+            .filter_map(|u| u.uuid.as_deref())
+            .collect();
+        loop {
+            let more: Vec<&SpaceSummary> = spaces
+                .iter()
+                .filter(|s| !unplaced.contains(s.uuid.as_str()))
+                .filter(|s| {
+                    s.parent_space_uuid.as_deref().is_some_and(|p| {
+                        unplaced.contains(p) || (spaces_unknown && !listed.contains(p))
+                    })
+                })
+                .collect();
+            if more.is_empty() {
+                return unplaced;
+            }
+            for s in more {
+                unplaced.insert(&s.uuid);
+                self.hold(
+                    AssetKind::Space.asset_id(&s.uuid),
+                    "a space above it could not be decoded from the Lightdash listing".into(),
+                );
+            }
+        }
+    }
 }
 
 #[cfg(test)]
