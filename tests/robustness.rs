@@ -401,3 +401,54 @@ async fn a_redirect_that_drops_the_token_is_named() {
     assert!(text.contains("set lightdash.url"), "{text}");
     assert!(!text.contains("rejected the token"), "{text}");
 }
+
+/// Field report: delete the state, then delete a chart in Lightdash: it stayed active in Dot
+/// forever (neither `--resync` nor a deep cycle fixed it). Dot's API cannot list our assets,
+/// so the ledger of pushed ids outlives the database: the first cycle on a new database
+/// deactivates what Lightdash no longer has, re-pushes the rest, and nothing else.
+#[tokio::test]
+async fn a_lost_database_still_deactivates_content_deleted_meanwhile() {
+    let mut app = spawn_app().await;
+    assert_eq!(app.cycle().await.report.outcome, Outcome::Success);
+    let expected_before = expected_ids(&app.content());
+    let (gone, _) = in_scope_charts(&app)[0].clone();
+    app.ctx = None;
+    // Give sled's flusher a moment to release the database, then lose it.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    std::fs::remove_dir_all(app.state_path().join("db")).unwrap();
+    app.lightdash.update(|c| {
+        c.default_project_mut()
+            .unwrap()
+            .remove_chart_everywhere(&gone)
+            .unwrap();
+    });
+    app.restart();
+    app.clear_requests();
+    let run = app.cycle_kind(CycleKind::Resync).await;
+    assert_eq!(
+        run.report.outcome,
+        Outcome::Success,
+        "{:?}",
+        run.report.error
+    );
+    assert_eq!(deactivated(&app), [chart_id(&gone)]);
+    let expected_after = expected_ids(&app.content());
+    assert_eq!(expected_after.len() + 1, expected_before.len());
+    let upserted: std::collections::BTreeSet<String> = app
+        .dot
+        .requests()
+        .into_iter()
+        .filter(|r| r.body["external_asset"]["active"] == serde_json::json!(true))
+        .filter_map(|r| r.id)
+        .collect();
+    assert_eq!(upserted, expected_after);
+    // Dot ends with exactly Lightdash's content active.
+    let active: std::collections::BTreeSet<String> = app
+        .dot
+        .assets()
+        .into_iter()
+        .filter(|(_, a)| a.active)
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(active, expected_after);
+}

@@ -11,7 +11,15 @@
 //! writes (sled itself keeps failing after an I/O error) until [`Store::recover`] reopened it
 //! and a probe write went through; [`Store::fault`] tells readiness probes.
 //!
-//! Layout under `state.path`: `db/` (sled), `owner.json` (pid and admin address of the
+//! Dot's published API has no way to list the assets we own there, so what we pushed must
+//! survive the loss of `db/`: every id is appended to `ledger` (JSON lines, synced to disk)
+//! before its first active commit. When `db/` is created or rebuilt while a ledger exists,
+//! its ids come back as stale "possibly active in Dot" entries: the next cycle re-pushes
+//! those Lightdash still has and deactivates the others (under the fail-safe), instead of
+//! leaving deleted content active forever.
+//!
+//! Layout under `state.path`: `db/` (sled), `ledger` (ids ever pushed active),
+//! `owner.json` (pid and admin address of the
 //! process holding the lock, for the "state is locked" message), `db.corrupt-<time>/`
 //! (states moved aside; never deleted before the state that replaced them completed a
 //! successful cycle, then the two newest are kept).
@@ -168,6 +176,31 @@ pub struct Store {
     fault: Arc<Mutex<Option<String>>>,
     /// Test hook: writes fail with this OS error (see [`Store::inject_fault`]).
     injected: Arc<Mutex<Option<i32>>>,
+    /// Ids already in the ledger.
+    ledger: Arc<Mutex<std::collections::HashSet<String>>>,
+}
+
+/// File of ids ever pushed active, under `state.path`.
+pub const LEDGER_FILE: &str = "ledger";
+
+/// One line of the ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct LedgerLine {
+    id: String,
+    kind: AssetKind,
+    project: String,
+    uuid: String,
+}
+
+/// The ledger's lines (unreadable lines, e.g. one cut short by a crash, are skipped).
+fn read_ledger(root: &Path) -> Vec<LedgerLine> {
+    std::fs::read_to_string(root.join(LEDGER_FILE))
+        .map(|text| {
+            text.lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The open sled database and its trees.
@@ -227,6 +260,9 @@ impl Store {
             trees: Arc::new(RwLock::new(trees.map(Arc::new))),
             fault: Arc::new(Mutex::new(None)),
             injected: Arc::new(Mutex::new(None)),
+            ledger: Arc::new(Mutex::new(
+                read_ledger(root).into_iter().map(|l| l.id).collect(),
+            )),
         }
     }
 
@@ -235,11 +271,90 @@ impl Store {
     /// aside and replaced by an empty one.
     pub fn open(root: &Path, owner: &Owner) -> Result<(Store, OpenOutcome), StateError> {
         let (trees, outcome) = Self::open_trees(root)?;
+        if outcome != OpenOutcome::Opened {
+            Self::seed_from_ledger(root, &trees)?;
+        }
         // Best effort: the owner file only improves the "locked" message.
         if let Ok(json) = serde_json::to_vec(owner) {
             let _ = std::fs::write(root.join("owner.json"), json);
         }
         Ok((Store::with(root, Some(trees)), outcome))
+    }
+
+    /// A new or rebuilt database learns what the ledger says was pushed, as stale active
+    /// entries with no fingerprint: re-pushed if Lightdash still has them, deactivated if not.
+    fn seed_from_ledger(root: &Path, trees: &Trees) -> Result<(), StateError> {
+        let lines = read_ledger(root);
+        let mut seeded = 0usize;
+        for l in &lines {
+            let known = trees.index.contains_key(l.id.as_bytes())?;
+            if known {
+                continue;
+            }
+            let entry = IndexEntry {
+                kind: l.kind,
+                project: l.project.clone(),
+                uuid: l.uuid.clone(),
+                fingerprint: String::new(),
+                signature: String::new(),
+                updated_at: None,
+                space: None,
+                charts: Vec::new(),
+                active: true,
+                pushed_at: 0,
+                views: None,
+                views_pushed_at: 0,
+                stale: true,
+            };
+            let value =
+                serde_json::to_vec(&entry).map_err(|e| StateError::Transaction(e.to_string()))?;
+            trees.index.insert(l.id.as_bytes(), value)?;
+            seeded += 1;
+        }
+        if seeded > 0 {
+            trees.db.flush()?;
+            tracing::warn!(
+                seeded,
+                "the state was new or rebuilt; the ledger lists assets pushed before: those Lightdash no longer has are deactivated by the next cycle"
+            );
+        }
+        Ok(())
+    }
+
+    /// Appends `id` to the ledger (synced to disk) unless it is there already.
+    fn remember(&self, id: &str, entry: &IndexEntry) -> Result<(), StateError> {
+        use std::io::Write;
+        let mut known = lock(&self.ledger);
+        if known.contains(id) {
+            return Ok(());
+        }
+        let line = LedgerLine {
+            id: id.to_owned(),
+            kind: entry.kind,
+            project: entry.project.clone(),
+            uuid: entry.uuid.clone(),
+        };
+        let mut text =
+            serde_json::to_string(&line).map_err(|e| StateError::Transaction(e.to_string()))?;
+        text.push('\n');
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.root.join(LEDGER_FILE))
+            .and_then(|mut f| {
+                f.write_all(text.as_bytes())?;
+                f.sync_data()
+            });
+        match written {
+            Ok(()) => {
+                known.insert(id.to_owned());
+                Ok(())
+            }
+            Err(e) => {
+                drop(known);
+                Err(self.track(sled::Error::Io(e)))
+            }
+        }
     }
 
     fn open_trees(root: &Path) -> Result<(Trees, OpenOutcome), StateError> {
@@ -480,8 +595,11 @@ impl Store {
             }
             match Self::open_trees(&self.root) {
                 Ok((trees, outcome)) => {
-                    if let OpenOutcome::Rebuilt { moved_to, reason } = outcome {
+                    if let OpenOutcome::Rebuilt { moved_to, reason } = &outcome {
                         tracing::warn!(moved_to = %moved_to.display(), reason = %reason, "the state was rebuilt while recovering; the next cycle pushes every asset");
+                    }
+                    if outcome != OpenOutcome::Opened {
+                        Self::seed_from_ledger(&self.root, &trees)?;
                     }
                     *slot = Some(Arc::new(trees));
                 }
@@ -572,6 +690,7 @@ impl Store {
     /// Records that Dot acknowledged `body` for `id`. Call only after a 2xx.
     pub fn commit(&self, id: &str, entry: &IndexEntry, body: &AssetBody) -> Result<(), StateError> {
         use sled::Transactional;
+        let entry_value = entry;
         let entry =
             serde_json::to_vec(entry).map_err(|e| StateError::Transaction(e.to_string()))?;
         // Bodies are mostly markdown and JSON: LZ4 shrinks them about 4x, which keeps the
@@ -580,6 +699,9 @@ impl Store {
             &serde_json::to_vec(body).map_err(|e| StateError::Transaction(e.to_string()))?,
         );
         let t = self.writable()?;
+        if entry_value.active {
+            self.remember(id, entry_value)?;
+        }
         (&t.index, &t.bodies)
             .transaction(|(index, bodies)| {
                 bodies.insert(id.as_bytes(), body.as_slice())?;
@@ -807,7 +929,10 @@ mod tests {
             matches!(outcome, OpenOutcome::Rebuilt { .. }),
             "{outcome:?}"
         );
-        assert!(store.index().unwrap().is_empty());
+        // Only the ledger's memory of "x" survives, as a stale entry to re-push or deactivate.
+        let index = store.index().unwrap();
+        assert_eq!(index.len(), 1);
+        assert!(index[0].1.stale && index[0].1.fingerprint.is_empty());
         assert!(std::fs::read_dir(dir.path()).unwrap().any(|e| {
             e.unwrap()
                 .file_name()
@@ -930,6 +1055,50 @@ mod tests {
             !kept.iter().any(|n| n.starts_with("db.corrupt-202601")),
             "{kept:?}"
         );
+    }
+
+    /// Field report: with the state deleted, content deleted in Lightdash stayed active in
+    /// Dot forever. The ledger outlives `db/`: a new database starts from its ids.
+    #[test]
+    fn a_lost_database_is_seeded_from_the_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (store, _) = Store::open(dir.path(), &owner()).unwrap();
+            store
+                .commit("lightdash-chart-a", &entry("a"), &body("lightdash-chart-a"))
+                .unwrap();
+            store
+                .commit("lightdash-chart-b", &entry("b"), &body("lightdash-chart-b"))
+                .unwrap();
+            // Committed again (a later push): one ledger line per id.
+            store
+                .commit("lightdash-chart-a", &entry("a"), &body("lightdash-chart-a"))
+                .unwrap();
+            store.flush().unwrap();
+        }
+        let ledger = std::fs::read_to_string(dir.path().join(LEDGER_FILE)).unwrap();
+        assert_eq!(ledger.lines().count(), 2, "{ledger}");
+        std::fs::remove_dir_all(dir.path().join("db")).unwrap();
+        let (store, outcome) = Store::open(dir.path(), &owner()).unwrap();
+        assert_eq!(outcome, OpenOutcome::Created);
+        let index = store.index().unwrap();
+        assert_eq!(
+            index.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+            ["lightdash-chart-a", "lightdash-chart-b"]
+        );
+        for (_, e) in &index {
+            assert!(e.active && e.stale && e.fingerprint.is_empty(), "{e:?}");
+            assert_eq!((e.kind, e.project.as_str()), (AssetKind::Chart, "p"));
+        }
+        // An ordinary reopen seeds nothing again (and overwrites nothing).
+        store
+            .commit("lightdash-chart-a", &entry("a"), &body("lightdash-chart-a"))
+            .unwrap();
+        store.flush().unwrap();
+        drop(store);
+        let (store, outcome) = Store::open(dir.path(), &owner()).unwrap();
+        assert_eq!(outcome, OpenOutcome::Opened);
+        assert_eq!(store.entry("lightdash-chart-a").unwrap(), Some(entry("a")));
     }
 
     /// Field report: after the clock stepped back, `status` listed future-dated reports first

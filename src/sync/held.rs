@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::dot::types::AssetKind;
-use crate::lightdash::listing::{Listing, UndecodableItem};
+use crate::lightdash::listing::Listing;
 use crate::lightdash::types::{ChartSummary, DashboardSummary, SpaceSummary};
 use crate::state::IndexEntry;
 
@@ -135,6 +135,7 @@ impl Held {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lightdash::listing::UndecodableItem;
 
     fn bad(route: &str, index: usize, uuid: Option<&str>) -> UndecodableItem {
         UndecodableItem {
