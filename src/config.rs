@@ -84,6 +84,8 @@ pub struct RawLightdash {
     pub requests_per_second: f64,
     /// Total timeout per request.
     pub timeout_secs: u64,
+    /// Cap on one decompressed answer, in MiB.
+    pub max_response_mib: u64,
 }
 
 impl Default for RawLightdash {
@@ -99,6 +101,7 @@ impl Default for RawLightdash {
             exclude_spaces: Vec::new(),
             requests_per_second: 10.0,
             timeout_secs: 30,
+            max_response_mib: 256,
         }
     }
 }
@@ -223,6 +226,14 @@ pub struct RawServer {
     pub listen: String,
     /// Accept `POST /admin/resync` from non-loopback peers.
     pub allow_remote_admin: bool,
+    /// Bearer token required by `POST /admin/resync` (prefer `admin_token_file`).
+    pub admin_token: Option<RawSecret>,
+    /// A file holding the admin bearer token.
+    pub admin_token_file: Option<PathBuf>,
+    /// Connections served at once; more are closed at once.
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers (idle keep-alive included).
+    pub header_read_timeout_secs: u64,
 }
 
 impl Default for RawServer {
@@ -230,6 +241,10 @@ impl Default for RawServer {
         Self {
             listen: "127.0.0.1:9464".into(),
             allow_remote_admin: false,
+            admin_token: None,
+            admin_token_file: None,
+            max_connections: 64,
+            header_read_timeout_secs: 10,
         }
     }
 }
@@ -291,6 +306,8 @@ pub struct LightdashSettings {
     pub requests_per_second: f64,
     /// Total timeout per request.
     pub timeout: Duration,
+    /// Cap on one decompressed answer, in bytes.
+    pub max_response_bytes: u64,
 }
 
 /// How Dot authenticates us.
@@ -378,6 +395,12 @@ pub struct ServerSettings {
     pub listen: Option<SocketAddr>,
     /// Admin endpoint open to non-loopback peers.
     pub allow_remote_admin: bool,
+    /// Bearer token `POST /admin/resync` requires from every peer, when set.
+    pub admin_token: Option<SecretString>,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers.
+    pub header_read_timeout: Duration,
 }
 
 /// Log output format.
@@ -758,6 +781,12 @@ impl RawSettings {
             "a timeout in seconds, e.g. 30",
             &mut p,
         );
+        at_least_one(
+            "lightdash.max_response_mib",
+            l.max_response_mib,
+            "a cap in MiB, e.g. 256",
+            &mut p,
+        );
 
         let d = &self.dot;
         let dot_url = parse_url("dot.url", &d.url, &mut p);
@@ -923,6 +952,31 @@ impl RawSettings {
             }
         };
 
+        // Optional: without it, loopback peers may resync (the documented port-forward).
+        let admin_token = match (&self.server.admin_token, &self.server.admin_token_file) {
+            (None, None) => None,
+            (value, file) => resolve_secret(
+                "server.admin_token",
+                "server.admin_token_file",
+                value,
+                file,
+                env,
+                &mut p,
+            ),
+        };
+        at_least_one(
+            "server.max_connections",
+            self.server.max_connections as u64,
+            "the connections served at once, e.g. 64",
+            &mut p,
+        );
+        at_least_one(
+            "server.header_read_timeout_secs",
+            self.server.header_read_timeout_secs,
+            "a timeout in seconds, e.g. 10",
+            &mut p,
+        );
+
         let format = match self.log.format.as_str() {
             "text" => Some(LogFormat::Text),
             "json" => Some(LogFormat::Json),
@@ -974,6 +1028,7 @@ impl RawSettings {
                     spaces,
                     requests_per_second: l.requests_per_second,
                     timeout: Duration::from_secs(l.timeout_secs),
+                    max_response_bytes: l.max_response_mib.saturating_mul(1024 * 1024),
                 },
                 dot: DotSettings {
                     url: dot_url,
@@ -1001,6 +1056,9 @@ impl RawSettings {
                 server: ServerSettings {
                     listen,
                     allow_remote_admin: self.server.allow_remote_admin,
+                    admin_token,
+                    max_connections: self.server.max_connections,
+                    header_read_timeout: Duration::from_secs(self.server.header_read_timeout_secs),
                 },
                 log: LogSettings {
                     format,

@@ -8,7 +8,8 @@
 //! # Layout
 //! - [`config`]: raw settings with defaults → validated [`config::Settings`] (reads files).
 //! - [`cli`]: clap types. [`telemetry`]: tracing setup.
-//! - [`http`]: client builder, rate limiters, pure retry rules.
+//! - [`http`]: client builder (redirect policy, no Referer), capped bodies, rate limiters, pure retry rules.
+//! - [`redact`]: PURE scrubbing of secrets and terminal controls from operator-facing text.
 //! - [`lightdash`]: tolerant API types and the Lightdash client (I/O).
 //! - [`dot`]: the `ExternalAsset` body and the Dot client (I/O).
 //! - [`render`]: PURE markdown rendering of dashboards, charts and spaces.
@@ -28,6 +29,7 @@ pub mod demo;
 pub mod dot;
 pub mod http;
 pub mod lightdash;
+pub mod redact;
 pub mod render;
 pub mod state;
 pub mod stats;
