@@ -22,6 +22,14 @@ use crate::dot::types::AssetKind;
 /// Env vars with this prefix (and a `__` between section and key) override the file.
 pub const ENV_PREFIX: &str = "LDSYNC_";
 
+/// Keys whose env override is a comma-separated list.
+const LIST_KEYS: [&str; 4] = [
+    "lightdash.projects",
+    "lightdash.include_spaces",
+    "lightdash.exclude_spaces",
+    "sync.kinds",
+];
+
 /// A secret as written in the file or env. Compares by value (for the defaults test) and
 /// never prints its value.
 #[derive(Clone, Deserialize)]
@@ -493,13 +501,13 @@ pub enum ConfigError {
         path: PathBuf,
     },
     /// The file or an env var does not parse, or names an unknown key.
-    #[error("config {origin} is not valid: {source}")]
+    #[error("config {origin} is not valid: {message}")]
     Parse {
         /// File path or "environment".
         origin: String,
-        /// The parser's message (names the key).
-        #[source]
-        source: Box<config::ConfigError>,
+        /// The parser's message (names the key), with secret values and the value part of
+        /// any line naming a secret-like key redacted: the TOML parser quotes the bad line.
+        message: String,
     },
     /// Keys with invalid values.
     #[error("invalid configuration:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
@@ -537,7 +545,7 @@ pub fn load_raw(
     }
     // Only `LDSYNC_<SECTION>__<KEY>` are config keys; other LDSYNC_ vars (LDSYNC_CONFIG) are
     // for the CLI, and must not trip `deny_unknown_fields`.
-    let overrides: HashMap<String, String> = env
+    let mut overrides: HashMap<String, String> = env
         .iter()
         .filter(|(k, _)| {
             k.strip_prefix(ENV_PREFIX)
@@ -545,16 +553,30 @@ pub fn load_raw(
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    // Lists are split here: the `config` crate splits only when it also guesses types.
+    for key in LIST_KEYS {
+        let var = format!("{ENV_PREFIX}{}", key.replacen('.', "__", 1).to_uppercase());
+        if let Some(value) = overrides.remove(&var) {
+            let items: Vec<String> = value
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
+            builder = builder
+                .set_override(key, items)
+                .map_err(|source| ConfigError::Parse {
+                    origin: "environment".into(),
+                    message: source.to_string(),
+                })?;
+        }
+    }
     builder = builder.add_source(
         config::Environment::with_prefix("LDSYNC")
             .prefix_separator("_")
             .separator("__")
-            .try_parsing(true)
-            .list_separator(",")
-            .with_list_parse_key("lightdash.projects")
-            .with_list_parse_key("lightdash.include_spaces")
-            .with_list_parse_key("lightdash.exclude_spaces")
-            .with_list_parse_key("sync.kinds")
+            // No type guessing: `000123`, `1e3` and `True` are tokens and must reach string
+            // keys verbatim. Numeric and boolean keys still parse, on deserialisation.
+            .try_parsing(false)
             .source(Some(overrides.into_iter().collect())),
     );
     let origin = path
@@ -565,8 +587,34 @@ pub fn load_raw(
         .and_then(|c| c.try_deserialize::<RawSettings>())
         .map_err(|source| ConfigError::Parse {
             origin,
-            source: Box::new(source),
+            message: redacted_parse_message(&source.to_string(), path, env),
         })
+}
+
+/// A parse error's text without secrets: the values of secret-like keys in the file (found
+/// line by line, since the file may not parse) and in `LDSYNC_*` variables are replaced, and
+/// so is the rest of any quoted line naming a secret-like key.
+fn redacted_parse_message(
+    message: &str,
+    path: Option<&Path>,
+    env: &HashMap<String, String>,
+) -> String {
+    let mut secrets = path
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .map(|text| crate::redact::secret_values_in_toml(&text))
+        .unwrap_or_default();
+    for (key, value) in env {
+        let key = key.to_ascii_lowercase();
+        if key.starts_with("ldsync_")
+            && !key.ends_with("_file")
+            && ["api_key", "api_token", "admin_token"]
+                .iter()
+                .any(|s| key.ends_with(s))
+        {
+            secrets.push(value.trim().to_owned());
+        }
+    }
+    crate::redact::redact_config_text(message, &secrets)
 }
 
 fn problem(key: &str, problem: impl Into<String>, fix: impl Into<String>) -> Problem {
@@ -1158,6 +1206,75 @@ mod tests {
         assert_eq!(s.dot.concurrency, 9);
         assert_eq!(s.lightdash.projects, vec!["p1", "p2"]);
         assert_eq!(s.sync.kinds, vec![AssetKind::Chart]);
+    }
+
+    /// Issue 10.5: env overrides of string keys stay strings, whatever they look like;
+    /// numbers and booleans still parse from env.
+    #[test]
+    fn env_overrides_keep_secret_strings_verbatim() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = minimal(&dir).replace("api_key_file", "# api_key_file");
+        let path = write(&dir, "c.toml", &body);
+        for value in ["000123", "1e3", "True", "12345678901234567890123", "0x1F", "-0", "1_000"] {
+            let s = load(
+                Some(&path),
+                &env(&[
+                    ("LDSYNC_LIGHTDASH__API_KEY", value),
+                    ("LDSYNC_DOT__AUTH", "query"),
+                    ("LDSYNC_DOT__USER_ID", value),
+                    ("LDSYNC_DOT__API_TOKEN", value),
+                    ("LDSYNC_DOT__CONCURRENCY", "7"),
+                    ("LDSYNC_LIGHTDASH__INCLUDE_PRIVATE", "true"),
+                    ("LDSYNC_LIGHTDASH__REQUESTS_PER_SECOND", "2.5"),
+                    ("LDSYNC_LIGHTDASH__PROJECTS", "0012,1e3"),
+                ]),
+            )
+            .unwrap_or_else(|e| panic!("{value}: {e}"));
+            assert_eq!(s.lightdash.api_key.expose_secret(), value);
+            let DotAuth::Query { user_id, api_token } = &s.dot.auth else {
+                panic!("query auth expected");
+            };
+            assert_eq!(user_id, value);
+            assert_eq!(api_token.expose_secret(), value);
+            assert_eq!(s.lightdash.projects, vec!["0012", "1e3"]);
+            assert_eq!(s.dot.concurrency, 7);
+            assert!(s.lightdash.include_private);
+            assert_eq!(s.lightdash.requests_per_second, 2.5);
+        }
+    }
+
+    /// Issue 10.4: a TOML syntax error on a token line names the line but not the token.
+    #[test]
+    fn syntax_errors_never_print_a_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            "[dot]\napi_key = \"dot-SECRET-1234\n",
+            "[dot]\napi_key = \"dot-SECRET-1234\" trailing\n",
+            "[dot]\napi_key = dot-SECRET-1234\n",
+            "[lightdash]\nurl = \"https://x\"\napi_key = 'dot-SECRET-1234' = 2\n",
+            "[server]\nadmin_token = \"\"\"dot-SECRET-1234\n",
+        ];
+        for body in cases {
+            let path = write(&dir, "c.toml", body);
+            let err = load(Some(&path), &HashMap::new()).unwrap_err();
+            let text = err.to_string();
+            assert!(matches!(err, ConfigError::Parse { .. }), "{text}");
+            assert!(!text.contains("SECRET"), "{body:?} printed:\n{text}");
+            assert!(text.contains("line"), "still says where: {text}");
+        }
+        // A secret given by env and echoed in a type error is redacted too.
+        let path = write(&dir, "c.toml", &minimal(&dir));
+        let err = load(
+            Some(&path),
+            &env(&[
+                ("LDSYNC_DOT__API_KEY", "env-SECRET-99"),
+                ("LDSYNC_DOT__CONCURRENCY", "env-SECRET-99"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("SECRET"), "{err}");
+        assert!(err.contains("concurrency"), "names the key: {err}");
     }
 
     #[test]
