@@ -1215,7 +1215,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let body = minimal(&dir).replace("api_key_file", "# api_key_file");
         let path = write(&dir, "c.toml", &body);
-        for value in ["000123", "1e3", "True", "12345678901234567890123", "0x1F", "-0", "1_000"] {
+        for value in [
+            "000123",
+            "1e3",
+            "True",
+            "12345678901234567890123",
+            "0x1F",
+            "-0",
+            "1_000",
+        ] {
             let s = load(
                 Some(&path),
                 &env(&[

@@ -16,7 +16,8 @@
 //! - [`state`]: the sled store (I/O) and fingerprints (pure).
 //! - [`sync`]: the cycle (I/O orchestration), detail fetching, the pure plan, reports.
 //! - [`app`]: one-shot runs, `status`, `preview`, `check` wiring.
-//! - [`daemon`]: schedules, signals, HTTP listener, systemd notify (I/O).
+//! - [`daemon`]: schedules, signals, systemd notify (I/O).
+//! - [`listener`]: the daemon's HTTP listener with connection limits (I/O), admin access rule (pure).
 //! - [`stats`]: request counters.
 //! - [`demo`]: bundled sample content and in-process mock Lightdash and Dot (I/O).
 #![warn(missing_docs)]
@@ -29,6 +30,7 @@ pub mod demo;
 pub mod dot;
 pub mod http;
 pub mod lightdash;
+pub mod listener;
 pub mod redact;
 pub mod render;
 pub mod state;
