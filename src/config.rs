@@ -429,6 +429,33 @@ pub struct LogSettings {
     pub level: String,
 }
 
+impl Settings {
+    /// The API URLs that send a credential over plain `http://` to a host that is not
+    /// loopback, with their keys: anyone on the path can read the token. Loopback (a sidecar,
+    /// a port-forward, the demo) is fine.
+    pub fn insecure_urls(&self) -> Vec<(&'static str, &Url)> {
+        [
+            ("lightdash.url", &self.lightdash.url),
+            ("dot.url", &self.dot.url),
+        ]
+        .into_iter()
+        .filter(|(_, url)| url.scheme() == "http" && !is_loopback_host(url))
+        .collect()
+    }
+}
+
+/// Whether a URL's host is `localhost` or a loopback address (IPv4-mapped included).
+pub fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.to_canonical().is_loopback(),
+        None => false,
+    }
+}
+
 /// Space path include/exclude globs (`Sales/**`), matched against `Parent/Child` names.
 #[derive(Debug, Clone, Default)]
 pub struct SpaceFilter {
@@ -1283,6 +1310,33 @@ mod tests {
         .to_string();
         assert!(!err.contains("SECRET"), "{err}");
         assert!(err.contains("concurrency"), "names the key: {err}");
+    }
+
+    /// Issue 10.10: plain http to anything but loopback is reported, with its key.
+    #[test]
+    fn insecure_urls_are_the_non_loopback_http_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "c.toml", &minimal(&dir));
+        let with = |ld: &str, dot: &str| {
+            load(
+                Some(&path),
+                &env(&[("LDSYNC_LIGHTDASH__URL", ld), ("LDSYNC_DOT__URL", dot)]),
+            )
+            .unwrap()
+        };
+        let s = with("http://lightdash.internal:8080", "https://app.getdot.ai");
+        let keys: Vec<_> = s.insecure_urls().iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, vec!["lightdash.url"]);
+        let s = with("http://127.0.0.5:8080", "http://10.0.0.1");
+        let keys: Vec<_> = s.insecure_urls().iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, vec!["dot.url"]);
+        for ok in [
+            "http://localhost:1",
+            "http://[::1]:2",
+            "http://[::ffff:127.0.0.1]:3",
+        ] {
+            assert!(with(ok, ok).insecure_urls().is_empty(), "{ok}");
+        }
     }
 
     #[test]

@@ -82,6 +82,13 @@ async fn dispatch(cli: Cli) -> ExitCode {
         }
     };
     telemetry::init(settings.log.format, &settings.log.level, std::io::stderr);
+    for (key, url) in settings.insecure_urls() {
+        tracing::warn!(
+            key,
+            host = url.host_str().unwrap_or(""),
+            "{key} uses plain http:// to a host that is not loopback: the token crosses the network in clear text; use https://"
+        );
+    }
 
     match cli.command {
         Some(Command::Demo) => unreachable!("handled above"),
