@@ -43,6 +43,13 @@ pub enum Redirects {
     SameOrigin,
 }
 
+/// The same-origin rule: a redirect from the first request `from` to `to`, after `hops`
+/// redirects, is followed only within `from`'s scheme, host and port (so never https→http,
+/// never to another host or port), and at most [`MAX_SAME_ORIGIN_REDIRECTS`] times.
+pub fn follows_redirect(from: &Url, to: &Url, hops: usize) -> bool {
+    from.origin() == to.origin() && hops <= MAX_SAME_ORIGIN_REDIRECTS
+}
+
 /// Builds a client with our user agent, timeouts and redirect policy, and no `Referer`
 /// header (reqwest sends one on redirects by default, and with query auth it would carry the
 /// token). Installs the ring crypto provider once: reqwest is built without a default
@@ -54,13 +61,13 @@ pub fn build_client(timeout: Duration, redirects: Redirects) -> reqwest::Client 
     let policy = match redirects {
         Redirects::None => reqwest::redirect::Policy::none(),
         Redirects::SameOrigin => reqwest::redirect::Policy::custom(|attempt| {
-            let first = attempt.previous().first().map(Url::origin);
-            if Some(attempt.url().origin()) != first {
-                attempt.stop()
-            } else if attempt.previous().len() > MAX_SAME_ORIGIN_REDIRECTS {
-                attempt.stop()
-            } else {
+            let follow = attempt.previous().first().is_some_and(|first| {
+                follows_redirect(first, attempt.url(), attempt.previous().len())
+            });
+            if follow {
                 attempt.follow()
+            } else {
+                attempt.stop()
             }
         }),
     };
@@ -209,6 +216,30 @@ pub async fn wait_for(limiter: &Limiter) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redirects_stay_within_the_origin() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        let from = u("https://ld.example.com/api/v1/health");
+        assert!(follows_redirect(&from, &u("https://ld.example.com/x"), 1));
+        assert!(follows_redirect(
+            &from,
+            &u("https://ld.example.com:443/x"),
+            1
+        ));
+        assert!(!follows_redirect(&from, &u("http://ld.example.com/x"), 1));
+        assert!(!follows_redirect(
+            &from,
+            &u("https://ld.example.com:8443/x"),
+            1
+        ));
+        assert!(!follows_redirect(
+            &from,
+            &u("https://evil.example.com/x"),
+            1
+        ));
+        assert!(!follows_redirect(&from, &u("https://ld.example.com/x"), 6));
+    }
 
     #[test]
     fn retry_table() {

@@ -864,7 +864,10 @@ async fn check_command() {
         err.contains("Dot refused our credentials (403)"),
         "names Dot's refusal:\n{err}"
     );
-    assert!(!err.contains("SENTINEL") && !out.contains("SENTINEL"), "{err}");
+    assert!(
+        !err.contains("SENTINEL") && !out.contains("SENTINEL"),
+        "{err}"
+    );
     env.setup.dot_key = good_dot_key;
 
     env.setup.ld_token = "wrong-token".into();

@@ -706,14 +706,13 @@ impl<T: DeserializeOwned> AsCodeSink for AsCodeDecoded<T> {
 
 /// `/api/v1/<segments>` with every segment percent-encoded on its own: ids, slugs and explore
 /// names come from Lightdash (user-controlled strings), so a `/`, `?`, `#` or `%` in one stays
-/// inside its segment. `.` and `..` (and their encoded forms, which URL parsers treat the
-/// same) cannot be made safe as a segment and are refused, as are empty ones, so no id can
-/// climb out of `/api/v1/projects/` with the token.
+/// inside its segment (`%2e%2e` is sent as `%252e%252e`). `.` and `..` cannot be made safe
+/// as a segment (URL parsers resolve them, encoded or not) and are refused, as are empty
+/// ones, so no id can climb out of `/api/v1/projects/` with the token.
 pub fn api_path(segments: &[&str]) -> Result<String, LightdashError> {
     let mut path = String::from("/api/v1");
     for segment in segments {
-        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
-        if segment.is_empty() || decoded == "." || decoded == ".." {
+        if segment.is_empty() || *segment == "." || *segment == ".." {
             return Err(LightdashError::InvalidId {
                 id: crate::redact::strip_terminal_controls(segment),
             });

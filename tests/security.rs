@@ -1,0 +1,582 @@
+//! Issue 10 ("credentials stay where they belong, and an acknowledgement means Dot really has
+//! it"): every reproduction, through the real Dot and Lightdash clients, against loopback
+//! wiremock servers. A second server on another port stands for "another host": a
+//! different port is a different origin, exactly like a different host name.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lightdash_dot_sync::config::DotAuth;
+use lightdash_dot_sync::dot::client::{DotClient, DotError, IMPORT_PATH};
+use lightdash_dot_sync::dot::types::ExternalAsset;
+use lightdash_dot_sync::lightdash::client::{LightdashClient, LightdashError, api_path};
+use lightdash_dot_sync::stats::ApiCounters;
+use secrecy::SecretString;
+use serde_json::json;
+use url::Url;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const DOT_KEY: &str = "SENTINEL-DOTKEY-4417";
+const DOT_TOKEN: &str = "SENTINEL-DOTTOKEN-9082";
+const LD_TOKEN: &str = "ldpat_SENTINEL-LD-6630";
+const PROJECT: &str = "3675b69e-8324-4110-bdca-059031aa8da3";
+
+fn header_auth() -> DotAuth {
+    DotAuth::Header {
+        api_key: SecretString::from(DOT_KEY.to_owned()),
+    }
+}
+
+fn query_auth() -> DotAuth {
+    DotAuth::Query {
+        user_id: "user-42".into(),
+        api_token: SecretString::from(DOT_TOKEN.to_owned()),
+    }
+}
+
+fn dot(server: &MockServer, auth: DotAuth) -> DotClient {
+    DotClient::new(
+        &Url::parse(&server.uri()).unwrap(),
+        auth,
+        1000.0,
+        3,
+        Duration::from_secs(10),
+        Arc::new(ApiCounters::new("dot")),
+    )
+}
+
+fn lightdash(server: &MockServer) -> LightdashClient {
+    LightdashClient::new(
+        Url::parse(&server.uri()).unwrap(),
+        &SecretString::from(LD_TOKEN.to_owned()),
+        1000.0,
+        Duration::from_secs(10),
+        Arc::new(ApiCounters::new("lightdash")),
+    )
+}
+
+fn asset() -> ExternalAsset {
+    ExternalAsset {
+        id: "lightdash-dashboard-6b1a4c2e".into(),
+        subtype: "lightdash_dashboard".into(),
+        folder: Some("Jaffle/Shared".into()),
+        name: Some("Revenue".into()),
+        description: None,
+        url: Some("https://ld.example.com/projects/p/dashboards/6b1a4c2e/view".into()),
+        active: true,
+        view_count: Some(3),
+        last_accessed_at: None,
+        dot_description: Some("# Revenue".into()),
+    }
+}
+
+async fn requests(server: &MockServer) -> Vec<Request> {
+    server.received_requests().await.unwrap()
+}
+
+fn assert_no_secret(what: &str, text: &str) {
+    for s in [DOT_KEY, DOT_TOKEN, LD_TOKEN, "SENTINEL"] {
+        assert!(!text.contains(s), "{what} leaks {s}:\n{text}");
+    }
+}
+
+/// Answers every request with `status` and a `Location` on `target` that carries a token in
+/// its query (as a hostile or misconfigured server would).
+async fn redirect_all(server: &MockServer, status: u16, target: &str) {
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(status).insert_header(
+            "location",
+            format!("{target}?api_token=SENTINEL-LOC").as_str(),
+        ))
+        .mount(server)
+        .await;
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. No credential follows a redirect; no Referer.
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn dot_push_follows_no_redirect_and_names_the_target() {
+    for auth in [header_auth(), query_auth()] {
+        for status in [301, 302, 303, 307, 308] {
+            let origin = MockServer::start().await;
+            let elsewhere = MockServer::start().await;
+            let target = format!(
+                "{}/api/import_and_overwrite_external_asset",
+                elsewhere.uri()
+            );
+            redirect_all(&origin, status, &target).await;
+            let err = dot(&origin, auth.clone())
+                .upsert(&asset())
+                .await
+                .unwrap_err();
+            match &err {
+                DotError::Redirect {
+                    status: s,
+                    location,
+                } => {
+                    assert_eq!(*s, status);
+                    assert_eq!(location, &target, "names the target, without its query");
+                }
+                other => panic!("{status}: expected a redirect error, got {other:?}"),
+            }
+            let text = err.to_string();
+            assert!(text.contains("dot.url"), "says what to fix: {text}");
+            assert_no_secret("redirect error", &text);
+            assert!(!text.contains("SENTINEL-LOC"), "{text}");
+            assert_eq!(requests(&origin).await.len(), 1, "not retried");
+            assert!(
+                requests(&elsewhere).await.is_empty(),
+                "{status}: nothing (no key, no body) reaches the redirect target"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn lightdash_follows_same_origin_redirects_only() {
+    // Same origin: followed, with the token, and without a Referer.
+    let server = MockServer::start().await;
+    Mock::given(path("/api/v1/health"))
+        .respond_with(ResponseTemplate::new(308).insert_header("location", "/ld/api/v1/health"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/ld/api/v1/health"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"status": "ok", "results": {"healthy": true}})),
+        )
+        .mount(&server)
+        .await;
+    lightdash(&server)
+        .health()
+        .await
+        .expect("same-origin redirect followed");
+    let seen = requests(&server).await;
+    assert_eq!(seen.len(), 2);
+    for r in &seen {
+        assert!(r.headers.get("referer").is_none(), "no Referer: {r:?}");
+        assert!(r.headers.get("authorization").is_some());
+    }
+
+    // Another port (another origin), and a scheme change: not followed.
+    for (status, scheme_change) in [(301, false), (302, false), (307, false), (308, true)] {
+        let origin = MockServer::start().await;
+        let elsewhere = MockServer::start().await;
+        let target = if scheme_change {
+            // Same host and port, other scheme: a different origin all the same.
+            format!(
+                "{}/api/v1/org/projects",
+                origin.uri().replace("http://", "https://")
+            )
+        } else {
+            format!("{}/api/v1/org/projects", elsewhere.uri())
+        };
+        redirect_all(&origin, status, &target).await;
+        let err = lightdash(&origin).projects().await.unwrap_err();
+        let LightdashError::Redirect {
+            status: s,
+            location,
+            route,
+        } = &err
+        else {
+            panic!("{status}: expected a redirect error, got {err:?}");
+        };
+        assert_eq!((*s, location.as_str()), (status, target.as_str()));
+        assert_eq!(route, "/api/v1/org/projects");
+        let text = err.to_string();
+        assert!(text.contains("lightdash.url"), "{text}");
+        assert_no_secret("redirect error", &text);
+        assert!(!text.contains("SENTINEL-LOC"), "{text}");
+        assert!(
+            requests(&elsewhere).await.is_empty(),
+            "{status}: not followed"
+        );
+        assert_eq!(requests(&origin).await.len(), 1, "{status}: not retried");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. An acknowledgement means the asset arrived.
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn only_a_json_2xx_from_the_import_route_is_an_acknowledgement() {
+    let cases = [
+        (
+            ResponseTemplate::new(200).set_body_raw(
+                "<!doctype html><title>Sign in</title><form>SSO</form>",
+                "text/html; charset=utf-8",
+            ),
+            "text/html",
+        ),
+        (
+            ResponseTemplate::new(200).set_body_string("<html>login</html>"),
+            "text/plain",
+        ),
+        (ResponseTemplate::new(204), "no content type"),
+        (
+            ResponseTemplate::new(200).set_body_raw("{}", "text/html"),
+            "text/html",
+        ),
+    ];
+    for (answer, content_type) in cases {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(IMPORT_PATH))
+            .respond_with(answer)
+            .mount(&server)
+            .await;
+        let err = dot(&server, header_auth())
+            .upsert(&asset())
+            .await
+            .unwrap_err();
+        let DotError::NotJson {
+            content_type: ct, ..
+        } = &err
+        else {
+            panic!("expected NotJson, got {err:?}");
+        };
+        assert!(ct.starts_with(content_type), "{ct}");
+        assert!(err.to_string().contains("dot.url"), "{err}");
+        assert_eq!(
+            requests(&server).await.len(),
+            1,
+            "failed, not retried in-cycle"
+        );
+    }
+    // Dot's own answer (JSON, with or without a content type) is an acknowledgement.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(IMPORT_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .mount(&server)
+        .await;
+    dot(&server, header_auth()).upsert(&asset()).await.unwrap();
+}
+
+#[tokio::test]
+async fn probe_verifies_url_and_credential_without_writing() {
+    // Like Dot (FastAPI): authenticate first, then validate the body.
+    struct Dot;
+    impl Respond for Dot {
+        fn respond(&self, r: &Request) -> ResponseTemplate {
+            let key = r.headers.get("x-api-key").and_then(|v| v.to_str().ok());
+            if key != Some(DOT_KEY) {
+                return ResponseTemplate::new(403)
+                    .set_body_json(json!({"detail": "Could not validate credentials"}));
+            }
+            let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+            if body.get("external_asset").is_none() {
+                return ResponseTemplate::new(422).set_body_json(json!({"detail": [
+                    {"type": "missing", "loc": ["body", "external_asset"], "msg": "Field required", "input": body}
+                ]}));
+            }
+            ResponseTemplate::new(200).set_body_json(json!({}))
+        }
+    }
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(IMPORT_PATH))
+        .respond_with(Dot)
+        .mount(&server)
+        .await;
+    let seen = dot(&server, header_auth()).probe().await.unwrap();
+    assert!(
+        seen.contains("credential accepted")
+            && seen.contains("body.external_asset: Field required"),
+        "{seen}"
+    );
+    let sent = requests(&server).await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].body, b"{}", "an empty import: no asset in it");
+
+    let wrong = DotAuth::Header {
+        api_key: SecretString::from("wrong-key-xyz".to_owned()),
+    };
+    let err = dot(&server, wrong).probe().await.unwrap_err();
+    assert!(
+        matches!(err, DotError::Unauthorized { status: 403, .. }),
+        "{err:?}"
+    );
+
+    // A login page or a catch-all that says 200 to anything is not Dot.
+    for answer in [
+        ResponseTemplate::new(200).set_body_string("<html>SSO</html>"),
+        ResponseTemplate::new(200).set_body_json(json!({"ok": true})),
+    ] {
+        let other = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(answer)
+            .mount(&other)
+            .await;
+        let err = dot(&other, header_auth()).probe().await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DotError::NotJson { .. } | DotError::Status { status: 200, .. }
+            ),
+            "{err:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Secrets never echo back.
+// ---------------------------------------------------------------------------------------
+
+/// An error page that echoes the request line, headers and body, with terminal escapes.
+struct Echo(u16);
+
+impl Respond for Echo {
+    fn respond(&self, r: &Request) -> ResponseTemplate {
+        let headers: String = r
+            .headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {}\n", v.to_str().unwrap_or("")))
+            .collect();
+        ResponseTemplate::new(self.0).set_body_raw(
+            format!(
+                "<h1>\u{1b}[2J\u{1b}]0;pwned\u{7}Error</h1><p>{} {} not handled</p><pre>{headers}</pre>",
+                r.method,
+                r.url
+            ),
+            "text/html",
+        )
+    }
+}
+
+#[tokio::test]
+async fn error_pages_echoing_the_request_are_scrubbed() {
+    for (status, auth) in [
+        (404, query_auth()),
+        (500, query_auth()),
+        (400, header_auth()),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(Echo(status))
+            .mount(&server)
+            .await;
+        let err = dot(&server, auth).upsert(&asset()).await.unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("not handled"),
+            "keeps the server's words: {text}"
+        );
+        assert_no_secret("Dot error", &text);
+        assert!(
+            !text.contains('\u{1b}') && !text.contains("pwned"),
+            "{text:?}"
+        );
+        let debug = format!("{err:?}");
+        assert_no_secret("Dot error (Debug)", &debug);
+    }
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(Echo(502))
+        .mount(&server)
+        .await;
+    let err = lightdash(&server).projects().await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("502"), "{text}");
+    assert_no_secret("Lightdash error", &text);
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+    // The error envelope's own message is scrubbed too.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "status": "error",
+            "error": {"statusCode": 401, "name": "AuthorizationError",
+                      "message": format!("token ApiKey {LD_TOKEN} \u{1b}[31mis invalid")}
+        })))
+        .mount(&server)
+        .await;
+    let text = lightdash(&server).projects().await.unwrap_err().to_string();
+    assert!(text.contains("is invalid"), "{text}");
+    assert_no_secret("Lightdash 401", &text);
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// 8. Bounded responses.
+// ---------------------------------------------------------------------------------------
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+#[tokio::test]
+async fn decompressed_bodies_are_capped_and_the_error_names_the_route() {
+    // A small gzipped listing that expands to 8 MiB, against a 1 MiB cap.
+    let mut listing = br#"{"status":"ok","results":[{"name":""#.to_vec();
+    listing.extend(std::iter::repeat_n(b'a', 8 * 1024 * 1024));
+    listing.extend(br#""}]}"#);
+    let compressed = gzip(&listing);
+    assert!(compressed.len() < 64 * 1024, "{}", compressed.len());
+    let server = MockServer::start().await;
+    Mock::given(path(format!("/api/v1/projects/{PROJECT}/spaces")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/json")
+                .insert_header("content-encoding", "gzip")
+                .set_body_bytes(compressed),
+        )
+        .mount(&server)
+        .await;
+    // The same, not compressed (Content-Length over the cap).
+    Mock::given(path(format!("/api/v1/projects/{PROJECT}/charts")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/json")
+                .set_body_bytes(listing.clone()),
+        )
+        .mount(&server)
+        .await;
+    let client = lightdash(&server).with_max_response_bytes(1024 * 1024);
+    for (err, route) in [
+        (client.spaces(PROJECT).await.unwrap_err(), "spaces"),
+        (client.charts(PROJECT).await.unwrap_err(), "charts"),
+    ] {
+        let LightdashError::TooLarge {
+            route: r,
+            limit_mib,
+        } = &err
+        else {
+            panic!("expected TooLarge, got {err:?}");
+        };
+        assert_eq!(r, &format!("/api/v1/projects/{PROJECT}/{route}"));
+        assert_eq!(*limit_mib, 1);
+        assert!(
+            err.to_string().contains("lightdash.max_response_mib"),
+            "{err}"
+        );
+    }
+    assert_eq!(requests(&server).await.len(), 2, "not retried");
+    // Under the default cap the same listing decodes.
+    let spaces = lightdash(&server).spaces(PROJECT).await;
+    assert!(
+        !matches!(spaces, Err(LightdashError::TooLarge { .. })),
+        "the default cap is generous: {spaces:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 9. Paths built safely.
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn ids_from_lightdash_stay_inside_their_path_segment() {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
+            "status": "error", "error": {"statusCode": 404, "name": "NotFoundError", "message": "nope"}
+        })))
+        .mount(&server)
+        .await;
+    let hostile = [
+        ("../../org", "..%2F..%2Forg"),
+        ("a/b?c=d#e", "a%2Fb%3Fc%3Dd%23e"),
+        ("%2e%2e", "%252e%252e"),
+        ("...", "..."),
+        ("sp ace", "sp%20ace"),
+    ];
+    for (id, encoded) in hostile {
+        // A fresh client each time: a 404 on the as-code routes is remembered.
+        let client = lightdash(&server);
+        let _ = client.saved_chart(id).await;
+        let _ = client.dashboard(id).await;
+        let _ = client.spaces(id).await;
+        let _ = client.explore(PROJECT, id).await;
+        let _ = client.charts_as_code(id, &["x".into()]).await;
+        let seen: Vec<String> = requests(&server)
+            .await
+            .iter()
+            .map(|r| r.url.path().to_owned())
+            .collect();
+        for p in [
+            format!("/api/v1/saved/{encoded}"),
+            format!("/api/v1/dashboards/{encoded}"),
+            format!("/api/v1/projects/{encoded}/spaces"),
+            format!("/api/v1/projects/{PROJECT}/explores/{encoded}"),
+            format!("/api/v1/projects/{encoded}/code/charts"),
+        ] {
+            assert!(seen.contains(&p), "{id:?}: expected {p} in {seen:?}");
+        }
+        for p in &seen {
+            assert!(p.starts_with("/api/v1/"), "{p}");
+            assert!(p.split('/').all(|s| s != ".." && s != "."), "{p}");
+        }
+        server.reset().await;
+        Mock::given(wiremock::matchers::any())
+            .respond_with(ResponseTemplate::new(404))
+            .mount(&server)
+            .await;
+    }
+    // Dot segments cannot be encoded safely: refused before any request.
+    server.reset().await;
+    let client = lightdash(&server);
+    for id in ["..", ".", ""] {
+        let err = client.saved_chart(id).await.unwrap_err();
+        assert!(
+            matches!(err, LightdashError::InvalidId { .. }),
+            "{id:?}: {err:?}"
+        );
+        let err = client.spaces(id).await.unwrap_err();
+        assert!(
+            matches!(err, LightdashError::InvalidId { .. }),
+            "{id:?}: {err:?}"
+        );
+    }
+    assert!(requests(&server).await.is_empty(), "nothing was sent");
+    assert_eq!(
+        api_path(&["projects", PROJECT, "code", "charts"]).unwrap(),
+        format!("/api/v1/projects/{PROJECT}/code/charts")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 10. Files are private.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn state_directory_and_files_are_owner_only() {
+    use lightdash_dot_sync::state::{Owner, Store};
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // A state path whose parents do not exist yet, under a permissive umask.
+    let root = dir.path().join("a/b/state");
+    let owner = Owner {
+        pid: 1,
+        listen: None,
+    };
+    {
+        let (store, _) = Store::open(&root, &owner).unwrap();
+        lightdash_dot_sync::app::publish_status(&store);
+        store.flush().unwrap();
+    }
+    let mut checked = 0;
+    let mut stack = vec![root.clone()];
+    while let Some(p) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&p).unwrap();
+        let mode = meta.permissions().mode() & 0o777;
+        if meta.is_dir() {
+            assert_eq!(mode, 0o700, "{}", p.display());
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            assert_eq!(mode, 0o600, "{}", p.display());
+        }
+        checked += 1;
+    }
+    assert!(root.join("status.json").exists() && root.join("owner.json").exists());
+    assert!(checked >= 5, "walked {checked} entries");
+    for created in [dir.path().join("a"), dir.path().join("a/b")] {
+        let mode = std::fs::metadata(&created).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", created.display());
+    }
+}
