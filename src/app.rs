@@ -143,11 +143,18 @@ fn format_status(s: &StatusSnapshot, note: Option<&str>) -> String {
             .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
             .unwrap_or_default();
         out.push_str(&format!("{at}  {}\n", r.one_line()));
+        // Errors quote Lightdash and Dot; a state written by an older version may hold
+        // terminal sequences, so they are stripped again here.
+        let clean = crate::redact::strip_terminal_controls;
         if let Some(e) = &r.error {
-            out.push_str(&format!("    error: {e}\n"));
+            out.push_str(&format!("    error: {}\n", clean(e)));
         }
         for f in r.failures.iter().take(5) {
-            out.push_str(&format!("    failed {}: {}\n", f.id, f.error));
+            out.push_str(&format!(
+                "    failed {}: {}\n",
+                clean(&f.id),
+                clean(&f.error)
+            ));
         }
     }
     out
@@ -526,7 +533,8 @@ pub async fn check_online(settings: &Settings) -> Result<String, String> {
         if !synced {
             out.push_str(&format!(
                 "  - {} ({}): not synced\n",
-                p.name, p.project_uuid
+                crate::redact::strip_terminal_controls(&p.name),
+                p.project_uuid
             ));
             continue;
         }
@@ -544,7 +552,7 @@ pub async fn check_online(settings: &Settings) -> Result<String, String> {
             .count();
         out.push_str(&format!(
             "  - {} ({}): {} spaces listed, {} would sync\n",
-            p.name,
+            crate::redact::strip_terminal_controls(&p.name),
             p.project_uuid,
             spaces.len(),
             included

@@ -580,3 +580,290 @@ fn state_directory_and_files_are_owner_only() {
         assert_eq!(mode, 0o700, "{}", created.display());
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The same reproductions through the real binary: what operators see (logs, `status`,
+// `status.json`), what the state keeps, and the admin endpoint.
+// ---------------------------------------------------------------------------------------
+
+mod binary {
+    use std::path::{Path, PathBuf};
+    use std::time::Duration;
+
+    use lightdash_dot_sync::demo::content::bundled;
+    use lightdash_dot_sync::demo::mock_dot::{MockDot, MockDotOptions};
+    use lightdash_dot_sync::demo::mock_lightdash::{MockLightdash, MockLightdashOptions};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::{DOT_TOKEN, Echo, assert_no_secret};
+
+    const BIN: &str = env!("CARGO_BIN_EXE_lightdash-dot-sync");
+    const USER: &str = "user-42";
+
+    /// Writes a config for these URLs with query auth (the token travels in the URL, the
+    /// worst case for echoes), plus `extra` appended verbatim.
+    fn write_config(dir: &Path, ld: &str, dot: &str, extra: &str) -> PathBuf {
+        let ld_token = dir.join("ld.token");
+        std::fs::write(&ld_token, MockLightdashOptions::default().token).unwrap();
+        let dot_token = dir.join("dot.token");
+        std::fs::write(&dot_token, DOT_TOKEN).unwrap();
+        let config = dir.join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"[lightdash]
+url = "{ld}"
+api_key_file = {ld_token:?}
+requests_per_second = 1000
+
+[dot]
+url = "{dot}"
+auth = "query"
+user_id = "{USER}"
+api_token_file = {dot_token:?}
+requests_per_second = 1000
+max_attempts = 1
+
+[state]
+path = {state:?}
+
+{extra}
+"#,
+                state = dir.join("state"),
+            ),
+        )
+        .unwrap();
+        config
+    }
+
+    async fn run(config: &Path, args: &[&str]) -> (i32, String, String) {
+        let out = tokio::process::Command::new(BIN)
+            .arg("--config")
+            .arg(config)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .output()
+            .await
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Issues 10.2 and 10.3 end to end: an HTML 200 (a login page behind a wrong `dot.url`)
+    /// and an error page echoing the URL with the token are failed pushes, nothing is
+    /// committed, no token reaches logs, `status` or `status.json`, and the next run against
+    /// the real Dot pushes everything.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fake_acknowledgements_commit_nothing_and_echoes_leak_nothing() {
+        let ld = MockLightdash::start(bundled(), MockLightdashOptions::default())
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+
+        let login = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw("<html><body>Sign in with SSO</body></html>", "text/html"),
+            )
+            .mount(&login)
+            .await;
+        let config = write_config(dir.path(), &ld.url(), &login.uri(), "");
+        let (code, _, err) = run(&config, &["--once"]).await;
+        assert_ne!(code, 0, "{err}");
+        assert!(err.contains("not JSON"), "says why:\n{err}");
+        assert_no_secret("stderr after an HTML 200", &err);
+        let (_, status, _) = run(&config, &["status", "--json"]).await;
+        let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+        assert_eq!(
+            status["active"],
+            serde_json::json!({}),
+            "no asset counted as pushed: {status}"
+        );
+        let tried = login.received_requests().await.unwrap().len();
+        assert!(tried > 0);
+
+        let echo = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(Echo(404))
+            .mount(&echo)
+            .await;
+        let config = write_config(dir.path(), &ld.url(), &echo.uri(), "");
+        let (code, _, err) = run(&config, &["--once"]).await;
+        assert_ne!(code, 0, "{err}");
+        assert!(
+            err.contains("not handled"),
+            "the server's words are kept:\n{err}"
+        );
+        assert_no_secret("stderr after an echoing 404", &err);
+        assert!(!err.contains('\u{1b}'), "{err:?}");
+        for args in [&["status"][..], &["status", "--json"][..]] {
+            let (code, out, err) = run(&config, args).await;
+            assert_eq!(code, 0, "{err}");
+            assert!(
+                out.contains("not handled"),
+                "{args:?} shows the failure:\n{out}"
+            );
+            assert_no_secret("status", &out);
+            assert!(!out.contains('\u{1b}') && !out.contains("\\u001b"), "{out}");
+        }
+        let status_json = std::fs::read_to_string(dir.path().join("state/status.json")).unwrap();
+        assert_no_secret("status.json", &status_json);
+
+        let dot = MockDot::start(MockDotOptions {
+            api_key: "unused".into(),
+            query_auth: Some((USER.into(), DOT_TOKEN.into())),
+        })
+        .await
+        .unwrap();
+        let config = write_config(dir.path(), &ld.url(), &dot.url(), "");
+        let (code, _, err) = run(&config, &["--once"]).await;
+        assert_eq!(code, 0, "{err}");
+        // A fresh state against another Dot pushes the same set: the failed runs committed
+        // nothing that would have been skipped.
+        let reference_dot = MockDot::start(MockDotOptions {
+            api_key: "unused".into(),
+            query_auth: Some((USER.into(), DOT_TOKEN.into())),
+        })
+        .await
+        .unwrap();
+        let fresh = tempfile::tempdir().unwrap();
+        let config = write_config(fresh.path(), &ld.url(), &reference_dot.url(), "");
+        let (code, _, err) = run(&config, &["--once"]).await;
+        assert_eq!(code, 0, "{err}");
+        let expected: Vec<String> = reference_dot.assets().into_keys().collect();
+        assert!(!expected.is_empty());
+        assert_eq!(
+            dot.assets().into_keys().collect::<Vec<_>>(),
+            expected,
+            "everything is pushed once Dot really answers"
+        );
+    }
+
+    /// Issue 10.10: one warning per insecure URL at start, naming the key; none for loopback.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn plain_http_to_a_remote_host_is_warned_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_config(
+            dir.path(),
+            "http://lightdash.example.com",
+            "http://127.0.0.1:9",
+            "",
+        );
+        let (code, _, err) = run(&config, &["check", "--offline"]).await;
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(
+            err.matches("lightdash.url uses plain http://").count(),
+            1,
+            "{err}"
+        );
+        assert!(!err.contains("dot.url uses"), "loopback is fine:\n{err}");
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    /// POST /admin/resync over IPv4 loopback with optional extra headers; the status code.
+    async fn post_resync(port: u16, headers: &str) -> Option<u16> {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()?;
+        let req = format!(
+            "POST /admin/resync HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\nconnection: close\r\n{headers}\r\n"
+        );
+        s.write_all(req.as_bytes()).await.ok()?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.ok()?;
+        String::from_utf8_lossy(&buf)
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+
+    async fn with_daemon(config: &Path, port: u16, f: impl AsyncFnOnce()) {
+        let mut child = tokio::process::Command::new(BIN)
+            .arg("--config")
+            .arg(config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut up = false;
+        for _ in 0..300 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                up = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(up, "the daemon listens on [::]:{port}");
+        f().await;
+        child.kill().await.unwrap();
+    }
+
+    /// Issue 10.6: on a `[::]` listener, IPv4 loopback arrives as `::ffff:127.0.0.1` and is
+    /// loopback; with `server.admin_token_file`, every peer must bear the token.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn admin_resync_on_a_dual_stack_listener_and_with_a_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let server = format!(
+            "[schedule]\nsync = \"0 0 0 1 1 *\"\ndeep = \"\"\nrun_on_start = false\n\n[server]\nlisten = \"[::]:{port}\"\n"
+        );
+        let config = write_config(
+            dir.path(),
+            "http://127.0.0.1:9",
+            "http://127.0.0.1:9",
+            &server,
+        );
+        with_daemon(&config, port, async || {
+            assert_eq!(
+                post_resync(port, "").await,
+                Some(202),
+                "IPv4-mapped loopback"
+            );
+        })
+        .await;
+
+        let token_file = dir.path().join("admin.token");
+        std::fs::write(&token_file, "adm1n-t0ken-value\n").unwrap();
+        let server = format!("{server}admin_token_file = {token_file:?}\n");
+        let config = write_config(
+            dir.path(),
+            "http://127.0.0.1:9",
+            "http://127.0.0.1:9",
+            &server,
+        );
+        with_daemon(&config, port, async || {
+            assert_eq!(
+                post_resync(port, "").await,
+                Some(401),
+                "loopback alone is not enough"
+            );
+            assert_eq!(
+                post_resync(port, "authorization: Bearer wrong\r\n").await,
+                Some(401)
+            );
+            assert_eq!(
+                post_resync(port, "authorization: Bearer adm1n-t0ken-value\r\n").await,
+                Some(202)
+            );
+        })
+        .await;
+    }
+}
