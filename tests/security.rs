@@ -825,12 +825,8 @@ path = {state:?}
         let server = format!(
             "[schedule]\nsync = \"0 0 0 1 1 *\"\ndeep = \"\"\nrun_on_start = false\n\n[server]\nlisten = \"[::]:{port}\"\n"
         );
-        let config = write_config(
-            dir.path(),
-            "http://127.0.0.1:9",
-            "http://127.0.0.1:9",
-            &server,
-        );
+        let unreachable = "http://127.0.0.1:9";
+        let config = write_config(dir.path(), unreachable, unreachable, &server);
         with_daemon(&config, port, async || {
             assert_eq!(
                 post_resync(port, "").await,
@@ -843,12 +839,7 @@ path = {state:?}
         let token_file = dir.path().join("admin.token");
         std::fs::write(&token_file, "adm1n-t0ken-value\n").unwrap();
         let server = format!("{server}admin_token_file = {token_file:?}\n");
-        let config = write_config(
-            dir.path(),
-            "http://127.0.0.1:9",
-            "http://127.0.0.1:9",
-            &server,
-        );
+        let config = write_config(dir.path(), unreachable, unreachable, &server);
         with_daemon(&config, port, async || {
             assert_eq!(
                 post_resync(port, "").await,

@@ -218,7 +218,7 @@ impl DotClient {
                 Err((answer.not_json(), None))
             };
         }
-        Err((answer.into_error(attempt), answer.retry_after))
+        Err((answer.to_error(attempt), answer.retry_after))
     }
 
     /// Adds the credentials to a request.
@@ -343,7 +343,7 @@ impl DotClient {
                 ),
             }),
             _ if !answer.is_json => Err(answer.not_json()),
-            _ => Err(answer.into_error(1)),
+            _ => Err(answer.to_error(1)),
         }
     }
 }
@@ -366,7 +366,7 @@ impl Answer {
         }
     }
 
-    fn into_error(&self, attempts: u32) -> DotError {
+    fn to_error(&self, attempts: u32) -> DotError {
         let detail = self.detail.clone();
         match self.status {
             422 => DotError::Invalid { detail },

@@ -355,19 +355,12 @@ impl LightdashClient {
             .header(AUTHORIZATION, auth)
             .send()
             .await;
-        let response = match response {
-            Ok(r) => r,
-            Err(e) => {
-                self.counters.record(route, "error");
-                return Err((
-                    LightdashError::Transport {
-                        route: path.to_owned(),
-                        source: e.without_url(),
-                    },
-                    None,
-                ));
-            }
-        };
+        let response = response.map_err(|e| {
+            self.counters.record(route, "error");
+            let source = e.without_url();
+            let route = path.to_owned();
+            (LightdashError::Transport { route, source }, None)
+        })?;
         let status = response.status().as_u16();
         self.counters.record(route, &status.to_string());
         if response.status().is_redirection() {
@@ -426,17 +419,23 @@ impl LightdashClient {
             }
             return Ok((status, body));
         }
-        let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+        Err((self.error_answer(path, status, &body), retry_after))
+    }
+
+    /// The error for a non-2xx answer: the error envelope when there is one, else the start
+    /// of the body; scrubbed either way.
+    fn error_answer(&self, path: &str, status: u16, body: &[u8]) -> LightdashError {
+        let parsed: Option<Value> = serde_json::from_slice(body).ok();
         let error = parsed
             .as_ref()
             .and_then(|v| envelope_error(path, status, v))
             .unwrap_or_else(|| {
                 // Scrubbed whole before it is shortened, so no piece of a secret survives.
-                let text = self.redactor.scrub(&String::from_utf8_lossy(&body));
+                let text = self.redactor.scrub(&String::from_utf8_lossy(body));
                 let snippet: String = text.trim().chars().take(200).collect();
                 status_error(path, status, String::new(), snippet)
             });
-        Err((self.scrub_error(error), retry_after))
+        self.scrub_error(error)
     }
 
     /// Scrubs the server's words (`error.name`, `error.message`) in an error.
