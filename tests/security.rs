@@ -10,7 +10,9 @@ use std::time::Duration;
 use lightdash_dot_sync::config::DotAuth;
 use lightdash_dot_sync::dot::client::{DotClient, DotError, IMPORT_PATH};
 use lightdash_dot_sync::dot::types::ExternalAsset;
-use lightdash_dot_sync::lightdash::client::{LightdashClient, LightdashError, api_path};
+use lightdash_dot_sync::lightdash::client::{
+    LightdashClient, LightdashError, api_path, api_path_in,
+};
 use lightdash_dot_sync::stats::ApiCounters;
 use secrecy::SecretString;
 use serde_json::json;
@@ -537,6 +539,10 @@ async fn ids_from_lightdash_stay_inside_their_path_segment() {
     assert_eq!(
         api_path(&["projects", PROJECT, "code", "charts"]).unwrap(),
         format!("/api/v1/projects/{PROJECT}/code/charts")
+    );
+    assert_eq!(
+        api_path_in("/api/v2", &["content", "a/b"]).unwrap(),
+        "/api/v2/content/a%2Fb"
     );
 }
 

@@ -709,7 +709,13 @@ impl<T: DeserializeOwned> AsCodeSink for AsCodeDecoded<T> {
 /// as a segment (URL parsers resolve them, encoded or not) and are refused, as are empty
 /// ones, so no id can climb out of `/api/v1/projects/` with the token.
 pub fn api_path(segments: &[&str]) -> Result<String, LightdashError> {
-    let mut path = String::from("/api/v1");
+    api_path_in("/api/v1", segments)
+}
+
+/// [`api_path`] under another fixed prefix (`/api/v2`): the prefix is ours and kept as is,
+/// every segment is encoded.
+pub fn api_path_in(prefix: &'static str, segments: &[&str]) -> Result<String, LightdashError> {
+    let mut path = String::from(prefix);
     for segment in segments {
         if segment.is_empty() || *segment == "." || *segment == ".." {
             return Err(LightdashError::InvalidId {
