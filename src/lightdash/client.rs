@@ -103,10 +103,11 @@ pub enum LightdashError {
         #[source]
         source: serde_json::Error,
     },
-    /// A redirect to another origin (host, port or scheme, including https→http): not
-    /// followed, so the token stays with the configured Lightdash.
+    /// A redirect to another origin (host, port or scheme, including https→http), or past
+    /// the same-origin hop limit: not followed, so the token stays with the configured
+    /// Lightdash.
     #[error(
-        "Lightdash answered {route} with {status} redirecting to {location}; only same-origin redirects are followed, so set lightdash.url to the address Lightdash really answers on"
+        "Lightdash answered {route} with {status} redirecting to {location}; only redirects within lightdash.url's scheme, host and port are followed (at most 5), so set lightdash.url to the address Lightdash really answers on"
     )]
     Redirect {
         /// Path requested.
