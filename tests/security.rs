@@ -371,6 +371,10 @@ async fn error_pages_echoing_the_request_are_scrubbed() {
         );
         assert_no_secret("Dot error", &text);
         assert!(
+            !text.contains("user_id=user-42"),
+            "the query string goes: {text}"
+        );
+        assert!(
             !text.contains('\u{1b}') && !text.contains("pwned"),
             "{text:?}"
         );

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use url::Url;
 
@@ -154,7 +154,16 @@ impl DotClient {
         endpoint.set_path(&format!("{base_path}{IMPORT_PATH}"));
         let redactor = match &auth {
             DotAuth::Header { api_key } => Redactor::new([api_key]),
-            DotAuth::Query { api_token, .. } => Redactor::new([api_token]),
+            DotAuth::Query { user_id, api_token } => {
+                // The whole query string as we send it, so an echo loses it entirely.
+                let query = SecretString::from(
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("user_id", user_id)
+                        .append_pair("api_token", api_token.expose_secret())
+                        .finish(),
+                );
+                Redactor::new([&query, api_token])
+            }
         };
         Self {
             http: http::build_client(timeout, Redirects::None),
