@@ -785,11 +785,16 @@ path = {state:?}
 
     /// POST /admin/resync over IPv4 loopback with optional extra headers; the status code.
     async fn post_resync(port: u16, headers: &str) -> Option<u16> {
+        request(port, "POST /admin/resync", headers).await
+    }
+
+    /// One request over IPv4 loopback (`line` is method and path); the status code.
+    async fn request(port: u16, line: &str, headers: &str) -> Option<u16> {
         let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .ok()?;
         let req = format!(
-            "POST /admin/resync HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\nconnection: close\r\n{headers}\r\n"
+            "{line} HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\nconnection: close\r\n{headers}\r\n"
         );
         s.write_all(req.as_bytes()).await.ok()?;
         let mut buf = Vec::new();
@@ -801,7 +806,7 @@ path = {state:?}
             .ok()
     }
 
-    async fn with_daemon(config: &Path, port: u16, f: impl AsyncFnOnce()) {
+    async fn with_daemon(config: &Path, port: u16, f: impl AsyncFnOnce(u32)) {
         let mut child = tokio::process::Command::new(BIN)
             .arg("--config")
             .arg(config)
@@ -821,8 +826,8 @@ path = {state:?}
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert!(up, "the daemon listens on [::]:{port}");
-        f().await;
+        assert!(up, "the daemon listens on port {port}");
+        f(child.id().expect("running")).await;
         child.kill().await.unwrap();
     }
 
@@ -837,7 +842,7 @@ path = {state:?}
         );
         let unreachable = "http://127.0.0.1:9";
         let config = write_config(dir.path(), unreachable, unreachable, &server);
-        with_daemon(&config, port, async || {
+        with_daemon(&config, port, async |_| {
             assert_eq!(
                 post_resync(port, "").await,
                 Some(202),
@@ -850,7 +855,7 @@ path = {state:?}
         std::fs::write(&token_file, "adm1n-t0ken-value\n").unwrap();
         let server = format!("{server}admin_token_file = {token_file:?}\n");
         let config = write_config(dir.path(), unreachable, unreachable, &server);
-        with_daemon(&config, port, async || {
+        with_daemon(&config, port, async |_| {
             assert_eq!(
                 post_resync(port, "").await,
                 Some(401),
@@ -864,6 +869,58 @@ path = {state:?}
                 post_resync(port, "authorization: Bearer adm1n-t0ken-value\r\n").await,
                 Some(202)
             );
+        })
+        .await;
+    }
+
+    /// Issue 10.7 on the real daemon: 1,024 idle connections hold at most
+    /// `server.max_connections` descriptors in the daemon (v1 held one each until it ran
+    /// out), and `/healthz` answers again once they go.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_idle_connection_flood_keeps_the_daemons_descriptors_bounded() {
+        const MAX: usize = 16;
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let server = format!(
+            "[schedule]\nsync = \"0 0 0 1 1 *\"\ndeep = \"\"\nrun_on_start = false\n\n[server]\nlisten = \"127.0.0.1:{port}\"\nmax_connections = {MAX}\n"
+        );
+        let unreachable = "http://127.0.0.1:9";
+        let config = write_config(dir.path(), unreachable, unreachable, &server);
+        with_daemon(&config, port, async |pid| {
+            let fds = || {
+                std::fs::read_dir(format!("/proc/{pid}/fd"))
+                    .map(|d| d.count())
+                    .unwrap_or(0)
+            };
+            assert_eq!(request(port, "GET /healthz", "").await, Some(200));
+            let baseline = fds();
+            let mut idle = Vec::new();
+            for _ in 0..1024 {
+                idle.push(
+                    tokio::net::TcpStream::connect(("127.0.0.1", port))
+                        .await
+                        .unwrap(),
+                );
+            }
+            let mut peak = 0;
+            for _ in 0..20 {
+                peak = peak.max(fds());
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            assert!(
+                peak <= baseline + MAX + 2,
+                "the daemon held {peak} descriptors (baseline {baseline}, limit {MAX})"
+            );
+            drop(idle);
+            let mut healthy = false;
+            for _ in 0..200 {
+                if request(port, "GET /healthz", "").await == Some(200) {
+                    healthy = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            assert!(healthy, "/healthz answers once the flood is gone");
         })
         .await;
     }
