@@ -1312,6 +1312,52 @@ mod tests {
         assert!(err.contains("concurrency"), "names the key: {err}");
     }
 
+    #[test]
+    fn listener_and_response_caps_reach_the_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "c.toml", &minimal(&dir));
+        let s = load(Some(&path), &HashMap::new()).unwrap();
+        assert_eq!(s.lightdash.max_response_bytes, 256 * 1024 * 1024);
+        assert_eq!(s.server.max_connections, 64);
+        assert_eq!(s.server.header_read_timeout, Duration::from_secs(10));
+        assert!(s.server.admin_token.is_none());
+        let token = write(&dir, "admin", "adm-token-1\n");
+        let s = load(
+            Some(&path),
+            &env(&[
+                ("LDSYNC_LIGHTDASH__MAX_RESPONSE_MIB", "3"),
+                ("LDSYNC_SERVER__ADMIN_TOKEN_FILE", token.to_str().unwrap()),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.lightdash.max_response_bytes, 3 * 1024 * 1024);
+        assert_eq!(
+            s.server
+                .admin_token
+                .as_ref()
+                .map(|t| t.expose_secret().to_owned()),
+            Some("adm-token-1".to_owned())
+        );
+        let err = load(
+            Some(&path),
+            &env(&[
+                ("LDSYNC_LIGHTDASH__MAX_RESPONSE_MIB", "0"),
+                ("LDSYNC_SERVER__MAX_CONNECTIONS", "0"),
+                ("LDSYNC_SERVER__ADMIN_TOKEN", "x"),
+                ("LDSYNC_SERVER__ADMIN_TOKEN_FILE", token.to_str().unwrap()),
+            ]),
+        )
+        .unwrap_err();
+        let keys: Vec<String> = problems(err).into_iter().map(|p| p.key).collect();
+        for key in [
+            "lightdash.max_response_mib",
+            "server.max_connections",
+            "server.admin_token",
+        ] {
+            assert!(keys.iter().any(|k| k == key), "{key} in {keys:?}");
+        }
+    }
+
     /// Issue 10.10: plain http to anything but loopback is reported, with its key.
     #[test]
     fn insecure_urls_are_the_non_loopback_http_ones() {
