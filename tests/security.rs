@@ -250,6 +250,21 @@ async fn only_a_json_2xx_from_the_import_route_is_an_acknowledgement() {
             "failed, not retried in-cycle"
         );
     }
+    // A JSON answer larger than Dot's cap (1 MiB) is not Dot's either.
+    let server = MockServer::start().await;
+    let huge = format!("{{\"pad\":\"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(huge, "application/json"))
+        .mount(&server)
+        .await;
+    let err = dot(&server, header_auth())
+        .upsert(&asset())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, DotError::NotJson { detail, .. } if detail.contains("larger than 1048576 bytes")),
+        "{err:?}"
+    );
     // Dot's own answer (JSON, with or without a content type) is an acknowledgement.
     let server = MockServer::start().await;
     Mock::given(method("POST"))
