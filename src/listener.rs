@@ -11,7 +11,7 @@
 //! loopback); without it, loopback peers (IPv4-mapped `::ffff:127.0.0.1` included), or every
 //! peer when `server.allow_remote_admin` is set.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -122,9 +122,6 @@ pub fn admin_access(
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
-
-/// The peer address type handlers extract.
-pub type Peer = ConnectInfo<SocketAddr>;
 
 #[cfg(test)]
 mod tests {
