@@ -128,7 +128,9 @@ pub enum LightdashError {
         limit_mib: u64,
     },
     /// An id from Lightdash that cannot be one path segment (empty, `.` or `..`).
-    #[error("the Lightdash id {id:?} cannot be used as a URL path segment; the request was not sent")]
+    #[error(
+        "the Lightdash id {id:?} cannot be used as a URL path segment; the request was not sent"
+    )]
     InvalidId {
         /// The id, control characters removed.
         id: String,
