@@ -785,6 +785,16 @@ fn positive_rate(key: &str, v: f64, problems: &mut Vec<Problem>) {
     }
 }
 
+fn at_most(key: &str, v: u64, max: u64, problems: &mut Vec<Problem>) {
+    if v > max {
+        problems.push(problem(
+            key,
+            format!("must be at most {max} (got {v})"),
+            format!("set a value between 1 and {max}"),
+        ));
+    }
+}
+
 fn at_least_one(key: &str, v: u64, what: &str, problems: &mut Vec<Problem>) {
     if v == 0 {
         problems.push(problem(
@@ -860,6 +870,12 @@ impl RawSettings {
             "lightdash.max_response_mib",
             l.max_response_mib,
             "a cap in MiB, e.g. 256",
+            &mut p,
+        );
+        at_most(
+            "lightdash.max_response_mib",
+            l.max_response_mib,
+            65_536,
             &mut p,
         );
 
@@ -1049,6 +1065,18 @@ impl RawSettings {
             "server.header_read_timeout_secs",
             self.server.header_read_timeout_secs,
             "a timeout in seconds, e.g. 10",
+            &mut p,
+        );
+        at_most(
+            "server.max_connections",
+            self.server.max_connections as u64,
+            65_536,
+            &mut p,
+        );
+        at_most(
+            "server.header_read_timeout_secs",
+            self.server.header_read_timeout_secs,
+            3_600,
             &mut p,
         );
 
@@ -1343,6 +1371,10 @@ mod tests {
             &env(&[
                 ("LDSYNC_LIGHTDASH__MAX_RESPONSE_MIB", "0"),
                 ("LDSYNC_SERVER__MAX_CONNECTIONS", "0"),
+                (
+                    "LDSYNC_SERVER__HEADER_READ_TIMEOUT_SECS",
+                    "9000000000000000000",
+                ),
                 ("LDSYNC_SERVER__ADMIN_TOKEN", "x"),
                 ("LDSYNC_SERVER__ADMIN_TOKEN_FILE", token.to_str().unwrap()),
             ]),
@@ -1352,6 +1384,7 @@ mod tests {
         for key in [
             "lightdash.max_response_mib",
             "server.max_connections",
+            "server.header_read_timeout_secs",
             "server.admin_token",
         ] {
             assert!(keys.iter().any(|k| k == key), "{key} in {keys:?}");
