@@ -23,13 +23,6 @@ pub fn chain(error: &(dyn Error + 'static)) -> String {
     out.replace(['\n', '\r'], " ")
 }
 
-/// Where a redirect led: scheme, host and port of `to` when its origin differs from
-/// `from`'s, else `None`. Only the origin: a redirect target's path or query may carry
-/// tokens.
-pub fn redirected_origin(from: &url::Url, to: &url::Url) -> Option<String> {
-    (from.origin() != to.origin()).then(|| to.origin().ascii_serialization())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,17 +60,5 @@ mod tests {
             Some(e("operation timed out", None)),
         );
         assert_eq!(chain(&repeated), "timed out: operation timed out");
-    }
-
-    #[test]
-    fn redirect_origin_only_across_hosts() {
-        let a = url::Url::parse("https://ld.example.com/api/v1/x").unwrap();
-        let same = url::Url::parse("https://ld.example.com/other?token=1").unwrap();
-        let other = url::Url::parse("https://sso.example.net:8443/login?token=1").unwrap();
-        assert_eq!(redirected_origin(&a, &same), None);
-        assert_eq!(
-            redirected_origin(&a, &other).as_deref(),
-            Some("https://sso.example.net:8443")
-        );
     }
 }

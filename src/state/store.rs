@@ -276,7 +276,7 @@ impl Store {
         }
         // Best effort: the owner file only improves the "locked" message.
         if let Ok(json) = serde_json::to_vec(owner) {
-            let _ = std::fs::write(root.join("owner.json"), json);
+            let _ = super::private::write_file(&root.join("owner.json"), &json);
         }
         Ok((Store::with(root, Some(trees)), outcome))
     }
@@ -337,14 +337,14 @@ impl Store {
         let mut text =
             serde_json::to_string(&line).map_err(|e| StateError::Transaction(e.to_string()))?;
         text.push('\n');
-        let written = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.root.join(LEDGER_FILE))
-            .and_then(|mut f| {
-                f.write_all(text.as_bytes())?;
-                f.sync_data()
-            });
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let written = options.open(self.root.join(LEDGER_FILE)).and_then(|mut f| {
+            f.write_all(text.as_bytes())?;
+            f.sync_data()
+        });
         match written {
             Ok(()) => {
                 known.insert(id.to_owned());
@@ -358,7 +358,7 @@ impl Store {
     }
 
     fn open_trees(root: &Path) -> Result<(Trees, OpenOutcome), StateError> {
-        std::fs::create_dir_all(root).map_err(|source| StateError::Directory {
+        super::private::create_dir(root).map_err(|source| StateError::Directory {
             path: root.to_owned(),
             source,
         })?;
@@ -408,6 +408,8 @@ impl Store {
                 }
             }
         };
+        // sled creates its files with the process umask; later files land in a 0700 `db/`.
+        super::private::restrict_tree(&db_path);
         Ok(outcome)
     }
 

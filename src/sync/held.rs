@@ -15,7 +15,7 @@ use crate::lightdash::types::{ChartSummary, DashboardSummary, SpaceSummary};
 use crate::state::IndexEntry;
 
 /// What a project's listings hold back this cycle.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Held {
     /// Dot ids neither pushed nor deactivated.
     pub ids: BTreeSet<String>,
