@@ -1159,6 +1159,7 @@ impl RawServer {
         p: &mut Vec<Problem>,
     ) -> Option<ServerSettings> {
         // Optional: without it, loopback peers may resync (the documented port-forward).
+        // `Some(None)`: configured but unusable (the problem is recorded).
         let admin_token = match (&self.admin_token, &self.admin_token_file) {
             (None, None) => None,
             (value, file) => Some(resolve_secret(
@@ -1168,7 +1169,7 @@ impl RawServer {
                 file,
                 env,
                 p,
-            )?),
+            )),
         };
         let max_connections = bounded(
             "server.max_connections",
@@ -1202,7 +1203,10 @@ impl RawServer {
         Some(ServerSettings {
             listen,
             allow_remote_admin: self.allow_remote_admin,
-            admin_token,
+            admin_token: match admin_token {
+                Some(token) => Some(token?),
+                None => None,
+            },
             max_connections: max_connections?,
             header_read_timeout: Duration::from_secs(header_read_timeout?),
         })
