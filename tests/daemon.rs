@@ -974,3 +974,51 @@ async fn a_transient_full_disk_is_survived_and_readiness_says_so() {
     let (code, _) = daemon.wait_exit(Duration::from_secs(20)).await;
     assert_eq!(code, Some(0), "{}", daemon.stderr());
 }
+
+/// A daemon started while its state's file system is full keeps running (no crash loop),
+/// not ready; once space is free its next cycle opens the state and succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_started_on_a_full_disk_waits_for_space() {
+    let env = Env::start(Setup::default()).await;
+    let Some(fs) = support::Tmpfs::mount(env.path("state"), "16m") else {
+        eprintln!("skipped: mounting a tmpfs is not allowed here");
+        return;
+    };
+    // A healthy state from a first run, then a full disk.
+    let (code, _, err) = env.run(&["--once"], None).await;
+    assert_eq!(code, 0, "{err}");
+    let filler = fs.fill();
+    let mut daemon = env.spawn_daemon("daemon", None);
+    daemon
+        .wait_metrics(Duration::from_secs(30), "a failed cycle", |m| {
+            cycles(m, "incremental", "failed") >= 1.0
+        })
+        .await;
+    let (status, body) = daemon.get("/readyz").await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("No space left on device"), "{body}");
+    assert!(daemon.child.try_wait().unwrap().is_none(), "still running");
+    assert!(
+        daemon
+            .stderr()
+            .contains("the state cannot be opened (not corruption"),
+        "{}",
+        daemon.stderr()
+    );
+    std::fs::remove_file(filler).unwrap();
+    daemon
+        .wait_metrics(Duration::from_secs(30), "a successful cycle", |m| {
+            cycles(m, "incremental", "success") >= 1.0
+        })
+        .await;
+    assert_eq!(daemon.get("/readyz").await.unwrap().0, 200);
+    let moved = std::fs::read_dir(env.path("state"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("db.corrupt-"))
+        .count();
+    assert_eq!(moved, 0, "a full disk is not corruption");
+    daemon.signal("TERM");
+    let (code, _) = daemon.wait_exit(Duration::from_secs(20)).await;
+    assert_eq!(code, Some(0), "{}", daemon.stderr());
+}
