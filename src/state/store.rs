@@ -97,6 +97,29 @@ pub struct AssetBody {
     pub details: Option<StoredDetails>,
 }
 
+impl IndexEntry {
+    /// An asset that may be active in Dot although nothing else is known about it (from the
+    /// ledger): active and stale, with no fingerprint or signature, so the next cycle pushes
+    /// it again if Lightdash still has it and deactivates it if not.
+    pub fn possibly_in_dot(kind: AssetKind, project: &str, uuid: &str) -> Self {
+        IndexEntry {
+            kind,
+            project: project.to_owned(),
+            uuid: uuid.to_owned(),
+            fingerprint: String::new(),
+            signature: String::new(),
+            updated_at: None,
+            space: None,
+            charts: Vec::new(),
+            active: true,
+            pushed_at: 0,
+            views: None,
+            views_pushed_at: 0,
+            stale: true,
+        }
+    }
+}
+
 /// Why the state could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -291,21 +314,7 @@ impl Store {
             if known {
                 continue;
             }
-            let entry = IndexEntry {
-                kind: l.kind,
-                project: l.project.clone(),
-                uuid: l.uuid.clone(),
-                fingerprint: String::new(),
-                signature: String::new(),
-                updated_at: None,
-                space: None,
-                charts: Vec::new(),
-                active: true,
-                pushed_at: 0,
-                views: None,
-                views_pushed_at: 0,
-                stale: true,
-            };
+            let entry = IndexEntry::possibly_in_dot(l.kind, &l.project, &l.uuid);
             let value =
                 serde_json::to_vec(&entry).map_err(|e| StateError::Transaction(e.to_string()))?;
             trees.index.insert(l.id.as_bytes(), value)?;

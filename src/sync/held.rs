@@ -165,21 +165,7 @@ mod tests {
     fn entry(kind: AssetKind, uuid: &str) -> (String, IndexEntry) {
         (
             kind.asset_id(uuid),
-            IndexEntry {
-                kind,
-                project: "p".into(),
-                uuid: uuid.into(),
-                fingerprint: String::new(),
-                signature: String::new(),
-                updated_at: None,
-                space: None,
-                charts: Vec::new(),
-                active: true,
-                pushed_at: 0,
-                views: None,
-                views_pushed_at: 0,
-                stale: false,
-            },
+            IndexEntry::possibly_in_dot(kind, "p", uuid),
         )
     }
 
