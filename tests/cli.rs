@@ -71,6 +71,35 @@ concurrency = 0
     assert!(err.contains("lightdash.url"), "{err}");
 }
 
+/// Field report: `requests_per_second = 1e-30` passed `check --offline`, then the run
+/// panicked (exit 101, a restart loop). Both now exit 78 naming the key and its range.
+#[test]
+fn a_rate_the_limiter_cannot_use_is_a_config_error_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        r#"
+[lightdash]
+url = "http://127.0.0.1:9"
+api_key = "x"
+requests_per_second = 1e-30
+
+[dot]
+url = "http://127.0.0.1:9"
+api_key = "y"
+"#,
+    )
+    .unwrap();
+    for args in [&["check", "--offline"][..], &["--once"][..]] {
+        let out = bin().arg("-c").arg(&config).args(args).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(78), "{args:?}: {err}");
+        assert!(err.contains("lightdash.requests_per_second"), "{err}");
+        assert!(err.contains("must be between 0.01 and"), "{err}");
+    }
+}
+
 #[test]
 fn dry_run_without_a_mode_is_a_usage_error() {
     let out = bin()
