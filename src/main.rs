@@ -74,6 +74,10 @@ async fn dispatch(cli: Cli) -> ExitCode {
             }
         };
     }
+    if let Some(Command::MockServers) = cli.command {
+        telemetry::init(LogFormat::Text, "warn", std::io::stderr);
+        return mock_servers().await;
+    }
     let settings = match load_settings(&cli) {
         Ok(s) => Arc::new(s),
         Err(e) => {
@@ -84,7 +88,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
     telemetry::init(settings.log.format, &settings.log.level, std::io::stderr);
 
     match cli.command {
-        Some(Command::Demo) => unreachable!("handled above"),
+        Some(Command::Demo) | Some(Command::MockServers) => unreachable!("handled above"),
         Some(Command::Check { offline }) => check(&settings, offline).await,
         Some(Command::Status { json }) => match app::status(&settings, json) {
             Ok(text) => {
@@ -131,6 +135,34 @@ async fn dispatch(cli: Cli) -> ExitCode {
             }
         }
     }
+}
+
+/// The hidden `mock-servers` command: serves until SIGTERM or SIGINT.
+async fn mock_servers() -> ExitCode {
+    use tokio::signal::unix::{SignalKind, signal};
+    let running = match lightdash_dot_sync::demo::serve::start().await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the mock servers: {e}");
+            return ExitCode::from(EXIT_CYCLE_FAILED);
+        }
+    };
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        eprintln!("error: cannot install signal handlers");
+        return ExitCode::from(EXIT_CYCLE_FAILED);
+    };
+    println!(
+        "{}",
+        serde_json::to_string(&running.endpoints).unwrap_or_default()
+    );
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    ExitCode::SUCCESS
 }
 
 async fn one_shot(settings: Arc<Settings>, opts: CycleOptions) -> ExitCode {
