@@ -85,7 +85,12 @@ async fn dispatch(cli: Cli) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    telemetry::init(settings.log.format, &settings.log.level, std::io::stderr);
+    telemetry::init_stderr(settings.log.format, &settings.log.level);
+    if let Err(e) = require_ca_roots(&settings, &cli.command) {
+        tracing::error!(error = %e, "cannot verify https without CA certificates");
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
 
     match cli.command {
         Some(Command::Demo) | Some(Command::MockServers) => unreachable!("handled above"),
@@ -163,6 +168,25 @@ async fn mock_servers() -> ExitCode {
         _ = int.recv() => {}
     }
     ExitCode::SUCCESS
+}
+
+/// An https URL this command will call needs the host's CA certificates: without them, exit
+/// 78 (restarting cannot install them) instead of failing every request.
+fn require_ca_roots(
+    settings: &Settings,
+    command: &Option<Command>,
+) -> Result<(), lightdash_dot_sync::http::NoCaRoots> {
+    let lightdash = ("lightdash.url", &settings.lightdash.url);
+    let dot = ("dot.url", &settings.dot.url);
+    let urls: &[(&str, &url::Url)] = match command {
+        Some(Command::Check { offline: true }) | Some(Command::Status { .. }) => return Ok(()),
+        Some(Command::Preview { .. }) => &[lightdash],
+        _ => &[lightdash, dot],
+    };
+    lightdash_dot_sync::http::require_roots_for(
+        urls,
+        lightdash_dot_sync::http::system_roots_problem().as_deref(),
+    )
 }
 
 async fn one_shot(settings: Arc<Settings>, opts: CycleOptions) -> ExitCode {
