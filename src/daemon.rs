@@ -113,7 +113,7 @@ pub fn record_cycle_metrics(report: &CycleReport) {
         .increment(1);
     metrics::histogram!("ldsync_cycle_duration_seconds", "kind" => report.kind.as_str())
         .record(report.duration_ms as f64 / 1000.0);
-    if report.outcome != Outcome::Failed {
+    if matches!(report.outcome, Outcome::Success | Outcome::PartialFailure) {
         metrics::gauge!("ldsync_last_success_timestamp_seconds").set(now() as f64);
     }
     metrics::gauge!("ldsync_last_cycle_assets_failed").set(report.failed as f64);
@@ -182,7 +182,19 @@ pub async fn run(
         .start()
         .await
         .map_err(|e| DaemonError::Schedule(e.to_string()))?;
-    if settings.schedule.run_on_start {
+    // A deep cycle or resync cut short by the last stop (or a crash) is redone first: it
+    // covers the start-up incremental cycle.
+    if let Some(kind) = store.unfinished_full_cycle() {
+        tracing::info!(
+            kind = kind.as_str(),
+            "the last {} did not finish (stopped or crashed); redoing it now",
+            kind.as_str()
+        );
+        if kind == CycleKind::Resync {
+            shared.resync_pending.store(true, Ordering::SeqCst);
+        }
+        let _ = shared.tx.try_send(kind);
+    } else if settings.schedule.run_on_start {
         shared.tick(CycleKind::Incremental);
     }
 
@@ -254,8 +266,8 @@ pub async fn run(
         let finished = tokio::select! {
             r = &mut cycle => r.ok(),
             _ = stop_rx.changed() => {
-                ctx.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
-                tracing::info!(bound_s = SHUTDOWN_BOUND.as_secs(), "waiting for the pushes in flight to finish");
+                ctx.request_stop();
+                tracing::info!(bound_s = SHUTDOWN_BOUND.as_secs(), "stopping the cycle: Lightdash requests cancelled, waiting for the Dot pushes in flight");
                 match tokio::time::timeout(SHUTDOWN_BOUND, &mut cycle).await {
                     Ok(r) => r.ok(),
                     Err(_) => {

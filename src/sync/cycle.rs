@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use futures_util::StreamExt;
@@ -46,7 +46,12 @@ pub struct SyncContext {
     /// Dot request counters.
     pub dot_counters: Arc<ApiCounters>,
     /// Set on shutdown: no new push starts; pushes in flight finish and are committed.
+    /// Set it with [`SyncContext::request_stop`], which also cancels Lightdash requests.
     pub stopping: Arc<AtomicBool>,
+    /// Dot pushes started and not yet committed (or counted as failed).
+    pushes_in_flight: Arc<AtomicUsize>,
+    /// Wakes a running cycle when a stop is requested.
+    stop_signal: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl SyncContext {
@@ -73,6 +78,28 @@ impl SyncContext {
             lightdash_counters,
             dot_counters,
             stopping: Arc::new(AtomicBool::new(false)),
+            pushes_in_flight: Arc::new(AtomicUsize::new(0)),
+            stop_signal: Arc::new(tokio::sync::watch::channel(false).0),
+        }
+    }
+
+    /// Stops the running cycle (if any) as soon as no Dot push is in flight: pushes not
+    /// started are not started, Lightdash requests are dropped at once (nothing depends on
+    /// them), pushes in flight finish and are committed. The cycle reports
+    /// [`Outcome::Interrupted`].
+    pub fn request_stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.stop_signal.send_replace(true);
+    }
+
+    /// Resolves once a stop was requested and no push is in flight. Pushes decrement the
+    /// count only after their commit, so cancelling the cycle here loses no acknowledged push.
+    async fn stopped_between_pushes(&self) {
+        let mut stop = self.stop_signal.subscribe();
+        let _ = stop.wait_for(|stopped| *stopped).await;
+        // Pushes in flight take at most a request timeout each; polling is cheap next to that.
+        while self.pushes_in_flight.load(Ordering::SeqCst) > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
 }
@@ -139,11 +166,32 @@ pub async fn run_cycle(ctx: &SyncContext, opts: CycleOptions, progress: &dyn Pro
     let mut planned = Vec::new();
     ctx.lightdash.reset_route_probe();
 
-    if let Err(e) = run_projects(ctx, opts, progress, &mut report, &mut planned).await {
+    let durable = !opts.dry_run && opts.kind != CycleKind::Incremental;
+    if durable && let Err(e) = ctx.store.start_full_cycle(opts.kind) {
+        tracing::error!(error = %e, "could not record the start of the cycle in the state; if it is cut short it is not redone at the next start");
+    }
+    let finished = tokio::select! {
+        biased;
+        r = run_projects(ctx, opts, progress, &mut report, &mut planned) => Some(r),
+        () = ctx.stopped_between_pushes() => None,
+    };
+    // A stop requested before the cycle ended may have left pushes unstarted.
+    let interrupted = finished.is_none() || ctx.stopping.load(Ordering::SeqCst);
+    if let Some(Err(e)) = finished {
         report.outcome = Outcome::Failed;
         report.error = Some(e);
     }
     report.settle();
+    if interrupted {
+        report.outcome = Outcome::Interrupted;
+        report.error = Some(if durable {
+            format!("stopped before the {} finished; it is redone at the next start", opts.kind.as_str())
+        } else {
+            "stopped before the cycle finished; what it did not push is pushed by the next cycle".to_owned()
+        });
+    } else if durable && let Err(e) = ctx.store.finish_full_cycle(opts.kind) {
+        tracing::error!(error = %e, "could not record the end of the cycle in the state; it is redone at the next start");
+    }
     report.lightdash_requests = stats::delta(&ctx.lightdash_counters.by_route(), &ld_before);
     report.dot_requests = ctx.dot_counters.total() - dot_before;
     report.duration_ms = started.elapsed().as_millis() as u64;
@@ -915,11 +963,19 @@ async fn sync_project(
     }
     let dot = &ctx.dot;
     let stopping = &ctx.stopping;
+    let in_flight = &ctx.pushes_in_flight;
     let mut results = futures_util::stream::iter(work)
         .map(|(action, (asset, commit))| async move {
             // At shutdown, pushes not yet started are left for the next start: they are not
             // committed, so they are simply planned again.
             if stopping.load(Ordering::SeqCst) {
+                return (action, asset, commit, None);
+            }
+            // Counted before the second look at `stopping` (both SeqCst): a stop either sees
+            // this push in flight or this push sees the stop.
+            in_flight.fetch_add(1, Ordering::SeqCst);
+            if stopping.load(Ordering::SeqCst) {
+                in_flight.fetch_sub(1, Ordering::SeqCst);
                 return (action, asset, commit, None);
             }
             let result = dot.upsert(&asset).await;
@@ -933,6 +989,8 @@ async fn sync_project(
             skipped += 1;
             continue;
         };
+        // Released after the commit below, whichever way it goes.
+        let _pushed = InFlight(in_flight);
         match result {
             Ok(()) => {
                 let committed = match commit {
@@ -973,6 +1031,15 @@ async fn sync_project(
             skipped,
             "shutting down: pushes not started are left for the next start"
         );
+    }
+}
+
+/// Releases one counted push in flight when dropped (after its commit).
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
