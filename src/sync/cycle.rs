@@ -22,7 +22,8 @@ use crate::lightdash::types::{
 };
 use crate::render::{self, ChartIndex, Explores, ProjectView, RenderOptions, SpaceTree};
 use crate::state::fingerprint::{
-    chart_signature, dashboard_signature, fingerprint, space_signature,
+    chart_signature, dashboard_signature, fingerprint, render_settings_key, space_signature,
+    with_render_settings,
 };
 use crate::state::{AssetBody, IndexEntry, Store, StoredDetails};
 use crate::stats::{self, ApiCounters};
@@ -419,7 +420,10 @@ async fn sync_project(
     let mut out_of_scope: BTreeMap<String, DeactivateReason> = BTreeMap::new();
     let mut signatures: HashMap<String, String> = HashMap::new();
     let mut changed: HashSet<String> = HashSet::new();
+    // Assets rendered under other settings count as changed (re-rendered from stored details).
+    let settings_key = render_settings_key(&options, &settings.sync.kinds);
     let mut classify = |kind: AssetKind, uuid: &str, scope: Scope, signature: String| {
+        let signature = with_render_settings(&signature, &settings_key);
         let id = kind.asset_id(uuid);
         let scope = if kinds.contains(&kind) {
             scope
