@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::config::Settings;
+use crate::liveness::Liveness;
 use crate::state::StateError;
 use crate::sync::{
     CycleKind, CycleOptions, CycleReport, NoProgress, Outcome, SyncContext, run_cycle,
@@ -30,7 +31,8 @@ use crate::sync::{
 /// simply redone next start). Below the 20 s promised to operators, leaving time to flush.
 pub const SHUTDOWN_BOUND: Duration = Duration::from_secs(15);
 
-/// `/healthz` fails when the loop has not ticked for this long.
+/// `/healthz` fails when the liveness check has not passed for this long (it runs every
+/// 5 s at most; see [`crate::liveness`] for what passing means).
 const HEARTBEAT_STALE: i64 = 60;
 
 /// Why the daemon stopped with an error.
@@ -70,7 +72,9 @@ struct Shared {
     /// A resync is queued (or on its way into the queue) and has not started yet.
     resync_pending: AtomicBool,
     ready: AtomicBool,
+    /// Unix seconds of the last passed liveness check.
     heartbeat: AtomicI64,
+    liveness: Liveness,
     metrics: Option<PrometheusHandle>,
     allow_remote_admin: bool,
 }
@@ -134,6 +138,7 @@ pub async fn run(
         resync_pending: AtomicBool::new(false),
         ready: AtomicBool::new(true),
         heartbeat: AtomicI64::new(now()),
+        liveness: Liveness::new(crate::liveness::bound(&settings), now()),
         metrics,
         allow_remote_admin: settings.server.allow_remote_admin,
     });
@@ -198,22 +203,42 @@ pub async fn run(
         shared.tick(CycleKind::Incremental);
     }
 
-    // Readiness and watchdog.
+    // Readiness and watchdog: both fed only while the loop is alive (idle, or its cycle
+    // completing requests within the liveness bound), so a wedged loop is restarted.
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     let watchdog = sd_notify::watchdog_enabled();
+    tracing::info!(
+        liveness_bound_s = shared.liveness.bound().as_secs(),
+        watchdog_s = watchdog.map(|w| w.as_secs()),
+        "liveness: a cycle must complete a request at least this often"
+    );
     let heartbeat = {
         let s = shared.clone();
+        let counters = (ctx.lightdash_counters.clone(), ctx.dot_counters.clone());
         tokio::spawn(async move {
             let every = watchdog
                 .map(|w| w / 2)
                 .unwrap_or(Duration::from_secs(5))
                 .min(Duration::from_secs(5));
             let mut interval = tokio::time::interval(every);
+            let mut reported = false;
             loop {
                 interval.tick().await;
-                s.heartbeat.store(now(), Ordering::SeqCst);
-                if watchdog.is_some() {
-                    let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+                let t = now();
+                let requests = counters.0.total() + counters.1.total();
+                if s.liveness.observe(t, requests) {
+                    reported = false;
+                    s.heartbeat.store(t, Ordering::SeqCst);
+                    if watchdog.is_some() {
+                        let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+                    }
+                } else if !reported {
+                    reported = true;
+                    tracing::error!(
+                        stalled_s = s.liveness.stalled_for(t),
+                        bound_s = s.liveness.bound().as_secs(),
+                        "the running cycle has completed no request within the liveness bound; /healthz fails and the watchdog is no longer fed"
+                    );
                 }
             }
         })
@@ -253,6 +278,7 @@ pub async fn run(
             kind = rx.recv() => match kind { Some(k) => k, None => break },
         };
         shared.busy.store(true, Ordering::SeqCst);
+        shared.liveness.cycle_started(now());
         if kind == CycleKind::Resync {
             shared.resync_pending.store(false, Ordering::SeqCst);
         }
@@ -278,7 +304,6 @@ pub async fn run(
                 }
             }
         };
-        shared.busy.store(false, Ordering::SeqCst);
         if let Some(run) = finished {
             let report = run.report;
             record_cycle_metrics(&report);
@@ -288,6 +313,9 @@ pub async fn run(
             log_summary(&report, store.size_on_disk());
             crate::stats::release_free_memory();
         }
+        // Idle only now: a hang in the bookkeeping above counts against liveness too.
+        shared.liveness.cycle_ended();
+        shared.busy.store(false, Ordering::SeqCst);
         if *stop_rx.borrow() {
             break;
         }
@@ -345,9 +373,16 @@ fn router(shared: Arc<Shared>) -> axum::Router {
 async fn healthz(State(s): State<Arc<Shared>>) -> impl IntoResponse {
     let age = now() - s.heartbeat.load(Ordering::SeqCst);
     if age <= HEARTBEAT_STALE {
-        (StatusCode::OK, "ok\n")
+        (StatusCode::OK, "ok\n".to_owned())
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "loop stalled\n")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "loop stalled: the running cycle completed no request for {} s (bound {} s)\n",
+                s.liveness.stalled_for(now()),
+                s.liveness.bound().as_secs()
+            ),
+        )
     }
 }
 

@@ -28,6 +28,7 @@ pub mod demo;
 pub mod dot;
 pub mod http;
 pub mod lightdash;
+pub mod liveness;
 pub mod render;
 pub mod state;
 pub mod stats;

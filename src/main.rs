@@ -12,6 +12,27 @@ use lightdash_dot_sync::state::StateError;
 use lightdash_dot_sync::sync::{CycleKind, CycleOptions};
 use lightdash_dot_sync::{app, telemetry};
 
+/// Prints `error: …` on stderr; when stderr is the journal, every line at priority err
+/// (`<3>`, sd-daemon(3)), so `journalctl -p err` shows why the service stopped.
+macro_rules! fatal {
+    ($($arg:tt)*) => {
+        print_fatal(&format!($($arg)*))
+    };
+}
+
+fn print_fatal(message: &str) {
+    let journal = telemetry::stderr_is_journal();
+    let mut text = String::new();
+    for line in format!("error: {message}").lines() {
+        if journal {
+            text.push_str("<3>");
+        }
+        text.push_str(line);
+        text.push('\n');
+    }
+    eprint!("{text}");
+}
+
 /// Exit codes (DESIGN.md §2).
 const EXIT_CYCLE_FAILED: u8 = 2;
 const EXIT_CONFIG: u8 = ConfigError::EXIT_CODE as u8;
@@ -37,7 +58,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            fatal!("cannot start the async runtime: {e}");
             return ExitCode::from(EXIT_CYCLE_FAILED);
         }
     };
@@ -69,7 +90,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("error: demo failed: {e}");
+                fatal!("demo failed: {e}");
                 ExitCode::from(EXIT_CYCLE_FAILED)
             }
         };
@@ -81,14 +102,13 @@ async fn dispatch(cli: Cli) -> ExitCode {
     let settings = match load_settings(&cli) {
         Ok(s) => Arc::new(s),
         Err(e) => {
-            eprintln!("error: {e}");
+            fatal!("{e}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
     telemetry::init_stderr(settings.log.format, &settings.log.level);
     if let Err(e) = require_ca_roots(&settings, &cli.command) {
-        tracing::error!(error = %e, "cannot verify https without CA certificates");
-        eprintln!("error: {e}");
+        fatal!("{e}");
         return ExitCode::from(EXIT_CONFIG);
     }
 
@@ -101,7 +121,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                fatal!("{e}");
                 ExitCode::from(EXIT_CYCLE_FAILED)
             }
         },
@@ -111,7 +131,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                fatal!("{e}");
                 ExitCode::from(EXIT_CYCLE_FAILED)
             }
         },
@@ -134,7 +154,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             match lightdash_dot_sync::daemon::run(settings, cli.allow_mass_deactivation).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    fatal!("{e}");
                     ExitCode::from(e.exit_code())
                 }
             }
@@ -148,7 +168,7 @@ async fn mock_servers() -> ExitCode {
     let running = match lightdash_dot_sync::demo::serve::start().await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the mock servers: {e}");
+            fatal!("cannot start the mock servers: {e}");
             return ExitCode::from(EXIT_CYCLE_FAILED);
         }
     };
@@ -156,7 +176,7 @@ async fn mock_servers() -> ExitCode {
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
     ) else {
-        eprintln!("error: cannot install signal handlers");
+        fatal!("cannot install signal handlers");
         return ExitCode::from(EXIT_CYCLE_FAILED);
     };
     println!(
@@ -193,11 +213,11 @@ async fn one_shot(settings: Arc<Settings>, opts: CycleOptions) -> ExitCode {
     let store = match app::open_store(&settings) {
         Ok(s) => s,
         Err(e @ StateError::Locked { .. }) => {
-            eprintln!("error: {e}");
+            fatal!("{e}");
             return ExitCode::from(EXIT_CYCLE_FAILED);
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            fatal!("{e}");
             return ExitCode::from(EXIT_CYCLE_FAILED);
         }
     };
@@ -216,7 +236,7 @@ async fn one_shot(settings: Arc<Settings>, opts: CycleOptions) -> ExitCode {
     lightdash_dot_sync::daemon::log_summary(&report, store_bytes);
     eprintln!("{}", report.one_line());
     if let Some(e) = &report.error {
-        eprintln!("error: {e}");
+        fatal!("{e}");
     }
     ExitCode::from(report.outcome.exit_code() as u8)
 }
@@ -232,7 +252,7 @@ async fn check(settings: &Settings, offline: bool) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            fatal!("{e}");
             ExitCode::from(EXIT_CYCLE_FAILED)
         }
     }
