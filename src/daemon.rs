@@ -212,37 +212,11 @@ pub async fn run(
         watchdog_s = watchdog.map(|w| w.as_secs()),
         "liveness: a cycle must complete a request at least this often"
     );
-    let heartbeat = {
-        let s = shared.clone();
-        let counters = (ctx.lightdash_counters.clone(), ctx.dot_counters.clone());
-        tokio::spawn(async move {
-            let every = watchdog
-                .map(|w| w / 2)
-                .unwrap_or(Duration::from_secs(5))
-                .min(Duration::from_secs(5));
-            let mut interval = tokio::time::interval(every);
-            let mut reported = false;
-            loop {
-                interval.tick().await;
-                let t = now();
-                let requests = counters.0.total() + counters.1.total();
-                if s.liveness.observe(t, requests) {
-                    reported = false;
-                    s.heartbeat.store(t, Ordering::SeqCst);
-                    if watchdog.is_some() {
-                        let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
-                    }
-                } else if !reported {
-                    reported = true;
-                    tracing::error!(
-                        stalled_s = s.liveness.stalled_for(t),
-                        bound_s = s.liveness.bound().as_secs(),
-                        "the running cycle has completed no request within the liveness bound; /healthz fails and the watchdog is no longer fed"
-                    );
-                }
-            }
-        })
-    };
+    let heartbeat = spawn_heartbeat(
+        shared.clone(),
+        [ctx.lightdash_counters.clone(), ctx.dot_counters.clone()],
+        watchdog,
+    );
 
     // Signals.
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
@@ -332,6 +306,42 @@ pub async fn run(
     store.flush()?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Checks liveness every min(5 s, WatchdogSec/2); while it passes, refreshes `/healthz` and
+/// sends `WATCHDOG=1` (when systemd asked for it); the first failure is logged at error.
+fn spawn_heartbeat(
+    s: Arc<Shared>,
+    counters: [Arc<crate::stats::ApiCounters>; 2],
+    watchdog: Option<Duration>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = watchdog
+            .map(|w| w / 2)
+            .unwrap_or(Duration::from_secs(5))
+            .min(Duration::from_secs(5));
+        let mut interval = tokio::time::interval(every);
+        let mut reported = false;
+        loop {
+            interval.tick().await;
+            let t = now();
+            let requests = counters.iter().map(|c| c.total()).sum();
+            if s.liveness.observe(t, requests) {
+                reported = false;
+                s.heartbeat.store(t, Ordering::SeqCst);
+                if watchdog.is_some() {
+                    let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+                }
+            } else if !reported {
+                reported = true;
+                tracing::error!(
+                    stalled_s = s.liveness.stalled_for(t),
+                    bound_s = s.liveness.bound().as_secs(),
+                    "the running cycle has completed no request within the liveness bound; /healthz fails and the watchdog is no longer fed"
+                );
+            }
+        }
+    })
 }
 
 /// The one summary event per cycle (counts and process figures; no content, no secrets).

@@ -47,7 +47,12 @@ fn builder(timeout: Duration) -> reqwest::ClientBuilder {
 /// can. Probed once per process.
 pub fn system_roots_problem() -> Option<String> {
     ROOTS_PROBLEM
-        .get_or_init(|| builder(CONNECT_TIMEOUT).build().err().map(|e| error_chain(&e)))
+        .get_or_init(|| {
+            builder(CONNECT_TIMEOUT)
+                .build()
+                .err()
+                .map(|e| error_chain(&e))
+        })
         .clone()
 }
 
@@ -197,17 +202,32 @@ mod tests {
     fn https_needs_roots_http_does_not() {
         let http = url::Url::parse("http://127.0.0.1:8080").unwrap();
         let https = url::Url::parse("https://app.getdot.ai").unwrap();
-        assert_eq!(require_roots_for(&[("lightdash.url", &https)], None), Ok(()));
         assert_eq!(
-            require_roots_for(&[("lightdash.url", &http), ("dot.url", &http)], Some("none")),
+            require_roots_for(&[("lightdash.url", &https)], None),
             Ok(())
         );
-        let err = require_roots_for(&[("lightdash.url", &http), ("dot.url", &https)], Some("No CA"))
-            .unwrap_err();
+        assert_eq!(
+            require_roots_for(
+                &[("lightdash.url", &http), ("dot.url", &http)],
+                Some("none")
+            ),
+            Ok(())
+        );
+        let err = require_roots_for(
+            &[("lightdash.url", &http), ("dot.url", &https)],
+            Some("No CA"),
+        )
+        .unwrap_err();
         assert_eq!(err.key, "dot.url");
         let text = err.to_string();
-        assert!(text.starts_with("dot.url is https://app.getdot.ai/"), "{text}");
-        assert!(text.contains("apt-get install ca-certificates") && text.contains("No CA"), "{text}");
+        assert!(
+            text.starts_with("dot.url is https://app.getdot.ai/"),
+            "{text}"
+        );
+        assert!(
+            text.contains("apt-get install ca-certificates") && text.contains("No CA"),
+            "{text}"
+        );
     }
 
     #[tokio::test]
@@ -218,7 +238,10 @@ mod tests {
             .respond_with(wiremock::ResponseTemplate::new(204))
             .mount(&server)
             .await;
-        let client = builder(Duration::from_secs(5)).tls_certs_only([]).build().unwrap();
+        let client = builder(Duration::from_secs(5))
+            .tls_certs_only([])
+            .build()
+            .unwrap();
         let status = client.get(server.uri()).send().await.unwrap().status();
         assert_eq!(status.as_u16(), 204);
     }

@@ -29,8 +29,7 @@ pub fn bound_for(
 ) -> Duration {
     let worst = |timeout: Duration, attempts: u32| {
         let attempts = attempts.max(1);
-        timeout.saturating_mul(attempts)
-            + crate::http::MAX_RETRY_AFTER.saturating_mul(attempts - 1)
+        timeout.saturating_mul(attempts) + crate::http::MAX_RETRY_AFTER.saturating_mul(attempts - 1)
     };
     worst(lightdash_timeout, lightdash_attempts).max(worst(dot_timeout, dot_attempts)) + SLACK
 }
@@ -85,7 +84,11 @@ impl Liveness {
     /// Records the requests completed so far (both APIs, monotonic) and answers whether the
     /// loop is alive at `now`: idle, or busy with progress within the bound.
     pub fn observe(&self, now: i64, requests_completed: u64) -> bool {
-        if self.last_requests.swap(requests_completed, Ordering::SeqCst) != requests_completed {
+        if self
+            .last_requests
+            .swap(requests_completed, Ordering::SeqCst)
+            != requests_completed
+        {
             self.last_progress.store(now, Ordering::SeqCst);
         }
         !self.busy.load(Ordering::SeqCst) || self.stalled_for(now) <= self.bound_s

@@ -273,7 +273,11 @@ async fn under_the_journal_lines_carry_their_priority() {
     // A wrong Lightdash token: the cycle fails (an error event) after its summary (info).
     std::fs::write(m.dir.path().join("lightdash.key"), "wrong-token\n").unwrap();
     let text = std::fs::read_to_string(&m.config).unwrap();
-    std::fs::write(&m.config, text.replace("level = \"warn\"", "level = \"info\"")).unwrap();
+    std::fs::write(
+        &m.config,
+        text.replace("level = \"warn\"", "level = \"info\""),
+    )
+    .unwrap();
     for journal in [true, false] {
         let log = m.dir.path().join(format!("stderr-{journal}"));
         let file = std::fs::File::create(&log).unwrap();

@@ -907,7 +907,10 @@ async fn interrupted_resync_is_reported_and_redone_at_the_next_start() {
     let (code, _) = daemon.wait_exit(Duration::from_secs(40)).await;
     assert_eq!(code, Some(0), "stderr:\n{}", daemon.stderr());
     let partial = env.accepted_ids().len();
-    assert!(partial < expected, "the resync was cut short ({partial}/{expected})");
+    assert!(
+        partial < expected,
+        "the resync was cut short ({partial}/{expected})"
+    );
     let err = daemon.stderr();
     assert_eq!(finished_lines(&err, "resync", "interrupted"), 1, "{err}");
     assert_eq!(finished_lines(&err, "resync", "success"), 0, "{err}");
@@ -925,7 +928,11 @@ async fn interrupted_resync_is_reported_and_redone_at_the_next_start() {
         })
         .await;
     assert_eq!(env.accepted_ids().len(), expected, "{}", second.stderr());
-    assert!(second.stderr().contains("did not finish"), "{}", second.stderr());
+    assert!(
+        second.stderr().contains("did not finish"),
+        "{}",
+        second.stderr()
+    );
     second.signal("TERM");
     assert_eq!(second.wait_exit(Duration::from_secs(20)).await.0, Some(0));
 
@@ -964,6 +971,13 @@ async fn sigterm_cancels_a_hanging_lightdash_request() {
     let (code, _) = daemon.wait_exit(Duration::from_secs(60)).await;
     let err = daemon.stderr();
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!(finished_lines(&err, "incremental", "interrupted"), 1, "{err}");
-    assert!(!err.contains("abandoned"), "the cycle was waited for: {err}");
+    assert_eq!(
+        finished_lines(&err, "incremental", "interrupted"),
+        1,
+        "{err}"
+    );
+    assert!(
+        !err.contains("abandoned"),
+        "the cycle was waited for: {err}"
+    );
 }

@@ -953,7 +953,11 @@ async fn render_settings_changes_rerender_everything_from_stored_details() {
     }
     // Explores are never stored (labels come fresh from them); chart and dashboard details are.
     for route in &DETAIL_ROUTES[..4] {
-        assert_eq!(app.lightdash.count(*route), 0, "{route:?} fetched to re-render");
+        assert_eq!(
+            app.lightdash.count(*route),
+            0,
+            "{route:?} fetched to re-render"
+        );
     }
 
     // Once re-rendered, nothing more.
@@ -970,13 +974,24 @@ async fn render_settings_changes_rerender_everything_from_stored_details() {
         .dot
         .assets()
         .into_iter()
-        .filter(|(_, a)| a.dot_description.as_ref().is_some_and(|d| d.chars().count() > 400))
+        .filter(|(_, a)| {
+            a.dot_description
+                .as_ref()
+                .is_some_and(|d| d.chars().count() > 400)
+        })
         .map(|(id, _)| id)
         .collect();
     assert!(long.is_empty(), "descriptions above the new cap: {long:?}");
-    assert!(!app.dot.requests().is_empty(), "the cap cut some description");
+    assert!(
+        !app.dot.requests().is_empty(),
+        "the cap cut some description"
+    );
     // Explores are never stored (labels come fresh from them); chart and dashboard details are.
     for route in &DETAIL_ROUTES[..4] {
-        assert_eq!(app.lightdash.count(*route), 0, "{route:?} fetched to re-render");
+        assert_eq!(
+            app.lightdash.count(*route),
+            0,
+            "{route:?} fetched to re-render"
+        );
     }
 }

@@ -150,16 +150,25 @@ mod tests {
         let all = [AssetKind::Dashboard, AssetKind::Chart, AssetKind::Space];
         let base = render_settings_key(&options("https://a", 100), &all);
         let reordered = [AssetKind::Space, AssetKind::Chart, AssetKind::Dashboard];
-        assert_eq!(base, render_settings_key(&options("https://a", 100), &reordered));
+        assert_eq!(
+            base,
+            render_settings_key(&options("https://a", 100), &reordered)
+        );
         assert_ne!(base, render_settings_key(&options("https://b", 100), &all));
         assert_ne!(base, render_settings_key(&options("https://a", 99), &all));
-        assert_ne!(base, render_settings_key(&options("https://a", 100), &all[..2]));
+        assert_ne!(
+            base,
+            render_settings_key(&options("https://a", 100), &all[..2])
+        );
         let sig = "abc";
         assert_ne!(
             with_render_settings(sig, &base),
             with_render_settings(sig, &render_settings_key(&options("https://b", 100), &all))
         );
-        assert_eq!(with_render_settings(sig, &base), with_render_settings(sig, &base));
+        assert_eq!(
+            with_render_settings(sig, &base),
+            with_render_settings(sig, &base)
+        );
     }
 
     #[test]

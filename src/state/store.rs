@@ -450,7 +450,12 @@ impl Store {
 
     /// The full cycle started and not finished before the last stop, if any.
     pub fn unfinished_full_cycle(&self) -> Option<CycleKind> {
-        let value = self.db.open_tree("meta").ok()?.get(UNFINISHED_CYCLE).ok()??;
+        let value = self
+            .db
+            .open_tree("meta")
+            .ok()?
+            .get(UNFINISHED_CYCLE)
+            .ok()??;
         [CycleKind::Deep, CycleKind::Resync]
             .into_iter()
             .find(|k| k.as_str().as_bytes() == value.as_ref())

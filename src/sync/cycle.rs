@@ -186,9 +186,13 @@ pub async fn run_cycle(ctx: &SyncContext, opts: CycleOptions, progress: &dyn Pro
     if interrupted {
         report.outcome = Outcome::Interrupted;
         report.error = Some(if durable {
-            format!("stopped before the {} finished; it is redone at the next start", opts.kind.as_str())
+            format!(
+                "stopped before the {} finished; it is redone at the next start",
+                opts.kind.as_str()
+            )
         } else {
-            "stopped before the cycle finished; what it did not push is pushed by the next cycle".to_owned()
+            "stopped before the cycle finished; what it did not push is pushed by the next cycle"
+                .to_owned()
         });
     } else if durable && let Err(e) = ctx.store.finish_full_cycle(opts.kind) {
         tracing::error!(error = %e, "could not record the end of the cycle in the state; it is redone at the next start");
