@@ -227,39 +227,31 @@ async fn a_long_one_shot_run_logs_progress_when_stderr_is_not_a_terminal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_ca_certificates_http_works_and_https_exits_78_naming_the_fix() {
     let m = mocks_and_config().await;
-    let mut cmd = bin();
-    cmd.env("SSL_CERT_FILE", "/dev/null")
-        .env_remove("SSL_CERT_DIR")
-        .arg("-c")
-        .arg(&m.config)
-        .arg("--once");
-    let out = run(cmd).await;
+    // The binary on a host whose CA bundle is empty.
+    let without_roots = |args: &[&str]| {
+        let mut cmd = bin();
+        cmd.env("SSL_CERT_FILE", "/dev/null")
+            .env_remove("SSL_CERT_DIR")
+            .arg("-c")
+            .arg(&m.config)
+            .args(args);
+        run(cmd)
+    };
+    let out = without_roots(&["--once"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(m.dot.accepted_count() > 0, "pushed over http");
 
     let text = std::fs::read_to_string(&m.config).unwrap();
     let https = text.replace(&m.dot.url(), "https://dot.invalid");
     std::fs::write(&m.config, https).unwrap();
-    let mut cmd = bin();
-    cmd.env("SSL_CERT_FILE", "/dev/null")
-        .env_remove("SSL_CERT_DIR")
-        .arg("-c")
-        .arg(&m.config)
-        .arg("--once");
-    let out = run(cmd).await;
+    let out = without_roots(&["--once"]).await;
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(78), "{err}");
     assert!(err.contains("dot.url is https://dot.invalid/"), "{err}");
     assert!(err.contains("apt-get install ca-certificates"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 
-    let mut cmd = bin();
-    cmd.env("SSL_CERT_FILE", "/dev/null")
-        .env_remove("SSL_CERT_DIR")
-        .arg("-c")
-        .arg(&m.config)
-        .args(["check", "--offline"]);
-    let out = run(cmd).await;
+    let out = without_roots(&["check", "--offline"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
