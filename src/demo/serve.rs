@@ -8,6 +8,7 @@
 //! - `GET /dot/accepted`: `{"accepted": N}`, import requests answered 200 so far;
 //! - `POST /dot/delay?ms=N`: every import waits N ms before it is handled (0 clears);
 //! - `POST /lightdash/hang?route=charts|dashboards|spaces|projects`: that listing never answers;
+//! - `GET /lightdash/count?route=…` (same routes): `{"count": N}`, requests received so far;
 //! - `POST /clear`: drop every fault.
 
 use std::collections::{BTreeMap, HashMap};
@@ -67,6 +68,7 @@ pub async fn start() -> std::io::Result<Running> {
         .route("/dot/accepted", get(accepted))
         .route("/dot/delay", post(delay))
         .route("/lightdash/hang", post(hang))
+        .route("/lightdash/count", get(count))
         .route("/clear", post(clear))
         .with_state(mocks.clone());
     let control = super::server::bind().await?.serve(app, "mock control");
@@ -122,24 +124,36 @@ async fn delay(
     }
 }
 
+const ROUTE_NAMES: &str = "route must be charts, dashboards, spaces or projects\n";
+
+/// The listing route named by `?route=`.
+fn listing_route(q: &HashMap<String, String>) -> Option<Route> {
+    match q.get("route").map(String::as_str) {
+        Some("charts") => Some(Route::Charts),
+        Some("dashboards") => Some(Route::Dashboards),
+        Some("spaces") => Some(Route::Spaces),
+        Some("projects") => Some(Route::Projects),
+        _ => None,
+    }
+}
+
 async fn hang(
     State(m): State<Arc<Mocks>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> (StatusCode, &'static str) {
-    let route = match q.get("route").map(String::as_str) {
-        Some("charts") => Route::Charts,
-        Some("dashboards") => Route::Dashboards,
-        Some("spaces") => Route::Spaces,
-        Some("projects") => Route::Projects,
-        _ => {
-            return (
-                StatusCode::BAD_REQUEST,
-                "route must be charts, dashboards, spaces or projects\n",
-            );
-        }
+    let Some(route) = listing_route(&q) else {
+        return (StatusCode::BAD_REQUEST, ROUTE_NAMES);
     };
     m.lightdash.set_fault(route, Fault::Hang, None);
     (StatusCode::OK, "hanging\n")
+}
+
+async fn count(
+    State(m): State<Arc<Mocks>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, (StatusCode, &'static str)> {
+    let route = listing_route(&q).ok_or((StatusCode::BAD_REQUEST, ROUTE_NAMES))?;
+    Ok(Json(json!({ "count": m.lightdash.count(route) })))
 }
 
 async fn clear(State(m): State<Arc<Mocks>>) -> &'static str {
@@ -185,6 +199,15 @@ mod tests {
             .send()
             .await;
         assert!(hung.is_err_and(|e| e.is_timeout()));
+        let counted: Value = http
+            .get(format!("{}/lightdash/count?route=charts", e.control))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(counted, json!({"count": 1}));
         http.post(format!("{}/clear", e.control))
             .send()
             .await
