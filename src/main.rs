@@ -10,7 +10,7 @@ use lightdash_dot_sync::cli::{Cli, Command};
 use lightdash_dot_sync::config::{self, ConfigError, LogFormat, Settings};
 use lightdash_dot_sync::state::StateError;
 use lightdash_dot_sync::sync::{CycleKind, CycleOptions};
-use lightdash_dot_sync::{app, telemetry};
+use lightdash_dot_sync::{app, redact, telemetry};
 
 /// Prints `error: …` on stderr; when stderr is the journal, every line at priority err
 /// (`<3>`, sd-daemon(3)), so `journalctl -p err` shows why the service stopped.
@@ -110,6 +110,13 @@ async fn dispatch(cli: Cli) -> ExitCode {
     if let Err(e) = require_ca_roots(&settings, &cli.command) {
         fatal!("{e}");
         return ExitCode::from(EXIT_CONFIG);
+    }
+    for (key, url) in settings.insecure_urls() {
+        tracing::warn!(
+            key,
+            host = url.host_str().unwrap_or(""),
+            "{key} uses plain http:// to a host that is not loopback: the token crosses the network in clear text; use https://"
+        );
     }
 
     match cli.command {
@@ -236,7 +243,7 @@ async fn one_shot(settings: Arc<Settings>, opts: CycleOptions) -> ExitCode {
     lightdash_dot_sync::daemon::log_summary(&report, store_bytes);
     eprintln!("{}", report.one_line());
     if let Some(e) = &report.error {
-        fatal!("{e}");
+        fatal!("{}", redact::strip_terminal_controls(e));
     }
     ExitCode::from(report.outcome.exit_code() as u8)
 }
