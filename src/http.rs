@@ -336,7 +336,7 @@ mod tests {
             .respond_with(wiremock::ResponseTemplate::new(204))
             .mount(&server)
             .await;
-        let client = builder(Duration::from_secs(5))
+        let client = builder(Duration::from_secs(5), Redirects::None)
             .tls_certs_only([])
             .build()
             .unwrap();
