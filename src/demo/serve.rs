@@ -171,15 +171,11 @@ mod tests {
         let running = start().await.unwrap();
         let e = &running.endpoints;
         let http = crate::demo::test_client();
-        let body: Value = http
-            .get(format!("{}/dot/accepted", e.control))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(body, json!({"accepted": 0}));
+        let get_json = |path: &str| {
+            let request = http.get(format!("{}{path}", e.control));
+            async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+        };
+        assert_eq!(get_json("/dot/accepted").await, json!({"accepted": 0}));
         let bad = http
             .post(format!("{}/lightdash/hang?route=nope", e.control))
             .send()
@@ -199,15 +195,10 @@ mod tests {
             .send()
             .await;
         assert!(hung.is_err_and(|e| e.is_timeout()));
-        let counted: Value = http
-            .get(format!("{}/lightdash/count?route=charts", e.control))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(counted, json!({"count": 1}));
+        assert_eq!(
+            get_json("/lightdash/count?route=charts").await,
+            json!({"count": 1})
+        );
         http.post(format!("{}/clear", e.control))
             .send()
             .await
