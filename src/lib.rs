@@ -33,6 +33,7 @@ pub mod dot;
 pub mod http;
 pub mod lightdash;
 pub mod listener;
+pub mod liveness;
 pub mod redact;
 pub mod render;
 pub mod schedule;

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dot::types::{AssetKind, ExternalAsset};
 use crate::lightdash::types::{ChartDetails, DashboardDetails};
-use crate::sync::report::CycleReport;
+use crate::sync::report::{CycleKind, CycleReport};
 
 /// Version of the on-disk layout; a state written by another version is rebuilt.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -41,6 +41,10 @@ pub const REPORTS_KEPT: usize = 50;
 
 /// How long a held lock is retried before it is reported (see `try_open_patiently`).
 const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Key in the `meta` tree: the kind of the full cycle (deep or resync) started and not yet
+/// finished, as its [`CycleKind::as_str`].
+const UNFINISHED_CYCLE: &str = "unfinished_full_cycle";
 
 /// Corrupt states kept for inspection.
 const CORRUPT_KEPT: usize = 2;
@@ -775,6 +779,48 @@ impl Store {
         Ok(out)
     }
 
+    /// Records durably (flushed) that a full cycle of `kind` started, unless one covering
+    /// more is already recorded: if the process stops before [`Store::finish_full_cycle`],
+    /// the next start redoes it.
+    pub fn start_full_cycle(&self, kind: CycleKind) -> Result<(), StateError> {
+        if self
+            .unfinished_full_cycle()
+            .is_some_and(|k| k.coverage() >= kind.coverage())
+        {
+            return Ok(());
+        }
+        let t = self.writable()?;
+        t.meta
+            .insert(UNFINISHED_CYCLE, kind.as_str().as_bytes())
+            .and_then(|_| t.meta.flush())
+            .map_err(|e| self.track(e))?;
+        Ok(())
+    }
+
+    /// Clears the record of [`Store::start_full_cycle`] once a cycle of `kind` finished,
+    /// when it covers what was recorded (a finished deep cycle leaves a recorded resync).
+    pub fn finish_full_cycle(&self, kind: CycleKind) -> Result<(), StateError> {
+        match self.unfinished_full_cycle() {
+            Some(k) if k.coverage() <= kind.coverage() => {
+                let t = self.writable()?;
+                t.meta
+                    .remove(UNFINISHED_CYCLE)
+                    .and_then(|_| t.meta.flush())
+                    .map_err(|e| self.track(e))?;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The full cycle started and not finished before the last stop, if any.
+    pub fn unfinished_full_cycle(&self) -> Option<CycleKind> {
+        let value = self.trees().ok()?.meta.get(UNFINISHED_CYCLE).ok()??;
+        [CycleKind::Deep, CycleKind::Resync]
+            .into_iter()
+            .find(|k| k.as_str().as_bytes() == value.as_ref())
+    }
+
     /// Writes everything to disk.
     pub fn flush(&self) -> Result<(), StateError> {
         self.writable()?.db.flush().map_err(|e| self.track(e))?;
@@ -1158,6 +1204,27 @@ mod tests {
             all.iter().all(|r| r.started_at_ms != old.started_at_ms),
             "retention dropped the oldest (the future-dated one), not the newest"
         );
+    }
+
+    #[test]
+    fn an_unfinished_full_cycle_survives_reopen_until_one_covering_it_finishes() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (store, _) = Store::open(dir.path(), &owner()).unwrap();
+            assert_eq!(store.unfinished_full_cycle(), None);
+            store.start_full_cycle(CycleKind::Resync).unwrap();
+            // A deep cycle starting later neither replaces nor clears the resync.
+            store.start_full_cycle(CycleKind::Deep).unwrap();
+            store.finish_full_cycle(CycleKind::Deep).unwrap();
+            assert_eq!(store.unfinished_full_cycle(), Some(CycleKind::Resync));
+        }
+        let (store, _) = Store::open(dir.path(), &owner()).unwrap();
+        assert_eq!(store.unfinished_full_cycle(), Some(CycleKind::Resync));
+        store.finish_full_cycle(CycleKind::Resync).unwrap();
+        assert_eq!(store.unfinished_full_cycle(), None);
+        store.start_full_cycle(CycleKind::Deep).unwrap();
+        store.start_full_cycle(CycleKind::Resync).unwrap();
+        assert_eq!(store.unfinished_full_cycle(), Some(CycleKind::Resync));
     }
 
     #[test]
