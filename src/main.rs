@@ -81,24 +81,28 @@ fn load_settings(cli: &Cli) -> Result<Settings, ConfigError> {
     config::load(cli.config.as_deref(), &env)
 }
 
-async fn dispatch(cli: Cli) -> ExitCode {
-    // Signal handlers first thing: a SIGUSR1 during start-up must not kill the process.
-    let is_one_shot = cli.once || cli.resync || cli.deep;
-    let mut signals = None;
-    if cli.command.is_none() {
-        let installed = if is_one_shot {
-            daemon::ignore_signals_in_one_shot().map(|()| None)
-        } else {
-            daemon::Signals::install().map(Some)
-        };
-        match installed {
-            Ok(s) => signals = s,
-            Err(e) => {
-                eprintln!("error: cannot install signal handlers: {e}");
-                return ExitCode::from(EXIT_CYCLE_FAILED);
-            }
-        }
+/// Signal handlers, first thing: a SIGUSR1 during start-up must not kill the process. The
+/// daemon gets its streams; one-shot runs ignore SIGUSR1 and SIGHUP; other commands keep
+/// the defaults.
+fn install_signals(cli: &Cli) -> std::io::Result<Option<daemon::Signals>> {
+    if cli.command.is_some() {
+        return Ok(None);
     }
+    if cli.once || cli.resync || cli.deep {
+        daemon::ignore_signals_in_one_shot()?;
+        return Ok(None);
+    }
+    daemon::Signals::install().map(Some)
+}
+
+async fn dispatch(cli: Cli) -> ExitCode {
+    let signals = match install_signals(&cli) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot install signal handlers: {e}");
+            return ExitCode::from(EXIT_CYCLE_FAILED);
+        }
+    };
     if let Some(Command::Demo) = cli.command {
         telemetry::init(LogFormat::Text, "warn", std::io::stderr);
         return match lightdash_dot_sync::demo::run::run().await {
