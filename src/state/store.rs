@@ -12,11 +12,12 @@
 //! and a probe write went through; [`Store::fault`] tells readiness probes.
 //!
 //! Dot's published API has no way to list the assets we own there, so what we pushed must
-//! survive the loss of `db/`: every id is appended to `ledger` (JSON lines, synced to disk)
-//! before its first active commit. When `db/` is created or rebuilt while a ledger exists,
-//! its ids come back as stale "possibly active in Dot" entries: the next cycle re-pushes
-//! those Lightdash still has and deactivates the others (under the fail-safe), instead of
-//! leaving deleted content active forever.
+//! survive the loss of `db/`: every id is appended to `ledger` (JSON lines, synced with the
+//! database) before its first active commit, and again when it is deactivated. When `db/`
+//! is created or rebuilt while a ledger exists, the ids it last saw active come back as
+//! stale "possibly active in Dot" entries: the next cycle re-pushes those Lightdash still
+//! has and deactivates the others (under the fail-safe), instead of leaving deleted content
+//! active forever.
 //!
 //! Layout under `state.path`: `db/` (sled), `ledger` (ids ever pushed active),
 //! `owner.json` (pid and admin address of the
@@ -203,31 +204,48 @@ pub struct Store {
     fault: Arc<Mutex<Option<String>>>,
     /// Test hook: writes fail with this OS error (see [`Store::inject_fault`]).
     injected: Arc<Mutex<Option<i32>>>,
-    /// Ids already in the ledger.
-    ledger: Arc<Mutex<std::collections::HashSet<String>>>,
+    /// The ledger's latest word on each id: active in Dot or not.
+    ledger: Arc<Mutex<std::collections::HashMap<String, bool>>>,
 }
 
 /// File of ids ever pushed active, under `state.path`.
 pub const LEDGER_FILE: &str = "ledger";
 
-/// One line of the ledger.
+/// One line of the ledger: an id became active in Dot, or was deactivated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct LedgerLine {
     id: String,
     kind: AssetKind,
     project: String,
     uuid: String,
+    #[serde(default = "active_by_default")]
+    active: bool,
 }
 
-/// The ledger's lines (unreadable lines, e.g. one cut short by a crash, are skipped).
+fn active_by_default() -> bool {
+    true
+}
+
+/// The ledger's latest line per id, in first-seen order (unreadable lines, e.g. one cut
+/// short by a crash, are skipped).
 fn read_ledger(root: &Path) -> Vec<LedgerLine> {
-    std::fs::read_to_string(root.join(LEDGER_FILE))
-        .map(|text| {
-            text.lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .collect()
-        })
-        .unwrap_or_default()
+    let text = std::fs::read_to_string(root.join(LEDGER_FILE)).unwrap_or_default();
+    let mut order: Vec<String> = Vec::new();
+    let mut latest: std::collections::HashMap<String, LedgerLine> =
+        std::collections::HashMap::new();
+    for line in text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<LedgerLine>(l).ok())
+    {
+        if !latest.contains_key(&line.id) {
+            order.push(line.id.clone());
+        }
+        latest.insert(line.id.clone(), line);
+    }
+    order
+        .into_iter()
+        .filter_map(|id| latest.remove(&id))
+        .collect()
 }
 
 /// The open sled database and its trees.
@@ -288,7 +306,10 @@ impl Store {
             fault: Arc::new(Mutex::new(None)),
             injected: Arc::new(Mutex::new(None)),
             ledger: Arc::new(Mutex::new(
-                read_ledger(root).into_iter().map(|l| l.id).collect(),
+                read_ledger(root)
+                    .into_iter()
+                    .map(|l| (l.id, l.active))
+                    .collect(),
             )),
         }
     }
@@ -313,7 +334,7 @@ impl Store {
     fn seed_from_ledger(root: &Path, trees: &Trees) -> Result<(), StateError> {
         let lines = read_ledger(root);
         let mut seeded = 0usize;
-        for l in &lines {
+        for l in lines.iter().filter(|l| l.active) {
             let known = trees.index.contains_key(l.id.as_bytes())?;
             if known {
                 continue;
@@ -334,18 +355,22 @@ impl Store {
         Ok(())
     }
 
-    /// Appends `id` to the ledger (synced to disk) unless it is there already.
+    /// Appends `id` and whether it is active to the ledger (synced by `flush`) when that
+    /// changes what the ledger says (an id it never saw active is not worth a line).
     fn remember(&self, id: &str, entry: &IndexEntry) -> Result<(), StateError> {
         use std::io::Write;
         let mut known = lock(&self.ledger);
-        if known.contains(id) {
-            return Ok(());
+        match known.get(id) {
+            Some(&active) if active == entry.active => return Ok(()),
+            None if !entry.active => return Ok(()),
+            _ => {}
         }
         let line = LedgerLine {
             id: id.to_owned(),
             kind: entry.kind,
             project: entry.project.clone(),
             uuid: entry.uuid.clone(),
+            active: entry.active,
         };
         let mut text =
             serde_json::to_string(&line).map_err(|e| StateError::Transaction(e.to_string()))?;
@@ -354,13 +379,14 @@ impl Store {
         options.create(true).append(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let written = options.open(self.root.join(LEDGER_FILE)).and_then(|mut f| {
-            f.write_all(text.as_bytes())?;
-            f.sync_data()
-        });
+        // Synced with the database in `flush` (sled itself syncs about every second), not
+        // per line: a cold first cycle commits thousands of ids.
+        let written = options
+            .open(self.root.join(LEDGER_FILE))
+            .and_then(|mut f| f.write_all(text.as_bytes()));
         match written {
             Ok(()) => {
-                known.insert(id.to_owned());
+                known.insert(id.to_owned(), entry.active);
                 Ok(())
             }
             Err(e) => {
@@ -714,9 +740,7 @@ impl Store {
             &serde_json::to_vec(body).map_err(|e| StateError::Transaction(e.to_string()))?,
         );
         let t = self.writable()?;
-        if entry_value.active {
-            self.remember(id, entry_value)?;
-        }
+        self.remember(id, entry_value)?;
         (&t.index, &t.bodies)
             .transaction(|(index, bodies)| {
                 bodies.insert(id.as_bytes(), body.as_slice())?;
@@ -731,6 +755,8 @@ impl Store {
 
     /// Updates only the index entry (view-count pushes keep the body's details).
     pub fn commit_entry(&self, id: &str, entry: &IndexEntry) -> Result<(), StateError> {
+        self.writable()?;
+        self.remember(id, entry)?;
         let entry =
             serde_json::to_vec(entry).map_err(|e| StateError::Transaction(e.to_string()))?;
         self.writable()?
@@ -824,6 +850,12 @@ impl Store {
     /// Writes everything to disk.
     pub fn flush(&self) -> Result<(), StateError> {
         self.writable()?.db.flush().map_err(|e| self.track(e))?;
+        match std::fs::File::open(self.root.join(LEDGER_FILE)).and_then(|f| f.sync_data()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(self.track(sled::Error::Io(e)));
+            }
+            _ => {}
+        }
         Ok(())
     }
 
@@ -1133,8 +1165,20 @@ mod tests {
                 .unwrap();
             store.flush().unwrap();
         }
+        {
+            // A third asset, deactivated later: the ledger's last word is "inactive".
+            let (store, _) = Store::open(dir.path(), &owner()).unwrap();
+            let mut c = entry("c");
+            store
+                .commit("lightdash-chart-c", &c, &body("lightdash-chart-c"))
+                .unwrap();
+            c.active = false;
+            store.commit_entry("lightdash-chart-c", &c).unwrap();
+            store.commit_entry("lightdash-chart-c", &c).unwrap();
+            store.flush().unwrap();
+        }
         let ledger = std::fs::read_to_string(dir.path().join(LEDGER_FILE)).unwrap();
-        assert_eq!(ledger.lines().count(), 2, "{ledger}");
+        assert_eq!(ledger.lines().count(), 4, "one line per change: {ledger}");
         std::fs::remove_dir_all(dir.path().join("db")).unwrap();
         let (store, outcome) = Store::open(dir.path(), &owner()).unwrap();
         assert_eq!(outcome, OpenOutcome::Created);
