@@ -215,6 +215,7 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                 path: Some(path),
                 dashboard_count: 0,
                 chart_count: 0,
+                ..Default::default()
             });
             space_n += 1;
         }
@@ -316,6 +317,7 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                 space_slug: None,
                 dashboard_slug: None,
                 dashboard_uuid: None,
+                ..Default::default()
             };
             let summary = ChartSummary {
                 uuid: chart_uuid,
@@ -331,6 +333,7 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                 chart_kind: Some(kind),
                 chart_type: Some(chart_type),
                 source: Some("dbt_explore".into()),
+                ..Default::default()
             };
             charts.push(ChartContent { summary, details });
             chart_n += 1;
@@ -347,12 +350,14 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                         name: "Overview".into(),
                         order: 0.0,
                         hidden: false,
+                        ..Default::default()
                     },
                     DashboardTab {
                         uuid: uuid(0x7a, dash_n * 2 + 1),
                         name: "Details".into(),
                         order: 1.0,
                         hidden: false,
+                        ..Default::default()
                     },
                 ]
             } else {
@@ -389,6 +394,7 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                     tab_uuid,
                     tile_slug: None,
                     properties,
+                    ..Default::default()
                 });
             }
             let e = &explores[i % explores.len()];
@@ -418,6 +424,7 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                 },
                 tiles,
                 space_slug: None,
+                ..Default::default()
             };
             let summary = DashboardSummary {
                 uuid: dash_uuid,
@@ -428,6 +435,7 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                 updated_by_user: Some(editor.clone()),
                 views: rng.u64(..20_000),
                 slug: details.slug.clone(),
+                ..Default::default()
             };
             dashboards.push(DashboardContent { summary, details });
             dash_n += 1;

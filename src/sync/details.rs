@@ -55,6 +55,29 @@ pub async fn fetch_charts(
     fetch(client, project, wanted).await
 }
 
+/// Fetches SQL-runner chart details: SQL charts as code, else
+/// `GET /projects/{p}/sqlRunner/saved/{uuid}`. They come back as [`ChartDetails`] with `sql` set.
+pub async fn fetch_sql_charts(
+    client: &LightdashClient,
+    project: &str,
+    wanted: &[Wanted],
+) -> Fetched<ChartDetails> {
+    let fetched: Fetched<SqlChart> = fetch(client, project, wanted).await;
+    Fetched {
+        found: fetched
+            .found
+            .into_iter()
+            .map(|(uuid, SqlChart(mut d))| {
+                // Whatever the route, an item with no SQL is still a SQL chart's details.
+                d.sql.get_or_insert_with(String::new);
+                (uuid, d)
+            })
+            .collect(),
+        failed: fetched.failed,
+        legacy: fetched.legacy,
+    }
+}
+
 /// Fetches dashboard details. Through the legacy route this records a view per dashboard in
 /// Lightdash, which is why it is only ever called for dashboards that changed.
 pub async fn fetch_dashboards(
@@ -93,16 +116,11 @@ async fn fetch<T: Details>(
                         w.uuid.clone(),
                         format!("malformed details from Lightdash: {e}"),
                     );
-                } else if batch
-                    .missing_ids
-                    .iter()
-                    .any(|m| m == &w.uuid || Some(m.as_str()) == slug)
-                {
-                    out.failed.insert(
-                        w.uuid.clone(),
-                        "Lightdash no longer has it (missingIds)".into(),
-                    );
                 } else {
+                    // Not in the batch, or in `missingIds`: an id missing from one as-code
+                    // kind is never a deletion (a SQL chart asked for as an explore chart, a
+                    // listing newer than the as-code view). Only listings say what exists; ask
+                    // the per-item route, whose 404 fails this item alone.
                     legacy.push(w);
                 }
             }
@@ -121,8 +139,9 @@ async fn fetch<T: Details>(
     let results: Vec<(String, Result<T, LightdashError>)> = futures_util::stream::iter(legacy)
         .map(|uuid: String| {
             let client = client.clone();
+            let project = project.to_owned();
             async move {
-                let r = T::legacy(&client, &uuid).await;
+                let r = T::legacy(&client, &project, &uuid).await;
                 (uuid, r)
             }
         })
@@ -154,6 +173,7 @@ pub trait Details: DeserializeOwned + Send + 'static {
     /// One item through the legacy per-item route.
     fn legacy(
         client: &LightdashClient,
+        project: &str,
         uuid: &str,
     ) -> impl Future<Output = Result<Self, LightdashError>> + Send;
     /// Records the uuid (as-code items have none).
@@ -168,7 +188,11 @@ impl Details for ChartDetails {
     ) -> Result<AsCodeDecoded<Self>, LightdashError> {
         client.charts_as_code_decoded(project, ids).await
     }
-    async fn legacy(client: &LightdashClient, uuid: &str) -> Result<Self, LightdashError> {
+    async fn legacy(
+        client: &LightdashClient,
+        _project: &str,
+        uuid: &str,
+    ) -> Result<Self, LightdashError> {
         client.saved_chart(uuid).await
     }
     fn set_identity(&mut self, uuid: &str) {
@@ -185,10 +209,39 @@ impl Details for DashboardDetails {
         client.dashboards_as_code_decoded(project, ids).await
     }
     /// Records a view in Lightdash: only ever called for dashboards that changed.
-    async fn legacy(client: &LightdashClient, uuid: &str) -> Result<Self, LightdashError> {
+    async fn legacy(
+        client: &LightdashClient,
+        _project: &str,
+        uuid: &str,
+    ) -> Result<Self, LightdashError> {
         client.dashboard(uuid).await
     }
     fn set_identity(&mut self, uuid: &str) {
         self.uuid = Some(uuid.to_owned());
+    }
+}
+
+/// A SQL-runner chart's details: the same type as explore charts, fetched on other routes.
+#[derive(Debug, serde::Deserialize)]
+#[serde(transparent)]
+struct SqlChart(ChartDetails);
+
+impl Details for SqlChart {
+    async fn as_code(
+        client: &LightdashClient,
+        project: &str,
+        ids: &[String],
+    ) -> Result<AsCodeDecoded<Self>, LightdashError> {
+        client.sql_charts_as_code_decoded(project, ids).await
+    }
+    async fn legacy(
+        client: &LightdashClient,
+        project: &str,
+        uuid: &str,
+    ) -> Result<Self, LightdashError> {
+        client.sql_chart(project, uuid).await.map(SqlChart)
+    }
+    fn set_identity(&mut self, uuid: &str) {
+        self.0.uuid = Some(uuid.to_owned());
     }
 }

@@ -3,6 +3,7 @@
 pub mod cycle;
 pub mod details;
 pub mod plan;
+pub mod privacy;
 pub mod report;
 
 pub use cycle::{CycleOptions, CycleRun, NoProgress, Progress, SyncContext, run_cycle};
