@@ -1,0 +1,156 @@
+//! Small sections the chart and dashboard renderers share: verified status and parameters.
+//! PURE.
+//!
+//! Shapes: `ContentVerificationInfo` (`packages/common/src/types/contentVerification.ts`),
+//! chart `parameters` (`ParametersValuesMap`) and dashboard `parameters`
+//! (`DashboardParameters`, values `{parameterName, value}`) with `config.pinnedParameters`
+//! (`packages/common/src/types/parameters.ts`, `dashboard.ts`).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::lightdash::types::{DashboardParameter, UserRef, Verification};
+
+use super::escape;
+
+/// Most values listed for one parameter.
+const MAX_VALUES: usize = 20;
+
+/// "Verified by Jane Doe on 2026-10-02", escaped; `None` when not verified.
+pub fn verification_line(v: Option<&Verification>) -> Option<String> {
+    let v = v?;
+    let who = v
+        .verified_by
+        .as_ref()
+        .and_then(UserRef::display_name)
+        .map(|n| escape::inline(&n));
+    let when = v
+        .verified_at
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| escape::inline(&s.chars().take(10).collect::<String>()));
+    Some(match (who, when) {
+        (Some(w), Some(d)) => format!("Verified by {w} on {d}"),
+        (Some(w), None) => format!("Verified by {w}"),
+        (None, Some(d)) => format!("Verified on {d}"),
+        (None, None) => "Verified".to_owned(),
+    })
+}
+
+/// A parameter value in words: strings and numbers as they are, lists joined.
+fn value_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(escape::inline(s)),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().filter_map(value_text).collect();
+            if parts.is_empty() {
+                return None;
+            }
+            let more = items.len().saturating_sub(MAX_VALUES);
+            let mut s = parts
+                .into_iter()
+                .take(MAX_VALUES)
+                .collect::<Vec<_>>()
+                .join(", ");
+            if more > 0 {
+                s.push_str(&format!(" and {more} more"));
+            }
+            Some(s)
+        }
+        _ => None,
+    }
+}
+
+/// A chart's saved parameter values, one bullet each (`- name: value`), by name.
+pub fn chart_parameter_lines(parameters: Option<&BTreeMap<String, Value>>) -> Vec<String> {
+    parameters
+        .into_iter()
+        .flatten()
+        .map(|(name, value)| match value_text(value) {
+            Some(v) => format!("- {}: {v}", escape::inline(name)),
+            None => format!("- {}: (no value saved)", escape::inline(name)),
+        })
+        .collect()
+}
+
+/// A dashboard's parameters: each with its default value, pinned ones first and marked.
+pub fn dashboard_parameter_lines(
+    parameters: Option<&BTreeMap<String, DashboardParameter>>,
+    pinned: &[String],
+) -> Vec<String> {
+    let mut items: Vec<(&String, &DashboardParameter)> =
+        parameters.into_iter().flatten().collect();
+    items.sort_by_key(|(key, p)| {
+        let name = p.parameter_name.as_deref().unwrap_or(key);
+        (!pinned.iter().any(|x| x == name || x == *key), name.to_owned())
+    });
+    items
+        .into_iter()
+        .map(|(key, p)| {
+            let name = p.parameter_name.as_deref().unwrap_or(key);
+            let pin = if pinned.iter().any(|x| x == name || x == key) {
+                " (pinned)"
+            } else {
+                ""
+            };
+            match value_text(&p.value) {
+                Some(v) => format!("- {}{pin}: default {v}", escape::inline(name)),
+                None => format!("- {}{pin}: no default", escape::inline(name)),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verification_names_who_and_when() {
+        let v = Verification {
+            verified_by: Some(UserRef {
+                first_name: Some("Ada".into()),
+                last_name: Some("Lovelace".into()),
+                ..Default::default()
+            }),
+            verified_at: Some("2026-10-02T09:15:00.000Z".into()),
+        };
+        assert_eq!(
+            verification_line(Some(&v)).as_deref(),
+            Some("Verified by Ada Lovelace on 2026-10-02")
+        );
+        assert_eq!(verification_line(None), None);
+        assert_eq!(
+            verification_line(Some(&Verification::default())).as_deref(),
+            Some("Verified")
+        );
+    }
+
+    #[test]
+    fn parameters_list_names_defaults_and_pins() {
+        let dash: BTreeMap<String, DashboardParameter> = serde_json::from_value(serde_json::json!({
+            "region": {"parameterName": "region", "value": ["EMEA", "APAC"]},
+            "currency": {"parameterName": "currency", "value": "EUR"},
+            "min": {"parameterName": "min", "value": 10}
+        }))
+        .unwrap();
+        assert_eq!(
+            dashboard_parameter_lines(Some(&dash), &["region".into()]),
+            [
+                "- region (pinned): default EMEA, APAC",
+                "- currency: default EUR",
+                "- min: default 10"
+            ]
+        );
+        let chart: BTreeMap<String, Value> =
+            serde_json::from_value(serde_json::json!({"currency": "USD", "empty": []})).unwrap();
+        assert_eq!(
+            chart_parameter_lines(Some(&chart)),
+            ["- currency: USD", "- empty: (no value saved)"]
+        );
+        assert!(chart_parameter_lines(None).is_empty());
+    }
+}
