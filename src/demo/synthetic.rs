@@ -450,6 +450,9 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
             dashboards,
             charts,
             explores,
+            trash: Vec::new(),
+            trashed_charts: Vec::new(),
+            trashed_dashboards: Vec::new(),
         });
     }
     out

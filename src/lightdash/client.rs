@@ -511,7 +511,11 @@ impl LightdashClient {
     /// `GET /api/v1/projects/{p}/sqlRunner/saved/{uuid}`: one SQL-runner chart (`SqlChart`,
     /// `packages/common/src/types/sqlRunner.ts`), for tokens without the developer role and
     /// servers without SQL charts as code.
-    pub async fn sql_chart(&self, project: &str, uuid: &str) -> Result<ChartDetails, LightdashError> {
+    pub async fn sql_chart(
+        &self,
+        project: &str,
+        uuid: &str,
+    ) -> Result<ChartDetails, LightdashError> {
         self.get(
             "sql_chart",
             &format!(
@@ -548,8 +552,9 @@ impl LightdashClient {
                 ("page", page.to_string()),
                 ("pageSize", TRASH_PAGE_SIZE.to_string()),
             ];
-            let result: Result<Paginated<DeletedContent>, _> =
-                self.get("deleted_content", "/api/v2/content/deleted", &query).await;
+            let result: Result<Paginated<DeletedContent>, _> = self
+                .get("deleted_content", "/api/v2/content/deleted", &query)
+                .await;
             let answer = match result {
                 Ok(a) => a,
                 Err(e) if e.means_route_unavailable() => {

@@ -294,7 +294,11 @@ pub struct DashboardSummary {
     #[serde(default)]
     pub slug: Option<String>,
     /// Newest servers: who verified it and when (`null` when not verified).
-    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub verification: Option<Verification>,
     /// Newest servers: resolved access of its space chain (`false`: restricted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -343,7 +347,11 @@ pub struct ChartSummary {
     #[serde(default)]
     pub source: Option<String>,
     /// Newest servers: who verified it and when (`null` when not verified).
-    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub verification: Option<Verification>,
     /// Newest servers: resolved access of its space chain (`false`: restricted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1003,12 +1011,12 @@ impl DashboardDetails {
                     .clone()
                     .or_else(|| t.properties.saved_sql_uuid.clone())
                     .or_else(|| {
-                    t.properties
-                        .chart_slug
-                        .as_deref()
-                        .and_then(|s| slug_to_uuid.get(s))
-                        .map(|u| (*u).to_owned())
-                })
+                        t.properties
+                            .chart_slug
+                            .as_deref()
+                            .and_then(|s| slug_to_uuid.get(s))
+                            .map(|u| (*u).to_owned())
+                    })
             })
             .collect();
         out.sort();

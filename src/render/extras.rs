@@ -81,11 +81,13 @@ pub fn dashboard_parameter_lines(
     parameters: Option<&BTreeMap<String, DashboardParameter>>,
     pinned: &[String],
 ) -> Vec<String> {
-    let mut items: Vec<(&String, &DashboardParameter)> =
-        parameters.into_iter().flatten().collect();
+    let mut items: Vec<(&String, &DashboardParameter)> = parameters.into_iter().flatten().collect();
     items.sort_by_key(|(key, p)| {
         let name = p.parameter_name.as_deref().unwrap_or(key);
-        (!pinned.iter().any(|x| x == name || x == *key), name.to_owned())
+        (
+            !pinned.iter().any(|x| x == name || x == *key),
+            name.to_owned(),
+        )
     });
     items
         .into_iter()
@@ -131,12 +133,13 @@ mod tests {
 
     #[test]
     fn parameters_list_names_defaults_and_pins() {
-        let dash: BTreeMap<String, DashboardParameter> = serde_json::from_value(serde_json::json!({
-            "region": {"parameterName": "region", "value": ["EMEA", "APAC"]},
-            "currency": {"parameterName": "currency", "value": "EUR"},
-            "min": {"parameterName": "min", "value": 10}
-        }))
-        .unwrap();
+        let dash: BTreeMap<String, DashboardParameter> =
+            serde_json::from_value(serde_json::json!({
+                "region": {"parameterName": "region", "value": ["EMEA", "APAC"]},
+                "currency": {"parameterName": "currency", "value": "EUR"},
+                "min": {"parameterName": "min", "value": 10}
+            }))
+            .unwrap();
         assert_eq!(
             dashboard_parameter_lines(Some(&dash), &["region".into()]),
             [

@@ -56,9 +56,12 @@ pub fn render(
     if let Some(u) = common::updated(at, summary.updated_by_user.as_ref()) {
         md.push_str(&format!("- Last updated: {u}\n"));
     }
-    if let Some(v) =
-        extras::verification_line(summary.verification.as_ref().or(details.verification.as_ref()))
-    {
+    if let Some(v) = extras::verification_line(
+        summary
+            .verification
+            .as_ref()
+            .or(details.verification.as_ref()),
+    ) {
         md.push_str(&format!("- {v}\n"));
     }
     if let Some(limit) = details.limit.filter(|l| *l > 0) {
@@ -100,7 +103,10 @@ pub fn render(
     }
 
     if !escape::is_blank(Some(sql)) {
-        md.push_str(&format!("\n## SQL\n\n{}\n", code_block(sql, SQL_BLOCK_CHARS)));
+        md.push_str(&format!(
+            "\n## SQL\n\n{}\n",
+            code_block(sql, SQL_BLOCK_CHARS)
+        ));
     }
 
     let mut dashboards: Vec<&&DashboardSummary> = shown_on.iter().collect();
@@ -222,7 +228,10 @@ fn columns(config: Option<&Value>) -> Vec<String> {
         .into_iter()
         .flatten()
     {
-        add(g.get("reference").and_then(Value::as_str), "group by".into());
+        add(
+            g.get("reference").and_then(Value::as_str),
+            "group by".into(),
+        );
     }
     if let Some(cols) = config.get("columns").and_then(Value::as_object) {
         for (key, col) in cols {
@@ -306,10 +315,37 @@ enum Token {
 
 fn is_keyword(w: &str) -> bool {
     const KEYWORDS: &[&str] = &[
-        "select", "where", "group", "order", "by", "having", "limit", "on", "using", "join",
-        "left", "right", "inner", "outer", "full", "cross", "union", "lateral", "unnest", "as",
-        "with", "from", "window", "qualify", "offset", "natural", "table", "values", "except",
-        "intersect", "all",
+        "select",
+        "where",
+        "group",
+        "order",
+        "by",
+        "having",
+        "limit",
+        "on",
+        "using",
+        "join",
+        "left",
+        "right",
+        "inner",
+        "outer",
+        "full",
+        "cross",
+        "union",
+        "lateral",
+        "unnest",
+        "as",
+        "with",
+        "from",
+        "window",
+        "qualify",
+        "offset",
+        "natural",
+        "table",
+        "values",
+        "except",
+        "intersect",
+        "all",
     ];
     KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(w))
 }
@@ -377,7 +413,8 @@ fn tokenize(sql: &str) -> Vec<Token> {
                     i += 1;
                     continue;
                 }
-                if !matches!(chars.get(i), Some(c) if c.is_alphanumeric() || *c == '_' || matches!(c, '`' | '"' | '[')) {
+                if !matches!(chars.get(i), Some(c) if c.is_alphanumeric() || *c == '_' || matches!(c, '`' | '"' | '['))
+                {
                     break;
                 }
             }
@@ -415,11 +452,7 @@ mod tests {
         let sql = "select * from analytics.orders o\n-- from commented.out\njoin \"Sales\".\"Customers\" c on c.id = o.cid\nleft join (select id from raw.payments /* from nope */) p on p.id = o.id\nwhere o.note = 'from strings'";
         assert_eq!(
             sql_tables(sql),
-            [
-                "analytics.orders",
-                "Sales.Customers",
-                "raw.payments",
-            ]
+            ["analytics.orders", "Sales.Customers", "raw.payments",]
         );
         assert_eq!(sql_tables("SELECT * FROM a x, b AS y"), ["a", "b"]);
         assert!(sql_tables("select 1").is_empty());
