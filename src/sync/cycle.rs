@@ -857,6 +857,7 @@ async fn sync_project(
         unrendered_views: &unrendered_views,
         out_of_scope: &out_of_scope,
         in_scope: &in_scope,
+        confirmed_deleted: &BTreeSet::new(),
     });
     report.unchanged += plan.unchanged.len();
     if let Some(trip) = &plan.failsafe {

@@ -39,6 +39,9 @@ pub enum DeactivateReason {
     Private,
     /// Now excluded by `include_spaces`/`exclude_spaces`/`kinds` (never blocked).
     Excluded,
+    /// Gone, and Lightdash confirms it: in the project's trash, or the whole project was
+    /// deleted (never blocked: bulk clean-ups such as Autopilot's are real deletions).
+    Deleted,
 }
 
 /// One thing to do.
@@ -110,6 +113,9 @@ pub struct PlanInput<'a> {
     pub out_of_scope: &'a BTreeMap<String, DeactivateReason>,
     /// Every in-scope id (rendered or not, including ones whose render failed).
     pub in_scope: &'a BTreeSet<String>,
+    /// Ids whose disappearance Lightdash confirms (the trash, a deleted project). They are
+    /// deactivated whatever the fail-safe says; only unexplained disappearances count for it.
+    pub confirmed_deleted: &'a BTreeSet<String>,
 }
 
 /// The decision for one project.
@@ -182,6 +188,12 @@ pub fn plan(mut input: PlanInput<'_>) -> Plan {
                 id: (*id).clone(),
                 reason,
             }),
+            None if input.confirmed_deleted.contains(*id) => {
+                out.actions.push(Action::Deactivate {
+                    id: (*id).clone(),
+                    reason: DeactivateReason::Deleted,
+                })
+            }
             None => gone.push((*id).clone()),
         }
     }
@@ -251,6 +263,7 @@ mod tests {
         unrendered: BTreeMap<String, u64>,
         out_of_scope: BTreeMap<String, DeactivateReason>,
         in_scope: BTreeSet<String>,
+        confirmed: BTreeSet<String>,
         allow: bool,
     }
 
@@ -263,6 +276,7 @@ mod tests {
                 unrendered: BTreeMap::new(),
                 out_of_scope: BTreeMap::new(),
                 in_scope: BTreeSet::new(),
+                confirmed: BTreeSet::new(),
                 allow: false,
             }
         }
@@ -279,6 +293,7 @@ mod tests {
                 unrendered_views: &self.unrendered,
                 out_of_scope: &self.out_of_scope,
                 in_scope: &self.in_scope,
+                confirmed_deleted: &self.confirmed,
             })
         }
     }
@@ -375,6 +390,33 @@ mod tests {
         let p = c.run();
         assert!(p.failsafe.is_none());
         assert_eq!(p.actions.len(), 80);
+    }
+
+    #[test]
+    fn deletions_the_trash_confirms_pass_the_failsafe_and_the_rest_still_trips_it() {
+        let mut c = Case::new();
+        many(&mut c, 100);
+        c.in_scope = (0..20).map(|i| format!("lightdash-chart-{i:03}")).collect();
+        // Autopilot trashed 70 of the 80 that vanished; 10 are unexplained.
+        c.confirmed = (20..90).map(|i| format!("lightdash-chart-{i:03}")).collect();
+        let p = c.run();
+        assert!(p.failsafe.is_none(), "10 unexplained stay under the minimum");
+        let deleted = p
+            .actions
+            .iter()
+            .filter(|a| matches!(a, Action::Deactivate { reason: DeactivateReason::Deleted, .. }))
+            .count();
+        assert_eq!((deleted, p.actions.len()), (70, 80));
+        // 20 confirmed, 60 unexplained: the unexplained ones trip it, the confirmed go.
+        c.confirmed = (20..40).map(|i| format!("lightdash-chart-{i:03}")).collect();
+        let p = c.run();
+        let trip = p.failsafe.clone().expect("unexplained disappearances still trip it");
+        assert_eq!(trip.would_deactivate, 60);
+        assert_eq!(p.actions.len(), 20);
+        assert!(p.actions.iter().all(|a| matches!(
+            a,
+            Action::Deactivate { reason: DeactivateReason::Deleted, .. }
+        )));
     }
 
     #[test]
