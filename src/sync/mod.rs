@@ -5,6 +5,7 @@ pub mod details;
 pub mod plan;
 pub mod privacy;
 pub mod report;
+pub mod visibility;
 
 pub use cycle::{CycleOptions, CycleRun, NoProgress, Progress, SyncContext, run_cycle};
 pub use report::{CycleKind, CycleReport, Outcome};

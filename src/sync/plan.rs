@@ -188,12 +188,10 @@ pub fn plan(mut input: PlanInput<'_>) -> Plan {
                 id: (*id).clone(),
                 reason,
             }),
-            None if input.confirmed_deleted.contains(*id) => {
-                out.actions.push(Action::Deactivate {
-                    id: (*id).clone(),
-                    reason: DeactivateReason::Deleted,
-                })
-            }
+            None if input.confirmed_deleted.contains(*id) => out.actions.push(Action::Deactivate {
+                id: (*id).clone(),
+                reason: DeactivateReason::Deleted,
+            }),
             None => gone.push((*id).clone()),
         }
     }
@@ -398,24 +396,45 @@ mod tests {
         many(&mut c, 100);
         c.in_scope = (0..20).map(|i| format!("lightdash-chart-{i:03}")).collect();
         // Autopilot trashed 70 of the 80 that vanished; 10 are unexplained.
-        c.confirmed = (20..90).map(|i| format!("lightdash-chart-{i:03}")).collect();
+        c.confirmed = (20..90)
+            .map(|i| format!("lightdash-chart-{i:03}"))
+            .collect();
         let p = c.run();
-        assert!(p.failsafe.is_none(), "10 unexplained stay under the minimum");
+        assert!(
+            p.failsafe.is_none(),
+            "10 unexplained stay under the minimum"
+        );
         let deleted = p
             .actions
             .iter()
-            .filter(|a| matches!(a, Action::Deactivate { reason: DeactivateReason::Deleted, .. }))
+            .filter(|a| {
+                matches!(
+                    a,
+                    Action::Deactivate {
+                        reason: DeactivateReason::Deleted,
+                        ..
+                    }
+                )
+            })
             .count();
         assert_eq!((deleted, p.actions.len()), (70, 80));
         // 20 confirmed, 60 unexplained: the unexplained ones trip it, the confirmed go.
-        c.confirmed = (20..40).map(|i| format!("lightdash-chart-{i:03}")).collect();
+        c.confirmed = (20..40)
+            .map(|i| format!("lightdash-chart-{i:03}"))
+            .collect();
         let p = c.run();
-        let trip = p.failsafe.clone().expect("unexplained disappearances still trip it");
+        let trip = p
+            .failsafe
+            .clone()
+            .expect("unexplained disappearances still trip it");
         assert_eq!(trip.would_deactivate, 60);
         assert_eq!(p.actions.len(), 20);
         assert!(p.actions.iter().all(|a| matches!(
             a,
-            Action::Deactivate { reason: DeactivateReason::Deleted, .. }
+            Action::Deactivate {
+                reason: DeactivateReason::Deleted,
+                ..
+            }
         )));
     }
 
