@@ -55,29 +55,6 @@ pub async fn fetch_charts(
     fetch(client, project, wanted).await
 }
 
-/// Fetches SQL-runner chart details: SQL charts as code, else
-/// `GET /projects/{p}/sqlRunner/saved/{uuid}`. They come back as [`ChartDetails`] with `sql` set.
-pub async fn fetch_sql_charts(
-    client: &LightdashClient,
-    project: &str,
-    wanted: &[Wanted],
-) -> Fetched<ChartDetails> {
-    let fetched: Fetched<SqlChart> = fetch(client, project, wanted).await;
-    Fetched {
-        found: fetched
-            .found
-            .into_iter()
-            .map(|(uuid, SqlChart(mut d))| {
-                // Whatever the route, an item with no SQL is still a SQL chart's details.
-                d.sql.get_or_insert_with(String::new);
-                (uuid, d)
-            })
-            .collect(),
-        failed: fetched.failed,
-        legacy: fetched.legacy,
-    }
-}
-
 /// Fetches dashboard details. Through the legacy route this records a view per dashboard in
 /// Lightdash, which is why it is only ever called for dashboards that changed.
 pub async fn fetch_dashboards(
@@ -88,7 +65,8 @@ pub async fn fetch_dashboards(
     fetch(client, project, wanted).await
 }
 
-async fn fetch<T: Details>(
+/// Fetches details of one kind: as code in batches, then the legacy route for the rest.
+pub async fn fetch<T: Details>(
     client: &LightdashClient,
     project: &str,
     wanted: &[Wanted],
@@ -221,10 +199,20 @@ impl Details for DashboardDetails {
     }
 }
 
-/// A SQL-runner chart's details: the same type as explore charts, fetched on other routes.
+/// A SQL-runner chart's details: the same type as explore charts, fetched on other routes
+/// (SQL charts as code, else `GET /projects/{p}/sqlRunner/saved/{uuid}`).
 #[derive(Debug, serde::Deserialize)]
 #[serde(transparent)]
-struct SqlChart(ChartDetails);
+pub struct SqlChart(pub ChartDetails);
+
+impl SqlChart {
+    /// The details, marked as a SQL chart's whatever route they came from.
+    pub fn into_details(self) -> ChartDetails {
+        let mut d = self.0;
+        d.sql.get_or_insert_with(String::new);
+        d
+    }
+}
 
 impl Details for SqlChart {
     async fn as_code(

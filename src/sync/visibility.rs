@@ -1,4 +1,4 @@
-//! Which content of a project is synced, and what one asset may say about another. PURE.
+//! What one synced asset may say about another. PURE.
 //!
 //! The rule (DESIGN.md §3): content out of scope (restricted by Lightdash's permissions,
 //! excluded by `include_spaces`/`exclude_spaces`, or of a kind not synced) contributes no name,
@@ -10,82 +10,7 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
-use super::plan::DeactivateReason;
-use super::privacy::Privacy;
-use crate::config::SpaceFilter;
-use crate::lightdash::types::{ChartSummary, DashboardSummary, SpaceSummary};
-use crate::render::SpaceTree;
-
-/// Whether a space (and so its content) is synced, and if not, why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// Synced.
-    In,
-    /// Not synced.
-    Out(DeactivateReason),
-}
-
-/// The scope of every space of a project.
-#[derive(Debug, Clone, Default)]
-pub struct SpaceScopes {
-    scopes: HashMap<String, Scope>,
-}
-
-impl SpaceScopes {
-    /// Decides each listed space: restricted (per [`Privacy`]) unless `include_private`, then
-    /// the operator's space globs on the space's path.
-    pub fn new(
-        spaces: &[SpaceSummary],
-        tree: &SpaceTree,
-        privacy: &Privacy,
-        include_private: bool,
-        filter: &SpaceFilter,
-    ) -> Self {
-        let scopes = spaces
-            .iter()
-            .map(|s| {
-                let scope = if !privacy.space(&s.uuid).is_open() && !include_private {
-                    Scope::Out(DeactivateReason::Private)
-                } else if !filter.allows(&tree.path_string(&s.uuid)) {
-                    Scope::Out(DeactivateReason::Excluded)
-                } else {
-                    Scope::In
-                };
-                (s.uuid.clone(), scope)
-            })
-            .collect();
-        Self { scopes }
-    }
-
-    /// A space's scope; a space we cannot see may be someone's private space: never synced.
-    pub fn space(&self, uuid: &str) -> Scope {
-        self.scopes
-            .get(uuid)
-            .copied()
-            .unwrap_or(Scope::Out(DeactivateReason::Private))
-    }
-
-    /// An item's scope: its space's, restricted further by its own resolved access field.
-    pub fn item(
-        &self,
-        privacy: &Privacy,
-        include_private: bool,
-        space_uuid: &str,
-        inherits_from_org_or_project: Option<bool>,
-    ) -> Scope {
-        match self.space(space_uuid) {
-            Scope::In
-                if !include_private
-                    && !privacy
-                        .item(space_uuid, inherits_from_org_or_project)
-                        .is_open() =>
-            {
-                Scope::Out(DeactivateReason::Private)
-            }
-            scope => scope,
-        }
-    }
-}
+use crate::lightdash::types::{ChartSummary, DashboardSummary};
 
 /// A chart's listing entry as other assets may see it: the dashboard it is saved inside is
 /// only named when that dashboard is synced too.
@@ -122,11 +47,17 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::config::SpaceFilter;
+    use crate::dot::types::AssetKind;
+    use crate::lightdash::types::SpaceSummary;
     use crate::lightdash::types::{
         ChartDetails, DashboardDetails, DashboardTile, FilterRule, Project, TileProperties,
         TileType,
     };
+    use crate::render::SpaceTree;
     use crate::render::{self, ChartIndex, Explores, ProjectView, RenderOptions};
+    use crate::sync::privacy::Privacy;
+    use crate::sync::scope::{Scope, ScopeRules, SpaceScopes};
 
     /// One randomly scoped project: each item's fate is drawn, names are unique tokens.
     #[derive(Debug, Clone)]
@@ -221,7 +152,9 @@ mod tests {
             let exclude: Vec<String> = excluded.iter().map(|u| tree.path_string(u)).collect();
             let filter = SpaceFilter::new(&[], &exclude).expect("valid globs");
             let privacy = Privacy::resolve(&spaces);
-            let scopes = SpaceScopes::new(&spaces, &tree, &privacy, false, &filter);
+            let kinds: HashSet<AssetKind> = AssetKind::ALL.into_iter().collect();
+            let rules = ScopeRules { include_private: false, spaces: &filter, kinds: &kinds };
+            let scopes = SpaceScopes::new(&tree, &spaces, &rules);
 
             let charts: Vec<ChartSummary> = w.charts.iter().enumerate().map(|(i, (space, sql, inside, access))| ChartSummary {
                 uuid: format!("c{i}"),
@@ -282,9 +215,9 @@ mod tests {
             // The cycle's decisions.
             let (sync_dash, sync_charts) = w.kinds;
             let chart_in_space = |c: &ChartSummary| {
-                scopes.item(&privacy, false, &c.space_uuid, c.inherits_from_org_or_project) == Scope::In
+                scopes.of_item(&c.space_uuid, c.inherits_from_org_or_project) == Scope::In
             };
-            let dash_in = |d: &DashboardSummary| sync_dash && scopes.space(&d.space_uuid) == Scope::In;
+            let dash_in = |d: &DashboardSummary| sync_dash && scopes.of_item(&d.space_uuid, d.inherits_from_org_or_project) == Scope::In;
             let dashboards_in: HashMap<&str, &DashboardSummary> = dashboards.iter()
                 .map(|(s, _)| s)
                 .filter(|d| dash_in(d))
@@ -324,14 +257,14 @@ mod tests {
                 }
             }
             for s in &spaces {
-                if scopes.space(&s.uuid) != Scope::In {
+                if scopes.of(&s.uuid) != Scope::In {
                     continue;
                 }
                 let ds: Vec<&DashboardSummary> = dashboards_in.values().copied().filter(|d| d.space_uuid == s.uuid).collect();
                 let cs: Vec<&ChartSummary> = if sync_charts {
                     visible_charts.iter().map(|(c, _)| c.as_ref()).filter(|c| c.space_uuid == s.uuid).collect()
                 } else { Vec::new() };
-                let kids: Vec<&SpaceSummary> = tree.children(&s.uuid).into_iter().filter(|k| scopes.space(&k.uuid) == Scope::In).collect();
+                let kids: Vec<&SpaceSummary> = tree.children(&s.uuid).into_iter().filter(|k| scopes.of(&k.uuid) == Scope::In).collect();
                 push(render::render_space(&view, s, &ds, &cs, &kids));
             }
 
