@@ -639,6 +639,35 @@ fn authorized(authorization: Option<&str>, token: &str) -> bool {
 }
 
 fn dispatch(shared: &Shared, matched: &Matched, query: &str, authorization: Option<&str>) -> Reply {
+    let generation = lock(&shared.options).generation;
+    match dispatch_any(shared, matched, query, authorization) {
+        Reply::Json(status, mut body) if generation == Generation::Older => {
+            strip_newer_fields(&mut body);
+            Reply::Json(status, body)
+        }
+        reply => reply,
+    }
+}
+
+/// Older servers know nothing of verification or parameters: drop them wherever they are.
+fn strip_newer_fields(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.remove("verification");
+            map.remove("parameters");
+            map.values_mut().for_each(strip_newer_fields);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_newer_fields),
+        _ => {}
+    }
+}
+
+fn dispatch_any(
+    shared: &Shared,
+    matched: &Matched,
+    query: &str,
+    authorization: Option<&str>,
+) -> Reply {
     let options = lock(&shared.options).clone();
     let is_authenticated = authorized(authorization, &options.token);
     if matched.route == Route::Health {

@@ -58,12 +58,9 @@ pub fn render(
             None => md.push_str("- Saved inside a dashboard\n"),
         }
     }
-    if let Some(v) = super::extras::verification_line(
-        summary
-            .verification
-            .as_ref()
-            .or(details.verification.as_ref()),
-    ) {
+    // The cycle resolves verification into the summary (the list, the listing, else the
+    // details); stored details may be older than an unverification.
+    if let Some(v) = super::extras::verification_line(summary.verification.as_ref()) {
         md.push_str(&format!("- {v}\n"));
     }
     if let Some(limit) = q.limit.filter(|l| *l > 0) {

@@ -57,12 +57,9 @@ pub fn render(
         n => format!("{n} tabs, {tile_count} tiles"),
     };
     md.push_str(&format!("- Layout: {layout}\n"));
-    if let Some(v) = super::extras::verification_line(
-        summary
-            .verification
-            .as_ref()
-            .or(details.verification.as_ref()),
-    ) {
+    // The cycle resolves verification into the summary (the list, the listing, else the
+    // details); stored details may be older than an unverification.
+    if let Some(v) = super::extras::verification_line(summary.verification.as_ref()) {
         md.push_str(&format!("- {v}\n"));
     }
 

@@ -112,7 +112,86 @@ async fn run_projects(
         let entries = index.get(&project.project_uuid).unwrap_or(&empty);
         sync_project(ctx, opts, project, entries, sink).await;
     }
+    for (uuid, entries) in &index {
+        let listed = projects.iter().any(|p| &p.project_uuid == uuid);
+        let configured = wanted.is_empty() || wanted.contains(uuid);
+        if !listed && configured && entries.values().any(|e| e.active) {
+            deactivate_if_deleted(ctx, opts, uuid, entries, sink).await;
+        }
+    }
     Ok(())
+}
+
+/// A project the state knows live assets of is no longer listed. Its assets are deactivated
+/// only when Lightdash confirms the deletion: a `NotFoundError` envelope on
+/// `GET /api/v1/projects/{p}` (a 403, a transport error or an HTML page confirm nothing, and
+/// the assets are left as they are). Confirmed deletions pass the fail-safe.
+async fn deactivate_if_deleted(
+    ctx: &SyncContext,
+    opts: CycleOptions,
+    p: &str,
+    entries: &BTreeMap<String, IndexEntry>,
+    sink: &mut Sink<'_>,
+) {
+    match ctx.lightdash.project(p).await {
+        Err(crate::lightdash::LightdashError::NotFound { name, .. }) if !name.is_empty() => {}
+        Ok(()) => {
+            tracing::info!(
+                project = p,
+                "project not listed for this token but still exists in Lightdash; its assets are left as they are"
+            );
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(project = p, error = %e, "project not listed and its deletion not confirmed; its assets are left as they are");
+            return;
+        }
+    }
+    let confirmed: BTreeSet<String> = entries
+        .iter()
+        .filter(|(_, e)| e.active)
+        .map(|(id, _)| id.clone())
+        .collect();
+    tracing::warn!(
+        project = p,
+        assets = confirmed.len(),
+        "Lightdash confirms the project was deleted; deactivating its assets"
+    );
+    sink.report.projects_deleted.push(p.to_owned());
+    sink.report.projects_failed.retain(|f| f != p);
+    let none = BTreeMap::new();
+    let now = now_secs();
+    let plan = plan::plan(PlanInput {
+        kind: opts.kind,
+        now,
+        view_count_refresh_secs: ctx.settings.sync.view_count_refresh.as_secs() as i64,
+        max_deactivate_fraction: ctx.settings.sync.max_deactivate_fraction,
+        allow_mass_deactivation: opts.allow_mass_deactivation,
+        project: p,
+        entries,
+        rendered: Vec::new(),
+        unrendered_views: &none,
+        out_of_scope: &BTreeMap::new(),
+        in_scope: &BTreeSet::new(),
+        confirmed_deleted: &confirmed,
+    });
+    if opts.dry_run {
+        for action in plan.actions {
+            push::count_action(sink.report, &push::tally(&action));
+            sink.planned.push(Planned {
+                project: p.to_owned(),
+                action,
+            });
+        }
+        return;
+    }
+    let scope = PushScope {
+        project: p,
+        entries,
+        listed_views: &HashMap::new(),
+        now,
+    };
+    push::push_and_commit(ctx, opts, &scope, plan.actions, &mut HashMap::new(), sink).await;
 }
 
 /// The state's entries, by project then Dot id.

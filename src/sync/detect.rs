@@ -240,6 +240,7 @@ mod tests {
                     chart("cp", "private"),
                 ],
                 trash: None,
+                verification_listed: false,
             };
             Fixture {
                 tree: SpaceTree::new(&listings.spaces),

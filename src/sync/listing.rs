@@ -26,6 +26,9 @@ pub struct Listings {
     /// The project's trash (`GET /api/v2/content/deleted`); `None` when this server or token
     /// has none, or it could not be read: then no disappearance counts as confirmed.
     pub trash: Option<Vec<DeletedContent>>,
+    /// Whether the verification list was read: then the listings' `verification` is
+    /// authoritative, and stored details must not resurrect a verification since removed.
+    pub verification_listed: bool,
 }
 
 /// Lists spaces, dashboards and charts of project `p` at once. Any failure fails the whole
@@ -57,9 +60,11 @@ pub async fn list(ctx: &SyncContext, p: &str) -> Result<Listings, Vec<String>> {
                 dashboards,
                 charts,
                 trash,
+                verification_listed: false,
             };
             if let Some(list) = verified {
                 apply_verification(&mut listings, &list);
+                listings.verification_listed = true;
             }
             Ok(listings)
         }
@@ -194,6 +199,7 @@ mod tests {
             dashboards: vec![dashboard("d", "s")],
             charts: vec![chart("c", "s")],
             trash: None,
+            verification_listed: false,
         }
     }
 

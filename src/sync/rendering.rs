@@ -151,9 +151,13 @@ fn render_dashboards(
             failed.insert(id, e);
             continue;
         }
+        let mut summary = Cow::Borrowed(*d);
+        if d.verification.is_none() && !input.listings.verification_listed {
+            summary.to_mut().verification = details.verification.clone();
+        }
         let asset = render::render_dashboard(
             input.view,
-            d,
+            &summary,
             details,
             &chart_index,
             &input.explores.explores,
@@ -242,7 +246,12 @@ fn render_charts(
                     .collect()
             })
             .unwrap_or_default();
-        let summary = visibility::chart_for_render(summary, &dashboards_in);
+        let mut summary = visibility::chart_for_render(summary, &dashboards_in);
+        if summary.verification.is_none() && !input.listings.verification_listed {
+            // No list to trust: the details' verification (as code, detail GET) is the best
+            // there is; it refreshes in deep cycles.
+            summary.to_mut().verification = details.verification.clone();
+        }
         let asset =
             render::render_chart(input.view, &summary, details, &input.explores.explores, &on);
         let info = CommitInfo {
