@@ -351,6 +351,27 @@ async fn older_server_without_trash_or_sql_listing_degrades_quietly() {
         .clone()
         .unwrap();
     assert!(!overview.contains("Verified"), "{overview}");
+    // The SQL chart is not listed here; its tile is found through the dashboard the state
+    // now holds, and from the next cycle on it is an asset and its tile says what it shows.
+    assert!(!assets.contains_key(&chart_id(SQL_CHART)));
+    let run = app.cycle().await;
+    assert_eq!(run.report.outcome, Outcome::Success, "{:?}", run.report);
+    let assets = app.dot.assets();
+    let sql = assets[&chart_id(SQL_CHART)].dot_description.clone().unwrap();
+    assert!(sql.contains("- Reads tables: `demo-warehouse.saas.deals`"), "{sql}");
+    let overview = assets[&dashboard_id(SALES_OVERVIEW)]
+        .dot_description
+        .clone()
+        .unwrap();
+    assert!(
+        overview.contains("### Avg. Days in Sales Cycle (SQL bar chart)"),
+        "{overview}"
+    );
+    assert!(app.lightdash.count(Route::SqlChart) > 0);
+    // The third cycle changes nothing.
+    let run = app.cycle().await;
+    assert_eq!(run.report.pushed_total(), 0, "{:?}", run.report);
+    assert_no_leak(&app);
     // The trash route answers the SPA: no error, and the fail-safe keeps guarding.
     app.lightdash.update(|c| {
         let p = c.default_project_mut().unwrap();

@@ -123,7 +123,7 @@ pub enum Route {
     LegacyDashboard,
     /// `GET /api/v1/projects/{p}/sqlCharts/code` or `/code/sqlCharts`.
     SqlChartsCode,
-    /// `GET /api/v1/projects/{p}/sqlRunner/saved/{uuid}`.
+    /// `GET /api/v1/projects/{p}/sqlRunner/saved/{uuid}` or `.../saved/slug/{slug}`.
     SqlChart,
     /// `GET /api/v2/content/deleted?projectUuids=…` (the trash).
     DeletedContent,
@@ -409,6 +409,7 @@ fn classify(method: &Method, path: &str) -> Option<Matched> {
         ["projects", p, "sqlCharts", "code"] => m(Route::SqlChartsCode, p, "", false),
         ["projects", p, "code", "sqlCharts"] => m(Route::SqlChartsCode, p, "", true),
         ["projects", p, "sqlRunner", "saved", id] => m(Route::SqlChart, p, id, false),
+        ["projects", p, "sqlRunner", "saved", "slug", slug] => m(Route::SqlChart, p, slug, true),
         ["projects", p, "content-verification"] => m(Route::ContentVerification, p, "", false),
         ["projects", p] => m(Route::Project, p, "", false),
         ["saved", id] => m(Route::LegacyChart, "", id, false),
@@ -743,11 +744,15 @@ fn dispatch_any(
         Route::Dashboards => ok(dashboard_list(project, generation)),
         Route::Charts => ok(chart_list(project, generation)),
         Route::ContentVerification => ok(verified_list(project)),
-        Route::SqlChart => match project
-            .charts
-            .iter()
-            .find(|c| c.summary.is_sql() && c.summary.uuid == matched.id)
-        {
+        Route::SqlChart => match project.charts.iter().find(|c| {
+            // `new_generation` marks the by-slug route here.
+            c.summary.is_sql()
+                && if matched.new_generation {
+                    c.summary.slug.as_deref() == Some(matched.id.as_str())
+                } else {
+                    c.summary.uuid == matched.id
+                }
+        }) {
             Some(chart) => ok(sql_chart_get(project, chart)),
             None => error(404, "Saved sql chart not found"),
         },

@@ -527,6 +527,25 @@ impl LightdashClient {
         .await
     }
 
+    /// `GET /api/v1/projects/{p}/sqlRunner/saved/slug/{slug}`: one SQL-runner chart by slug
+    /// (`SqlRunnerController.getSavedSqlChartBySlug`), for as-code `sql_chart` tiles, which
+    /// name their chart by slug only.
+    pub async fn sql_chart_by_slug(
+        &self,
+        project: &str,
+        slug: &str,
+    ) -> Result<ChartDetails, LightdashError> {
+        self.get(
+            "sql_chart",
+            &format!(
+                "/api/v1/projects/{project}/sqlRunner/saved/slug/{}",
+                utf8_percent_path(slug)
+            ),
+            &[],
+        )
+        .await
+    }
+
     /// `GET /api/v1/projects/{p}`: `Ok` while the project exists. A 404 here, while the
     /// organisation's projects list fine, is Lightdash confirming the project was deleted.
     pub async fn project(&self, project: &str) -> Result<(), LightdashError> {

@@ -293,6 +293,14 @@ pub struct DashboardSummary {
     /// Slug (newer servers); needed to match as-code results to uuids.
     #[serde(default)]
     pub slug: Option<String>,
+    /// Types of its tiles (`DashboardBasicDetailsWithTileTypes.tileTypes`): tells which
+    /// dashboards hold SQL-chart tiles without fetching them.
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub tile_types: Vec<TileType>,
     /// Newest servers: who verified it and when (`null` when not verified).
     #[serde(
         default,
@@ -998,7 +1006,35 @@ pub struct DashboardConfig {
     pub pinned_parameters: Vec<String>,
 }
 
+/// How a dashboard tile names its SQL-runner chart: by uuid (API payloads) or slug (as code).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SqlChartRef {
+    /// `properties.savedSqlUuid`.
+    Uuid(String),
+    /// `properties.chartSlug` of a `sql_chart` tile.
+    Slug(String),
+}
+
 impl DashboardDetails {
+    /// The SQL-runner charts its `sql_chart` tiles show, sorted, once each.
+    pub fn sql_chart_refs(&self) -> Vec<SqlChartRef> {
+        let mut out: Vec<SqlChartRef> = self
+            .tiles
+            .iter()
+            .filter(|t| t.tile_type == TileType::SqlChart)
+            .filter_map(|t| {
+                let p = &t.properties;
+                p.saved_sql_uuid
+                    .clone()
+                    .map(SqlChartRef::Uuid)
+                    .or_else(|| p.chart_slug.clone().map(SqlChartRef::Slug))
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Uuids of the charts on its tiles, sorted, once each: `savedChartUuid` on legacy
     /// payloads, `chartSlug` resolved through the charts listing on as-code payloads.
     pub fn chart_uuids(&self, slug_to_uuid: &std::collections::HashMap<&str, &str>) -> Vec<String> {

@@ -223,7 +223,13 @@ async fn sync_project(
 ) {
     let p = project.project_uuid.as_str();
     // 1. List.
-    let listings = match listing::list(ctx, p).await {
+    let listed = match listing::list(ctx, p).await {
+        Ok(mut l) => listing::discover_sql_charts(ctx, p, &mut l)
+            .await
+            .map(|()| l),
+        Err(e) => Err(e),
+    };
+    let listings = match listed {
         Ok(l) => l,
         Err(errors) => {
             tracing::error!(project = p, errors = ?errors, "listing failed; skipping this project (no deactivations) until a later cycle");

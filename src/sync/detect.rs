@@ -147,6 +147,10 @@ pub fn dashboards_to_render<'l>(
                     .get(&id)
                     .is_some_and(|e| e.charts.iter().any(|c| detected.chart_changed(c)))
                 || holding_changed_chart.contains(d.uuid.as_str())
+                || listings
+                    .sql_tiles
+                    .iter()
+                    .any(|(c, ds)| detected.chart_changed(c) && ds.iter().any(|x| x == &d.uuid))
         })
         .collect()
 }
@@ -241,6 +245,7 @@ mod tests {
                 ],
                 trash: None,
                 verification_listed: false,
+                sql_tiles: BTreeMap::new(),
             };
             Fixture {
                 tree: SpaceTree::new(&listings.spaces),

@@ -10,9 +10,11 @@ use super::context::SyncContext;
 use super::report::FailsafeTrip;
 use crate::dot::types::AssetKind;
 use crate::lightdash::types::{
-    ChartSummary, DashboardSummary, DeletedContent, SpaceSummary, VerifiedContent,
+    ChartSummary, DashboardSummary, DeletedContent, SpaceSummary, SqlChartRef, TileType,
+    VerifiedContent,
 };
 use crate::state::IndexEntry;
+use crate::state::StoredDetails;
 
 /// The listings of one project, as Lightdash returned them.
 #[derive(Debug, Clone, Default)]
@@ -29,6 +31,9 @@ pub struct Listings {
     /// Whether the verification list was read: then the listings' `verification` is
     /// authoritative, and stored details must not resurrect a verification since removed.
     pub verification_listed: bool,
+    /// Older servers: SQL-runner charts found through the `sql_chart` tiles of the dashboards
+    /// the state knows, by chart uuid, with the dashboards showing them.
+    pub sql_tiles: BTreeMap<String, Vec<String>>,
 }
 
 /// Lists spaces, dashboards and charts of project `p` at once. Any failure fails the whole
@@ -61,6 +66,7 @@ pub async fn list(ctx: &SyncContext, p: &str) -> Result<Listings, Vec<String>> {
                 charts,
                 trash,
                 verification_listed: false,
+                sql_tiles: BTreeMap::new(),
             };
             if let Some(list) = verified {
                 apply_verification(&mut listings, &list);
@@ -74,6 +80,83 @@ pub async fn list(ctx: &SyncContext, p: &str) -> Result<Listings, Vec<String>> {
             .map(|e| e.to_string())
             .collect()),
     }
+}
+
+/// Older servers leave SQL-runner charts out of `/charts` and show them only as `sql_chart`
+/// tiles. Finds them through the tiles of the dashboards the state holds details of (only
+/// dashboards whose `tileTypes` include `sql_chart`) and adds them to the charts listing,
+/// so they are assets like any other chart: `GET /sqlRunner/saved/{uuid}` for API payloads,
+/// `.../saved/slug/{slug}` for as-code ones. A 404 means the chart is gone; any other failure
+/// makes the listing partial, so it fails like one (no deactivations this cycle).
+///
+/// A dashboard first seen this cycle is read from the state next cycle: its SQL charts appear
+/// then, and the dashboard re-renders with them ([`Listings::sql_tiles`]).
+pub async fn discover_sql_charts(
+    ctx: &SyncContext,
+    p: &str,
+    listings: &mut Listings,
+) -> Result<(), Vec<String>> {
+    if listings.charts.iter().any(ChartSummary::is_sql) {
+        return Ok(());
+    }
+    let mut refs: BTreeMap<SqlChartRef, Vec<String>> = BTreeMap::new();
+    for d in &listings.dashboards {
+        if !d.tile_types.contains(&TileType::SqlChart) {
+            continue;
+        }
+        let id = AssetKind::Dashboard.asset_id(&d.uuid);
+        let stored = ctx.store.body(&id).ok().flatten().and_then(|b| b.details);
+        if let Some(StoredDetails::Dashboard(details)) = stored {
+            for r in details.sql_chart_refs() {
+                refs.entry(r).or_default().push(d.uuid.clone());
+            }
+        }
+    }
+    let mut errors = Vec::new();
+    for (r, dashboards) in refs {
+        let answer = match &r {
+            SqlChartRef::Uuid(u) => ctx.lightdash.sql_chart(p, u).await,
+            SqlChartRef::Slug(s) => ctx.lightdash.sql_chart_by_slug(p, s).await,
+        };
+        let details = match answer {
+            Ok(d) => d,
+            Err(e) if e.status() == Some(404) => continue,
+            Err(e) => {
+                errors.push(e.to_string());
+                continue;
+            }
+        };
+        let Some(summary) = sql_chart_summary(&details) else {
+            continue;
+        };
+        if !listings.charts.iter().any(|c| c.uuid == summary.uuid) {
+            listings.sql_tiles.insert(summary.uuid.clone(), dashboards);
+            listings.charts.push(summary);
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// The listing entry a SQL chart would have on a newer server, from its `SqlChart` payload.
+fn sql_chart_summary(d: &crate::lightdash::types::ChartDetails) -> Option<ChartSummary> {
+    let uuid = d.saved_sql_uuid.clone().or(d.uuid.clone())?;
+    let space = d.space.as_ref()?;
+    Some(ChartSummary {
+        uuid,
+        name: d.name.clone(),
+        description: d.description.clone(),
+        slug: d.slug.clone(),
+        space_uuid: space.uuid.clone(),
+        updated_at: d.last_updated_at.clone().or(d.updated_at.clone()),
+        views: d.views.unwrap_or(0),
+        chart_kind: d.chart_kind.clone(),
+        source: Some("sql".into()),
+        ..Default::default()
+    })
 }
 
 /// Makes the verification list authoritative for the listings: each chart and dashboard
@@ -200,6 +283,7 @@ mod tests {
             charts: vec![chart("c", "s")],
             trash: None,
             verification_listed: false,
+            sql_tiles: BTreeMap::new(),
         }
     }
 
