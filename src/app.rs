@@ -533,10 +533,11 @@ pub async fn check_online(settings: &Settings) -> Result<String, String> {
             .await
             .map_err(|e| format!("listing spaces of {}: {e}", p.name))?;
         let tree = SpaceTree::new(&spaces);
+        let privacy = crate::sync::privacy::Privacy::resolve(&spaces);
         let included = spaces
             .iter()
             .filter(|s| {
-                (ld.include_private || !tree.is_private(&s.uuid))
+                (ld.include_private || privacy.space(&s.uuid).is_open())
                     && ld.spaces.allows(&tree.path_string(&s.uuid))
             })
             .count();

@@ -357,8 +357,14 @@ async fn older_server_without_trash_or_sql_listing_degrades_quietly() {
     let run = app.cycle().await;
     assert_eq!(run.report.outcome, Outcome::Success, "{:?}", run.report);
     let assets = app.dot.assets();
-    let sql = assets[&chart_id(SQL_CHART)].dot_description.clone().unwrap();
-    assert!(sql.contains("- Reads tables: `demo-warehouse.saas.deals`"), "{sql}");
+    let sql = assets[&chart_id(SQL_CHART)]
+        .dot_description
+        .clone()
+        .unwrap();
+    assert!(
+        sql.contains("- Reads tables: `demo-warehouse.saas.deals`"),
+        "{sql}"
+    );
     let overview = assets[&dashboard_id(SALES_OVERVIEW)]
         .dot_description
         .clone()

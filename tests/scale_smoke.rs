@@ -28,7 +28,8 @@ async fn smoke_size_meets_the_structural_targets() {
     );
     let quiet = s("no-change");
     assert_eq!(quiet.dot_requests, 0);
-    assert_eq!(quiet.lightdash_total, 1 + 3);
+    // Projects, then per project the three listings, the trash and the verification list.
+    assert_eq!(quiet.lightdash_total, 1 + 5);
     assert!(quiet.detail_ids.is_empty());
     let edit = s("one chart");
     assert_eq!(edit.detail_ids.len(), 1, "{:?}", edit.detail_ids);

@@ -156,4 +156,80 @@ mod tests {
         );
         assert!(chart_parameter_lines(None).is_empty());
     }
+
+    /// Newest as-code dashboards place tiles by `tabSlug` (older payloads by `tabUuid`); data
+    /// apps and tile types this build does not know render by title and type; parameters list
+    /// with their defaults, pinned first. Shapes: `DashboardAsCode`, `DashboardTileAsCode`
+    /// (`packages/common/src/types/contentAsCode/dashboards.ts`).
+    #[test]
+    fn dashboard_tabs_by_slug_or_uuid_new_tiles_and_parameters() {
+        use crate::lightdash::types::{DashboardDetails, DashboardSummary, Project, ProjectType};
+        use crate::render::{ChartIndex, Explores, ProjectView, RenderOptions, SpaceTree};
+        let details: DashboardDetails = serde_json::from_value(serde_json::json!({
+            "name": "Plan", "slug": "plan", "spaceSlug": "shared",
+            "tabs": [
+                {"slug": "overview", "name": "Overview", "order": 0},
+                {"uuid": "t-2", "name": "Apps", "order": 1}
+            ],
+            "tiles": [
+                {"type": "heading", "x": 0, "y": 0, "w": 36, "h": 1, "tabSlug": "overview",
+                 "properties": {"text": "Top line"}},
+                {"type": "data_app", "x": 0, "y": 0, "w": 12, "h": 6, "tabUuid": "t-2",
+                 "properties": {"title": "Pipeline planner", "appSlug": "pipeline-planner"}},
+                {"type": "data_app", "x": 0, "y": 6, "w": 12, "h": 6, "tabSlug": "nope",
+                 "properties": {"title": "Old app", "appDeletedAt": "2026-10-01T00:00:00Z"}},
+                {"type": "fancy_map", "x": 0, "y": 9, "w": 12, "h": 6, "tabUuid": "t-2",
+                 "properties": {"title": "Store map"}}
+            ],
+            "parameters": {"region": {"parameterName": "region", "value": "EMEA"}},
+            "config": {"isDateZoomDisabled": false, "pinnedParameters": ["region"]}
+        }))
+        .unwrap();
+        let project = Project {
+            project_uuid: "p".into(),
+            name: "P".into(),
+            project_type: ProjectType::Default,
+        };
+        let tree = SpaceTree::default();
+        let options = RenderOptions {
+            site_url: "https://ld.example".into(),
+            max_description_chars: 100_000,
+        };
+        let view = ProjectView {
+            project: &project,
+            spaces: &tree,
+            options: &options,
+        };
+        let summary = DashboardSummary {
+            uuid: "d".into(),
+            name: "Plan".into(),
+            space_uuid: "s".into(),
+            ..Default::default()
+        };
+        let md = crate::render::render_dashboard(
+            &view,
+            &summary,
+            &details,
+            &ChartIndex::default(),
+            &Explores::new(),
+        )
+        .dot_description
+        .unwrap();
+        let overview = md.find("## Tab: Overview").unwrap();
+        let apps = md.find("## Tab: Apps").unwrap();
+        let heading = md.find("### Top line (section heading)").unwrap();
+        let planner = md.find("### Pipeline planner (data app)").unwrap();
+        // An unknown tab slug falls back to the first tab, as Lightdash shows it.
+        let old = md.find("### Old app (data app, deleted)").unwrap();
+        let map = md
+            .find("### Store map (tile of unknown type fancy\\_map)")
+            .unwrap_or_else(|| {
+                md.find("### Store map (tile of unknown type fancy_map)")
+                    .unwrap()
+            });
+        assert!(overview < heading && heading < old && old < apps, "{md}");
+        assert!(apps < planner && planner < map, "{md}");
+        assert!(md.contains("## Parameters"), "{md}");
+        assert!(md.contains("- region (pinned): default EMEA"), "{md}");
+    }
 }

@@ -269,10 +269,7 @@ pub fn sql_tables(sql: &str) -> Vec<String> {
             continue;
         }
         // A comma-separated list after FROM: `FROM a, b`.
-        loop {
-            let Some(Token::Name(name) | Token::Word(name)) = tokens.get(i) else {
-                break;
-            };
+        while let Some(Token::Name(name) | Token::Word(name)) = tokens.get(i) {
             if is_keyword(name) {
                 break;
             }
