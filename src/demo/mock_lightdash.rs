@@ -682,27 +682,9 @@ fn dispatch_any(
             "latest": {"version": options.version},
         }));
     }
-    // An as-code route this server version lacks is an unknown route: the SPA answers first.
-    let newer_only = matches!(
-        matched.route,
-        Route::SqlChartsCode | Route::DeletedContent | Route::ContentVerification
-    );
-    if newer_only && options.generation == Generation::Older {
+    // A route this server version lacks is an unknown route: the SPA answers first.
+    if !route_exists(&options, matched) {
         return Reply::Html;
-    }
-    if matches!(
-        matched.route,
-        Route::ChartsCode | Route::DashboardsCode | Route::SqlChartsCode
-    ) {
-        let exists = match options.as_code {
-            AsCodeMode::Both | AsCodeMode::Forbidden => true,
-            AsCodeMode::NewRoutes => matched.new_generation,
-            AsCodeMode::OldRoutes => !matched.new_generation,
-            AsCodeMode::Absent => false,
-        };
-        if !exists {
-            return Reply::Html;
-        }
     }
     if authorization.is_none() {
         return error(401, "Failed to authorize user");
@@ -734,25 +716,12 @@ fn dispatch_any(
         return error(404, &format!("Cannot find project {}", matched.project));
     };
     match matched.route {
-        Route::Project => ok(json!({
-            "projectUuid": project.project.project_uuid,
-            "organizationUuid": ORGANIZATION_UUID,
-            "name": project.project.name,
-            "type": project.project.project_type,
-        })),
+        Route::Project => ok(project_object(project)),
         Route::Spaces => ok(spaces(project, generation)),
         Route::Dashboards => ok(dashboard_list(project, generation)),
         Route::Charts => ok(chart_list(project, generation)),
         Route::ContentVerification => ok(verified_list(project)),
-        Route::SqlChart => match project.charts.iter().find(|c| {
-            // `new_generation` marks the by-slug route here.
-            c.summary.is_sql()
-                && if matched.new_generation {
-                    c.summary.slug.as_deref() == Some(matched.id.as_str())
-                } else {
-                    c.summary.uuid == matched.id
-                }
-        }) {
+        Route::SqlChart => match find_sql_chart(project, matched) {
             Some(chart) => ok(sql_chart_get(project, chart)),
             None => error(404, "Saved sql chart not found"),
         },
@@ -789,6 +758,52 @@ fn dispatch_any(
         | Route::LegacyDashboard
         | Route::DeletedContent => error(500, "unreachable route"),
     }
+}
+
+/// Whether this server generation and as-code mode have the route at all.
+fn route_exists(options: &MockLightdashOptions, matched: &Matched) -> bool {
+    let newer_only = matches!(
+        matched.route,
+        Route::SqlChartsCode | Route::DeletedContent | Route::ContentVerification
+    );
+    if newer_only && options.generation == Generation::Older {
+        return false;
+    }
+    if !matches!(
+        matched.route,
+        Route::ChartsCode | Route::DashboardsCode | Route::SqlChartsCode
+    ) {
+        return true;
+    }
+    match options.as_code {
+        AsCodeMode::Both | AsCodeMode::Forbidden => true,
+        AsCodeMode::NewRoutes => matched.new_generation,
+        AsCodeMode::OldRoutes => !matched.new_generation,
+        AsCodeMode::Absent => false,
+    }
+}
+
+/// `GET /api/v1/projects/{p}` (a reduced `Project`).
+fn project_object(project: &ProjectContent) -> Value {
+    json!({
+        "projectUuid": project.project.project_uuid,
+        "organizationUuid": ORGANIZATION_UUID,
+        "name": project.project.name,
+        "type": project.project.project_type,
+    })
+}
+
+/// The SQL chart a `sqlRunner/saved/...` request names: by uuid, or by slug on the by-slug
+/// route (which `new_generation` marks for this route).
+fn find_sql_chart<'a>(project: &'a ProjectContent, matched: &Matched) -> Option<&'a ChartContent> {
+    project.charts.iter().find(|c| {
+        c.summary.is_sql()
+            && if matched.new_generation {
+                c.summary.slug.as_deref() == Some(matched.id.as_str())
+            } else {
+                c.summary.uuid == matched.id
+            }
+    })
 }
 
 /// Serializes a value of our own types; they always serialize to an object.

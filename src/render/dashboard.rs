@@ -260,6 +260,22 @@ fn resolve_chart<'a>(tile: &DashboardTile, charts: &ChartIndex<'a>) -> Option<Re
     }
 }
 
+/// The chart's own name when the tile renames it, and the chart's description.
+fn tile_chart_names<'a>(
+    tile: &DashboardTile,
+    summary: &'a crate::lightdash::types::ChartSummary,
+    details: Option<&'a crate::lightdash::types::ChartDetails>,
+) -> (Option<&'a str>, Option<&'a str>) {
+    let renamed = non_blank(tile.properties.title.as_deref())
+        .filter(|t| t.trim() != summary.name.trim())
+        .map(|_| summary.name.as_str());
+    let description = summary
+        .description
+        .as_deref()
+        .or(details.and_then(|d| d.description.as_deref()));
+    (renamed, description)
+}
+
 /// One tile: a `###` heading with its title and type, then what it shows.
 fn render_tile(tile: &DashboardTile, charts: &ChartIndex<'_>, explores: &Explores) -> String {
     let p = &tile.properties;
@@ -273,14 +289,7 @@ fn render_tile(tile: &DashboardTile, charts: &ChartIndex<'_>, explores: &Explore
                     p.last_version_chart_kind.as_ref(),
                     details,
                 );
-                // Name the chart when the tile renames it.
-                let renamed = non_blank(p.title.as_deref())
-                    .filter(|t| t.trim() != summary.name.trim())
-                    .map(|_| summary.name.as_str());
-                let description = summary
-                    .description
-                    .as_deref()
-                    .or(details.and_then(|d| d.description.as_deref()));
+                let (renamed, description) = tile_chart_names(tile, summary, details);
                 lines = chart::tile_lines(renamed, description, details, explores);
                 if details.is_none() {
                     lines.push("- Chart definition not available".to_owned());
@@ -308,13 +317,7 @@ fn render_tile(tile: &DashboardTile, charts: &ChartIndex<'_>, explores: &Explore
         TileType::Heading => format!("{title} (section heading)"),
         TileType::SqlChart => match resolve_chart(tile, charts) {
             Some((summary, details)) => {
-                let renamed = non_blank(p.title.as_deref())
-                    .filter(|t| t.trim() != summary.name.trim())
-                    .map(|_| summary.name.as_str());
-                let description = summary
-                    .description
-                    .as_deref()
-                    .or(details.and_then(|d| d.description.as_deref()));
+                let (renamed, description) = tile_chart_names(tile, summary, details);
                 lines = super::sql_chart::tile_lines(renamed, description, details);
                 let kind = summary
                     .chart_kind

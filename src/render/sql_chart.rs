@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::dot::types::{AssetKind, ExternalAsset};
 use crate::lightdash::types::{ChartDetails, ChartSummary, DashboardSummary};
 
-use super::common::{self, SHORT_DESCRIPTION_CHARS};
+use super::common;
 use super::escape;
 use super::extras;
 use super::{ProjectView, project_link};
@@ -56,31 +56,15 @@ pub fn render(
     if let Some(u) = common::updated(at, summary.updated_by_user.as_ref()) {
         md.push_str(&format!("- Last updated: {u}\n"));
     }
-    if let Some(v) = extras::verification_line(
-        summary
-            .verification
-            .as_ref()
-            .or(details.verification.as_ref()),
-    ) {
+    // The cycle resolves verification into the summary (see `render::chart`).
+    if let Some(v) = extras::verification_line(summary.verification.as_ref()) {
         md.push_str(&format!("- {v}\n"));
     }
     if let Some(limit) = details.limit.filter(|l| *l > 0) {
         md.push_str(&format!("- Row limit: {limit}\n"));
     }
-    let tables = sql_tables(sql);
-    if !tables.is_empty() {
-        let names: Vec<String> = tables
-            .iter()
-            .take(MAX_TABLES)
-            .map(|t| escape::code(t, 200))
-            .collect();
-        let more = tables.len().saturating_sub(MAX_TABLES);
-        let more = if more > 0 {
-            format!(" and {more} more")
-        } else {
-            String::new()
-        };
-        md.push_str(&format!("- Reads tables: {}{more}\n", names.join(", ")));
+    if let Some(t) = tables_text(sql) {
+        md.push_str(&format!("- Reads tables: {t}\n"));
     }
 
     let description = summary
@@ -151,33 +135,38 @@ pub fn tile_lines(
     description: Option<&str>,
     details: Option<&ChartDetails>,
 ) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Some(n) = chart_name {
-        out.push(format!("- Chart: {}", escape::inline(n)));
-    }
-    if !escape::is_blank(description) {
-        out.push(format!(
-            "- Description: {}",
-            escape::inline_capped(description.unwrap_or_default(), SHORT_DESCRIPTION_CHARS)
-        ));
-    }
+    let mut out = super::chart::tile_lines(chart_name, description, None, &Default::default());
     let Some(details) = details else {
         return out;
     };
-    let tables = sql_tables(details.sql.as_deref().unwrap_or_default());
-    if !tables.is_empty() {
-        let names: Vec<String> = tables
-            .iter()
-            .take(MAX_TABLES)
-            .map(|t| escape::code(t, 200))
-            .collect();
-        out.push(format!("- Reads tables: {}", names.join(", ")));
+    if let Some(t) = tables_text(details.sql.as_deref().unwrap_or_default()) {
+        out.push(format!("- Reads tables: {t}"));
     }
     let columns = columns(details.config.as_ref());
     if !columns.is_empty() {
         out.push(format!("- Columns: {}", columns.join(", ")));
     }
     out
+}
+
+/// The tables `sql` reads as inline code spans, at most [`MAX_TABLES`] and a count of the rest.
+fn tables_text(sql: &str) -> Option<String> {
+    let tables = sql_tables(sql);
+    if tables.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = tables
+        .iter()
+        .take(MAX_TABLES)
+        .map(|t| escape::code(t, 200))
+        .collect();
+    let more = tables.len().saturating_sub(MAX_TABLES);
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    Some(format!("{}{more}", names.join(", ")))
 }
 
 /// A fenced code block holding `sql` verbatim (cleaned of controls, capped): inert in every
