@@ -432,3 +432,33 @@ async fn a_deleted_project_is_deactivated_only_when_lightdash_confirms_it() {
         .count();
     assert_eq!(still_active, 0, "of {active_before}");
 }
+
+#[tokio::test]
+async fn an_unreadable_trash_confirms_nothing_and_fails_nothing() {
+    let app = app(Generation::Newest).await;
+    app.cycle().await;
+    app.lightdash.update(|c| {
+        let p = c.default_project_mut().unwrap();
+        for i in 0..STALE {
+            p.trash_chart(&format!("a0000000-0000-4000-8000-{i:012}"), None)
+                .unwrap();
+        }
+    });
+    app.lightdash.set_fault(
+        Route::DeletedContent,
+        lightdash_dot_sync::demo::mock_lightdash::Fault::Status(500),
+        None,
+    );
+    let run = app.cycle().await;
+    assert!(run.report.projects_failed.is_empty(), "{:?}", run.report);
+    assert_eq!(
+        run.report.failsafe.len(),
+        1,
+        "unexplained without the trash"
+    );
+    assert_eq!(run.report.deactivated, 0);
+    app.lightdash.clear_faults();
+    let run = app.cycle().await;
+    assert!(run.report.failsafe.is_empty(), "{:?}", run.report);
+    assert_eq!(run.report.deactivated, STALE);
+}

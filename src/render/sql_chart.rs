@@ -471,4 +471,60 @@ mod tests {
             "a": {"reference": "a", "visible": true}, "b": {"visible": false}}});
         assert_eq!(columns(Some(&table)), ["a (column)"]);
     }
+
+    /// The whole asset for the demo-saas SQL chart, reviewed as a snapshot.
+    #[test]
+    fn sql_chart_asset_snapshot() {
+        use crate::lightdash::types::{
+            ChartKind, DashboardSummary, Project, ProjectType, SpaceSummary,
+        };
+        use crate::render::{RenderOptions, SpaceTree};
+        let project = Project {
+            project_uuid: "p-demo".into(),
+            name: "Plumly".into(),
+            project_type: ProjectType::Default,
+        };
+        let spaces = vec![SpaceSummary {
+            uuid: "sp-shared".into(),
+            name: "Shared".into(),
+            ..Default::default()
+        }];
+        let tree = SpaceTree::new(&spaces);
+        let options = RenderOptions {
+            site_url: "https://ld.example".into(),
+            max_description_chars: 20_000,
+        };
+        let view = ProjectView {
+            project: &project,
+            spaces: &tree,
+            options: &options,
+        };
+        let summary = ChartSummary {
+            uuid: "5d0c1a43-6a4f-4bd1-9a7e-2f0f6b3a1c11".into(),
+            name: "Avg. Days in Sales Cycle".into(),
+            description: Some("The average amount of time deals spent from open to close in the sales cycle (regardless of win/lose)".into()),
+            slug: Some("avg-days-in-sales-cycle".into()),
+            space_uuid: "sp-shared".into(),
+            updated_at: Some("2026-10-01T08:00:00.000Z".into()),
+            chart_kind: Some(ChartKind::VerticalBar),
+            source: Some("sql".into()),
+            ..Default::default()
+        };
+        let details: ChartDetails = serde_json::from_value(serde_json::json!({
+            "name": "Avg. Days in Sales Cycle", "slug": "avg-days-in-sales-cycle",
+            "chartKind": "vertical_bar", "limit": 500, "sql": DEMO_SQL, "spaceSlug": "shared",
+            "config": {"fieldConfig": {"x": {"reference": "deals_created_month", "type": "category"},
+                        "y": [{"aggregation": "avg", "reference": "avg_days_in_sales_cycle"}]},
+                       "type": "vertical_bar"}
+        }))
+        .unwrap();
+        let board = DashboardSummary {
+            uuid: "d".into(),
+            name: "Plumly Sales".into(),
+            space_uuid: "sp-shared".into(),
+            ..Default::default()
+        };
+        let asset = render(&view, &summary, &details, &[&board]);
+        insta::assert_snapshot!(asset.dot_description.unwrap());
+    }
 }

@@ -86,8 +86,9 @@ pub async fn list(ctx: &SyncContext, p: &str) -> Result<Listings, Vec<String>> {
 /// tiles. Finds them through the tiles of the dashboards the state holds details of (only
 /// dashboards whose `tileTypes` include `sql_chart`) and adds them to the charts listing,
 /// so they are assets like any other chart: `GET /sqlRunner/saved/{uuid}` for API payloads,
-/// `.../saved/slug/{slug}` for as-code ones. A 404 means the chart is gone; any other failure
-/// makes the listing partial, so it fails like one (no deactivations this cycle).
+/// `.../saved/slug/{slug}` for as-code ones. A 404 means the chart is gone and a 403 that the
+/// token may not see it; any other failure makes the listing partial, so it fails like one
+/// (no deactivations this cycle).
 ///
 /// A dashboard first seen this cycle is read from the state next cycle: its SQL charts appear
 /// then, and the dashboard re-renders with them ([`Listings::sql_tiles`]).
@@ -120,7 +121,9 @@ pub async fn discover_sql_charts(
         };
         let details = match answer {
             Ok(d) => d,
-            Err(e) if e.status() == Some(404) => continue,
+            // Gone (404), not visible to this token (403: the chart sits in a space it cannot
+            // see, so it is out of scope anyway), or a server without the route (HTML).
+            Err(e) if e.means_route_unavailable() => continue,
             Err(e) => {
                 errors.push(e.to_string());
                 continue;
