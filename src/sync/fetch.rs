@@ -57,13 +57,13 @@ pub async fn dashboard_details(
 pub async fn chart_details(
     ctx: &SyncContext,
     scope: &FetchScope<'_>,
-    uuids: &BTreeSet<String>,
+    uuids: &[&str],
     listed: &HashMap<&str, &ChartSummary>,
     report: &mut CycleReport,
 ) -> DetailSet<ChartDetails> {
     let items = uuids
         .iter()
-        .filter_map(|u| listed.get(u.as_str()))
+        .filter_map(|u| listed.get(u))
         .map(|c| (c.uuid.as_str(), c.slug.as_deref(), &c.updated_at));
     fetch_details(ctx, scope, AssetKind::Chart, items, report).await
 }
