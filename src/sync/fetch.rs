@@ -57,7 +57,7 @@ pub async fn dashboard_details(
 pub async fn chart_details<'a>(
     ctx: &SyncContext,
     scope: &FetchScope<'_>,
-    uuids: &BTreeSet<String>,
+    uuids: &[&str],
     listed: &HashMap<&str, &'a ChartSummary>,
     report: &mut CycleReport,
 ) -> DetailSet<ChartDetails> {
@@ -65,7 +65,7 @@ pub async fn chart_details<'a>(
     // back in `missingIds` (and 404 on `/saved/{uuid}`).
     let (sql, explore): (Vec<&ChartSummary>, Vec<&ChartSummary>) = uuids
         .iter()
-        .filter_map(|u| listed.get(u.as_str()).copied())
+        .filter_map(|u| listed.get(u).copied())
         .partition(|c| c.is_sql());
     let items = |charts: Vec<&'a ChartSummary>| {
         charts

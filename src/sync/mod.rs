@@ -9,6 +9,8 @@
 //! - [`rendering`]: what to render from what (pure; the markdown is [`crate::render`]).
 //! - [`plan`]: what to push (pure).
 //! - [`push`]: push, commit after acknowledgement, stale marking (I/O).
+//! - [`slices`]: fetch → render → plan → push → commit in bounded slices: charts, then
+//!   dashboards, then spaces, so memory does not grow with the organisation.
 //! - [`report`]: the cycle report (pure).
 pub mod context;
 pub mod cycle;
@@ -22,6 +24,7 @@ pub mod push;
 pub mod rendering;
 pub mod report;
 pub mod scope;
+pub mod slices;
 #[cfg(test)]
 mod testing;
 pub mod visibility;

@@ -80,7 +80,8 @@ impl Action {
         }
     }
 
-    fn sort_key(&self) -> (usize, &str) {
+    /// Spaces, then dashboards, then charts, each by id.
+    pub fn sort_key(&self) -> (usize, &str) {
         let rank = AssetKind::split_id(self.id())
             .map(|(k, _)| AssetKind::ALL.iter().position(|x| *x == k).unwrap_or(3))
             .unwrap_or(3);
@@ -133,11 +134,30 @@ fn view_refresh_due(entry: &IndexEntry, views: u64, input: &PlanInput<'_>) -> bo
     entry.views != Some(views) && input.now - entry.views_pushed_at >= input.view_count_refresh_secs
 }
 
-/// Decides what to push for one project.
+/// Decides what to push for one project: [`plan_rendered`], [`plan_view_counts`] and
+/// [`plan_deactivations`] together, in one deterministic order.
 pub fn plan(mut input: PlanInput<'_>) -> Plan {
-    let mut out = Plan::default();
     let rendered = std::mem::take(&mut input.rendered);
-    let input = &input;
+    let (mut out, _) = plan_rendered(&input, rendered);
+    out.actions
+        .extend(plan_view_counts(&input, input.unrendered_views));
+    let (deactivations, failsafe) = plan_deactivations(&input);
+    out.actions.extend(deactivations);
+    out.failsafe = failsafe;
+    out.actions.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    out.unchanged.sort();
+    out
+}
+
+/// Upserts for rendered assets that differ from what Dot has (or for every one in a resync);
+/// the others are listed as unchanged, and handed back. Works on any slice of a project's
+/// rendered assets (`input.rendered` is not read).
+pub fn plan_rendered(
+    input: &PlanInput<'_>,
+    rendered: Vec<ExternalAsset>,
+) -> (Plan, Vec<ExternalAsset>) {
+    let mut out = Plan::default();
+    let mut same = Vec::new();
     for asset in rendered {
         let entry = input.entries.get(&asset.id);
         let reason = match entry {
@@ -155,22 +175,38 @@ pub fn plan(mut input: PlanInput<'_>) -> Plan {
         };
         match reason {
             Some(reason) => out.actions.push(Action::Upsert { reason, asset }),
-            None => out.unchanged.push(asset.id),
+            None => {
+                out.unchanged.push(asset.id.clone());
+                same.push(asset);
+            }
         }
     }
-    for (id, &views) in input.unrendered_views {
+    (out, same)
+}
+
+/// View-count pushes for in-scope assets not rendered this cycle whose listed view count
+/// moved and whose refresh interval has passed.
+pub fn plan_view_counts(input: &PlanInput<'_>, unrendered: &BTreeMap<String, u64>) -> Vec<Action> {
+    let mut out = Vec::new();
+    for (id, &views) in unrendered {
         if let Some(entry) = input.entries.get(id)
             && entry.active
             && entry.views.is_some()
             && view_refresh_due(entry, views, input)
         {
-            out.actions.push(Action::ViewCount {
+            out.push(Action::ViewCount {
                 id: id.clone(),
                 views,
             });
         }
     }
+    out
+}
 
+/// Deactivations, decided from the listings and the state alone: privacy and exclusion at
+/// once; disappearances only when they pass the fail-safe (else none of them, and the trip).
+pub fn plan_deactivations(input: &PlanInput<'_>) -> (Vec<Action>, Option<FailsafeTrip>) {
+    let mut out = Vec::new();
     let active: Vec<(&String, &IndexEntry)> = input
         .entries
         .iter()
@@ -184,11 +220,11 @@ pub fn plan(mut input: PlanInput<'_>) -> Plan {
         match input.out_of_scope.get(*id) {
             // Privacy and exclusion are the operator's (or the author's) explicit wish:
             // they take effect at once, whatever the fail-safe says.
-            Some(&reason) => out.actions.push(Action::Deactivate {
+            Some(&reason) => out.push(Action::Deactivate {
                 id: (*id).clone(),
                 reason,
             }),
-            None if input.confirmed_deleted.contains(*id) => out.actions.push(Action::Deactivate {
+            None if input.confirmed_deleted.contains(*id) => out.push(Action::Deactivate {
                 id: (*id).clone(),
                 reason: DeactivateReason::Deleted,
             }),
@@ -200,21 +236,18 @@ pub fn plan(mut input: PlanInput<'_>) -> Plan {
         && gone.len() > FAILSAFE_MIN_COUNT
         && share > input.max_deactivate_fraction
     {
-        out.failsafe = Some(FailsafeTrip {
+        let trip = FailsafeTrip {
             project: input.project.to_owned(),
             would_deactivate: gone.len(),
             active: active.len(),
-        });
-    } else {
-        out.actions
-            .extend(gone.into_iter().map(|id| Action::Deactivate {
-                id,
-                reason: DeactivateReason::Gone,
-            }));
+        };
+        return (out, Some(trip));
     }
-    out.actions.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    out.unchanged.sort();
-    out
+    out.extend(gone.into_iter().map(|id| Action::Deactivate {
+        id,
+        reason: DeactivateReason::Gone,
+    }));
+    (out, None)
 }
 
 #[cfg(test)]
@@ -251,6 +284,7 @@ mod tests {
             views: a.view_count,
             views_pushed_at,
             stale: false,
+            shows: None,
         }
     }
 

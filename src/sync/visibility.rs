@@ -10,7 +10,35 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
+use super::listing::Listings;
+use super::scope::{Scope, ScopeRules, SpaceScopes};
+use crate::dot::types::AssetKind;
 use crate::lightdash::types::{ChartSummary, DashboardSummary};
+use crate::render::SpaceTree;
+
+/// Blanks, in the listings, every reference one item makes to content that is not synced:
+/// the dashboard a chart is saved inside is named only when that dashboard is synced.
+pub fn redact(listings: &mut Listings, rules: &ScopeRules<'_>) {
+    let tree = SpaceTree::new(&listings.spaces);
+    let scopes = SpaceScopes::new(&tree, &listings.spaces, rules);
+    let dashboards_in: HashSet<String> = listings
+        .dashboards
+        .iter()
+        .filter(|d| {
+            rules.of_kind(
+                AssetKind::Dashboard,
+                scopes.of_item(&d.space_uuid, d.inherits_from_org_or_project),
+            ) == Scope::In
+        })
+        .map(|d| d.uuid.clone())
+        .collect();
+    let ids: HashSet<&str> = dashboards_in.iter().map(String::as_str).collect();
+    for c in &mut listings.charts {
+        if let Cow::Owned(redacted) = chart_for_render(c, &ids) {
+            *c = redacted;
+        }
+    }
+}
 
 /// A chart's listing entry as other assets may see it: the dashboard it is saved inside is
 /// only named when that dashboard is synced too.
