@@ -6,7 +6,8 @@
 //!
 //! Layout: [`escape`] (the one escaping family every user string goes through), [`fields`]
 //! (field ids → labels), [`filters`] (filters in words), [`common`] (chart type names,
-//! locations, the length cap), and one private module per asset kind. View counts are never
+//! locations, the length cap), [`extras`] (verified status, parameters), [`sql_chart`]
+//! (SQL-runner charts: their SQL, tables and columns), and one private module per asset kind. View counts are never
 //! put in the markdown: they change daily and the fingerprint leaves them out on purpose.
 
 mod chart;

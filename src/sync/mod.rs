@@ -2,8 +2,11 @@
 //!
 //! - [`cycle`]: the orchestration, reading like the numbered list (I/O through the stages).
 //! - [`context`]: what a cycle talks to and carries (types).
-//! - [`listing`]: the listings (I/O) and the empty-listing fail-safe (pure).
-//! - [`scope`]: projects, privacy, include/exclude and kinds (pure).
+//! - [`listing`]: the listings, the trash, the verification list, SQL charts found through
+//!   tiles on older servers (I/O), and the empty-listing fail-safe (pure).
+//! - [`scope`]: projects, privacy, include/exclude and kinds (pure), with access resolved
+//!   by [`privacy`] as Lightdash resolves it (pure).
+//! - [`visibility`]: what one synced asset may say about another (pure).
 //! - [`detect`]: change detection and propagation along dependencies (pure).
 //! - [`fetch`]: details and explores (I/O), through [`details`] (as code first, then legacy).
 //! - [`rendering`]: what to render from what (pure; the markdown is [`crate::render`]).
