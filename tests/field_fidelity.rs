@@ -120,7 +120,16 @@ fn field_content() -> LightdashContent {
         c.summary.slug = Some(format!("stale-exploration-{i}"));
         project.charts.push(c);
     }
+    // A parameter (`lightdash.config.yml`), saved on a chart.
+    project.parameters.insert(
+        "region".into(),
+        serde_json::from_value(
+            json!({"label": "Sales region", "options": ["EMEA", "APAC"], "default": "EMEA"}),
+        )
+        .unwrap(),
+    );
     let revenue = project.chart_mut(MONTHLY_REVENUE).expect("monthly revenue");
+    revenue.details.parameters = Some(BTreeMap::from([("region".to_owned(), json!("APAC"))]));
     revenue.summary.verification = Some(Verification {
         verified_by: Some(ada()),
         verified_at: Some("2026-11-02T09:00:00.000Z".into()),
@@ -351,6 +360,14 @@ async fn older_server_without_trash_or_sql_listing_degrades_quietly() {
         .clone()
         .unwrap();
     assert!(!overview.contains("Verified"), "{overview}");
+    let revenue = assets[&chart_id(MONTHLY_REVENUE)]
+        .dot_description
+        .clone()
+        .unwrap();
+    assert!(
+        !revenue.contains("## Parameters"),
+        "older servers have none: {revenue}"
+    );
     // The SQL chart is not listed here; its tile is found through the dashboard the state
     // now holds, and from the next cycle on it is an asset and its tile says what it shows.
     assert!(!assets.contains_key(&chart_id(SQL_CHART)));

@@ -457,6 +457,7 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
             trash: Vec::new(),
             trashed_charts: Vec::new(),
             trashed_dashboards: Vec::new(),
+            parameters: Default::default(),
         });
     }
     out

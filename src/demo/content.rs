@@ -9,6 +9,8 @@
 //! reference charts by `properties.savedChartUuid`, as Lightdash stores them; the mock derives
 //! the as-code `chartSlug` and `tileSlug` from it.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::lightdash::types::{
@@ -40,6 +42,10 @@ pub struct ProjectContent {
     /// `GET /api/v2/content/deleted` lists them (see [`ProjectContent::trash_chart`]).
     #[serde(default)]
     pub trash: Vec<DeletedContent>,
+    /// Parameter definitions (`lightdash.config.yml` `parameters`), served by
+    /// `GET /api/v2/projects/{p}/parameters`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, crate::lightdash::types::ParameterDefinition>,
     /// Trashed charts, kept so they can be restored.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trashed_charts: Vec<ChartContent>,

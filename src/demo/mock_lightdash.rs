@@ -131,6 +131,8 @@ pub enum Route {
     ContentVerification,
     /// `GET /api/v1/projects/{p}`.
     Project,
+    /// `GET /api/v2/projects/{p}/parameters` (parameter definitions).
+    Parameters,
 }
 
 /// What an injected fault does to a request on its route. Faults act before authentication,
@@ -376,6 +378,18 @@ struct Matched {
 fn classify(method: &Method, path: &str) -> Option<Matched> {
     if method != Method::GET {
         return None;
+    }
+    if let Some(p) = path
+        .strip_prefix("/api/v2/projects/")
+        .and_then(|r| r.trim_end_matches('/').strip_suffix("/parameters"))
+        .filter(|p| !p.contains('/'))
+    {
+        return Some(Matched {
+            route: Route::Parameters,
+            project: p.to_owned(),
+            id: String::new(),
+            new_generation: true,
+        });
     }
     if path.trim_end_matches('/') == "/api/v2/content/deleted" {
         return Some(Matched {
@@ -721,6 +735,8 @@ fn dispatch_any(
         Route::Dashboards => ok(dashboard_list(project, generation)),
         Route::Charts => ok(chart_list(project, generation)),
         Route::ContentVerification => ok(verified_list(project)),
+        // `Record<name, LightdashProjectParameter>` (`ParametersController.getParameters`).
+        Route::Parameters => ok(json!(project.parameters)),
         Route::SqlChart => match find_sql_chart(project, matched) {
             Some(chart) => ok(sql_chart_get(project, chart)),
             None => error(404, "Saved sql chart not found"),
@@ -764,7 +780,10 @@ fn dispatch_any(
 fn route_exists(options: &MockLightdashOptions, matched: &Matched) -> bool {
     let newer_only = matches!(
         matched.route,
-        Route::SqlChartsCode | Route::DeletedContent | Route::ContentVerification
+        Route::SqlChartsCode
+            | Route::DeletedContent
+            | Route::ContentVerification
+            | Route::Parameters
     );
     if newer_only && options.generation == Generation::Older {
         return false;

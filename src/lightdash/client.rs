@@ -15,7 +15,7 @@ use url::Url;
 
 use super::types::{
     AsCodePage, ChartDetails, ChartSummary, DashboardDetails, DashboardSummary, DeletedContent,
-    Explore, Health, Paginated, Project, SpaceSummary, VerifiedContent,
+    Explore, Health, Paginated, ParameterDefinitions, Project, SpaceSummary, VerifiedContent,
 };
 use crate::http::{self, Limiter, RetryDecision};
 use crate::stats::ApiCounters;
@@ -591,6 +591,26 @@ impl LightdashClient {
                 return Ok(Some(out));
             }
             page += 1;
+        }
+    }
+
+    /// `GET /api/v2/projects/{p}/parameters`: the project's parameter definitions
+    /// (`ParametersController`). `Ok(None)` when the server or token has no such route.
+    pub async fn parameter_definitions(
+        &self,
+        project: &str,
+    ) -> Result<Option<ParameterDefinitions>, LightdashError> {
+        match self
+            .get(
+                "parameters",
+                &format!("/api/v2/projects/{project}/parameters"),
+                &[],
+            )
+            .await
+        {
+            Ok(defs) => Ok(Some(defs)),
+            Err(e) if e.means_route_unavailable() => Ok(None),
+            Err(e) => Err(e),
         }
     }
 

@@ -824,6 +824,10 @@ pub struct ChartDetails {
     /// SQL-runner charts (`GET /sqlRunner/saved/{uuid}`): views.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub views: Option<u64>,
+    /// Definitions of the parameters it uses, set by the cycle just before rendering (never
+    /// stored: the project's definitions are read each cycle).
+    #[serde(skip)]
+    pub parameter_definitions: ParameterDefinitions,
 }
 
 /// `SqlChart.space` (`packages/common/src/types/sqlRunner.ts`).
@@ -985,7 +989,49 @@ pub struct DashboardDetails {
     /// Dashboard config; only `pinnedParameters` is kept.
     #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub config: Option<DashboardConfig>,
+    /// Definitions of the parameters it uses, set by the cycle just before rendering.
+    #[serde(skip)]
+    pub parameter_definitions: ParameterDefinitions,
 }
+
+/// A project parameter's definition, `GET /api/v2/projects/{p}/parameters` (results
+/// `Record<name, LightdashProjectParameter>`: `ParametersController`,
+/// `packages/common/src/types/lightdashProjectConfig.ts`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ParameterDefinition {
+    /// Label shown to users.
+    pub label: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// The project's default: a value or a list.
+    pub default: Option<Value>,
+    /// Several values may be chosen.
+    #[serde(deserialize_with = "null_default")]
+    pub multiple: bool,
+    /// Values beyond `options` may be typed in.
+    #[serde(rename = "allow_custom_values", deserialize_with = "null_default")]
+    pub allow_custom_values: bool,
+    /// Allowed values: strings, numbers, or `{label, value}` pairs.
+    #[serde(deserialize_with = "null_default")]
+    pub options: Vec<Value>,
+    /// Allowed values come from a dimension's values.
+    #[serde(rename = "options_from_dimension")]
+    pub options_from_dimension: Option<OptionsFromDimension>,
+}
+
+/// `options_from_dimension` of a parameter definition.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(default)]
+pub struct OptionsFromDimension {
+    /// dbt model.
+    pub model: String,
+    /// Dimension whose values are offered.
+    pub dimension: String,
+}
+
+/// Parameter definitions of a project, by parameter name.
+pub type ParameterDefinitions = BTreeMap<String, ParameterDefinition>;
 
 /// `DashboardParameterValue` (`packages/common/src/types/parameters.ts`).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]

@@ -156,7 +156,10 @@ pub fn render(
         md.push_str(&format!("\n## Sorted by\n\n{}\n", bullets(&sorts)));
     }
 
-    let parameters = super::extras::chart_parameter_lines(details.parameters.as_ref());
+    let parameters = super::extras::chart_parameter_lines(
+        details.parameters.as_ref(),
+        &details.parameter_definitions,
+    );
     if !parameters.is_empty() {
         md.push_str(&format!("\n## Parameters\n\n{}\n", parameters.join("\n")));
     }

@@ -101,7 +101,11 @@ pub fn render(
         .as_ref()
         .map(|c| c.pinned_parameters.as_slice())
         .unwrap_or_default();
-    let parameters = super::extras::dashboard_parameter_lines(details.parameters.as_ref(), pinned);
+    let parameters = super::extras::dashboard_parameter_lines(
+        details.parameters.as_ref(),
+        pinned,
+        &details.parameter_definitions,
+    );
     if !parameters.is_empty() {
         md.push_str(&format!(
             "\n## Parameters\n\nViewers can change these; they feed the charts' SQL.\n\n{}\n",

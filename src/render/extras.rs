@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::lightdash::types::{DashboardParameter, UserRef, Verification};
+use crate::lightdash::types::{
+    DashboardParameter, ParameterDefinition, ParameterDefinitions, UserRef, Verification,
+};
 
 use super::escape;
 
@@ -64,14 +66,76 @@ fn value_text(v: &Value) -> Option<String> {
     }
 }
 
-/// A chart's saved parameter values, one bullet each (`- name: value`), by name.
-pub fn chart_parameter_lines(parameters: Option<&BTreeMap<String, Value>>) -> Vec<String> {
+/// An option of a definition in words: a value, or a `{label, value}` pair's label.
+fn option_text(v: &Value) -> Option<String> {
+    match v.get("label").or(v.get("value")) {
+        Some(inner) => value_text(inner),
+        None => value_text(v),
+    }
+}
+
+/// What a parameter's definition adds after its name: its label, what may be chosen, and the
+/// project default; e.g. ` (Region; one of EMEA, APAC; project default EMEA)`.
+fn definition_text(name: &str, def: Option<&ParameterDefinition>) -> String {
+    let Some(def) = def else {
+        return String::new();
+    };
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(label) = def
+        .label
+        .as_deref()
+        .filter(|l| !l.trim().is_empty() && l.trim() != name)
+    {
+        parts.push(escape::inline(label));
+    }
+    let options: Vec<String> = def.options.iter().filter_map(option_text).collect();
+    let several = if def.multiple { "any of" } else { "one of" };
+    if !options.is_empty() {
+        let more = options.len().saturating_sub(MAX_VALUES);
+        let mut list = options
+            .into_iter()
+            .take(MAX_VALUES)
+            .collect::<Vec<_>>()
+            .join(", ");
+        if more > 0 {
+            list.push_str(&format!(" and {more} more"));
+        }
+        let custom = if def.allow_custom_values {
+            ", or any value"
+        } else {
+            ""
+        };
+        parts.push(format!("{several} {list}{custom}"));
+    } else if let Some(from) = &def.options_from_dimension {
+        parts.push(format!(
+            "{several} the values of {}",
+            escape::inline(&format!("{}.{}", from.model, from.dimension))
+        ));
+    }
+    if let Some(d) = def.default.as_ref().and_then(value_text) {
+        parts.push(format!("project default {d}"));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join("; "))
+    }
+}
+
+/// A chart's saved parameter values, one bullet each (`- name (definition): value`), by name.
+pub fn chart_parameter_lines(
+    parameters: Option<&BTreeMap<String, Value>>,
+    definitions: &ParameterDefinitions,
+) -> Vec<String> {
     parameters
         .into_iter()
         .flatten()
-        .map(|(name, value)| match value_text(value) {
-            Some(v) => format!("- {}: {v}", escape::inline(name)),
-            None => format!("- {}: (no value saved)", escape::inline(name)),
+        .map(|(name, value)| {
+            let about = definition_text(name, definitions.get(name));
+            match value_text(value) {
+                Some(v) => format!("- {}{about}: {v}", escape::inline(name)),
+                None => format!("- {}{about}: (no value saved)", escape::inline(name)),
+            }
         })
         .collect()
 }
@@ -80,6 +144,7 @@ pub fn chart_parameter_lines(parameters: Option<&BTreeMap<String, Value>>) -> Ve
 pub fn dashboard_parameter_lines(
     parameters: Option<&BTreeMap<String, DashboardParameter>>,
     pinned: &[String],
+    definitions: &ParameterDefinitions,
 ) -> Vec<String> {
     let mut items: Vec<(&String, &DashboardParameter)> = parameters.into_iter().flatten().collect();
     items.sort_by_key(|(key, p)| {
@@ -98,9 +163,10 @@ pub fn dashboard_parameter_lines(
             } else {
                 ""
             };
+            let about = definition_text(name, definitions.get(name));
             match value_text(&p.value) {
-                Some(v) => format!("- {}{pin}: default {v}", escape::inline(name)),
-                None => format!("- {}{pin}: no default", escape::inline(name)),
+                Some(v) => format!("- {}{pin}{about}: default {v}", escape::inline(name)),
+                None => format!("- {}{pin}{about}: no default", escape::inline(name)),
             }
         })
         .collect()
@@ -140,21 +206,36 @@ mod tests {
                 "min": {"parameterName": "min", "value": 10}
             }))
             .unwrap();
+        let defs: ParameterDefinitions = serde_json::from_value(serde_json::json!({
+            "region": {"label": "Sales region", "multiple": true,
+                       "options": ["EMEA", "APAC", "AMER"], "default": "EMEA"},
+            "currency": {"label": "currency", "options": [{"label": "Euro", "value": "EUR"}],
+                         "allow_custom_values": true},
+            "min": {"label": "Minimum", "options_from_dimension": {"model": "orders", "dimension": "amount"}}
+        }))
+        .unwrap();
         assert_eq!(
-            dashboard_parameter_lines(Some(&dash), &["region".into()]),
+            dashboard_parameter_lines(Some(&dash), &["region".into()], &defs),
             [
-                "- region (pinned): default EMEA, APAC",
-                "- currency: default EUR",
-                "- min: default 10"
+                "- region (pinned) (Sales region; any of EMEA, APAC, AMER; project default EMEA): default EMEA, APAC",
+                "- currency (one of Euro, or any value): default EUR",
+                "- min (Minimum; one of the values of orders.amount): default 10"
             ]
+        );
+        assert_eq!(
+            dashboard_parameter_lines(Some(&dash), &[], &ParameterDefinitions::new())[2],
+            "- region: default EMEA, APAC"
         );
         let chart: BTreeMap<String, Value> =
             serde_json::from_value(serde_json::json!({"currency": "USD", "empty": []})).unwrap();
         assert_eq!(
-            chart_parameter_lines(Some(&chart)),
-            ["- currency: USD", "- empty: (no value saved)"]
+            chart_parameter_lines(Some(&chart), &defs),
+            [
+                "- currency (one of Euro, or any value): USD",
+                "- empty: (no value saved)"
+            ]
         );
-        assert!(chart_parameter_lines(None).is_empty());
+        assert!(chart_parameter_lines(None, &defs).is_empty());
     }
 
     /// Newest as-code dashboards place tiles by `tabSlug` (older payloads by `tabUuid`); data

@@ -59,6 +59,9 @@ pub struct Carry {
     /// Explores fetched so far (each once per cycle).
     pub explores: ExploreSet,
     asked: HashSet<String>,
+    /// The project's parameter definitions, read at most once per cycle.
+    parameters: crate::lightdash::types::ParameterDefinitions,
+    parameters_asked: bool,
 }
 
 impl<'a> Stages<'a> {
@@ -95,6 +98,57 @@ impl<'a> Stages<'a> {
             report.fail(&id, &error);
             push::mark_stale(self.ctx, self.opts, self.entries, &id);
             carry.failed.insert(id, error);
+        }
+    }
+
+    /// Gives these details the definitions of the parameters they use (labels, project
+    /// defaults, allowed values), reading the project's definitions once per cycle and only
+    /// when some item uses parameters (`GET /api/v2/projects/{p}/parameters`; a server without
+    /// the route renders names and saved values only).
+    async fn parameters<'d>(
+        &self,
+        carry: &mut Carry,
+        charts: impl Iterator<Item = &'d mut ChartDetails>,
+        dashboards: impl Iterator<Item = &'d mut DashboardDetails>,
+    ) {
+        let mut charts: Vec<&mut ChartDetails> = charts
+            .filter(|d| d.parameters.as_ref().is_some_and(|p| !p.is_empty()))
+            .collect();
+        let mut dashboards: Vec<&mut DashboardDetails> = dashboards
+            .filter(|d| d.parameters.as_ref().is_some_and(|p| !p.is_empty()))
+            .collect();
+        if charts.is_empty() && dashboards.is_empty() {
+            return;
+        }
+        if !carry.parameters_asked {
+            carry.parameters_asked = true;
+            carry.parameters = match self.ctx.lightdash.parameter_definitions(self.p).await {
+                Ok(defs) => defs.unwrap_or_default(),
+                Err(e) => {
+                    tracing::warn!(project = self.p, error = %e, "could not read parameter definitions; parameters are shown with their saved values only");
+                    Default::default()
+                }
+            };
+        }
+        let defs = &carry.parameters;
+        let pick = |names: Vec<&String>| {
+            names
+                .into_iter()
+                .filter_map(|n| defs.get(n).map(|d| (n.clone(), d.clone())))
+                .collect()
+        };
+        for d in &mut charts {
+            let names = d.parameters.iter().flatten().map(|(k, _)| k).collect();
+            d.parameter_definitions = pick(names);
+        }
+        for d in &mut dashboards {
+            let names = d
+                .parameters
+                .iter()
+                .flatten()
+                .map(|(k, p)| p.parameter_name.as_ref().unwrap_or(k))
+                .collect();
+            d.parameter_definitions = pick(names);
         }
     }
 
@@ -179,7 +233,7 @@ pub async fn charts(
     let uuids: Vec<&String> = chart_render.iter().collect();
     for chunk in uuids.chunks(SLICE) {
         let ids: Vec<&str> = chunk.iter().map(|u| u.as_str()).collect();
-        let set = fetch::chart_details(
+        let mut set = fetch::chart_details(
             st.ctx,
             &st.fetch_scope(),
             &ids,
@@ -187,7 +241,9 @@ pub async fn charts(
             sink.report,
         )
         .await;
-        st.fail(carry, set.failed, sink.report);
+        st.fail(carry, std::mem::take(&mut set.failed), sink.report);
+        st.parameters(carry, set.details.values_mut(), std::iter::empty())
+            .await;
         st.explores(carry, set.details.values(), std::iter::empty(), sink.report)
             .await;
         for (uuid, d) in &set.details {
@@ -225,8 +281,10 @@ pub async fn dashboards(
     sink: &mut Sink<'_>,
 ) {
     for chunk in dash_render.chunks(SLICE) {
-        let details = parked_dashboards(st, carry, chunk, sink.report).await;
+        let mut details = parked_dashboards(st, carry, chunk, sink.report).await;
         let charts = tile_charts(st, carry, chunk, tiles, sink.report).await;
+        st.parameters(carry, std::iter::empty(), details.values_mut())
+            .await;
         st.explores(carry, charts.values(), details.values(), sink.report)
             .await;
         let mut index = ChartIndex::default();
