@@ -595,15 +595,8 @@ impl LightdashClient {
         project: &str,
         uuid: &str,
     ) -> Result<ChartDetails, LightdashError> {
-        self.get(
-            "sql_chart",
-            &format!(
-                "/api/v1/projects/{project}/sqlRunner/saved/{}",
-                utf8_percent_path(uuid)
-            ),
-            &[],
-        )
-        .await
+        let path = api_path(&["projects", project, "sqlRunner", "saved", uuid])?;
+        self.get("sql_chart", &path, &[]).await
     }
 
     /// `GET /api/v1/projects/{p}/sqlRunner/saved/slug/{slug}`: one SQL-runner chart by slug
@@ -614,23 +607,15 @@ impl LightdashClient {
         project: &str,
         slug: &str,
     ) -> Result<ChartDetails, LightdashError> {
-        self.get(
-            "sql_chart",
-            &format!(
-                "/api/v1/projects/{project}/sqlRunner/saved/slug/{}",
-                utf8_percent_path(slug)
-            ),
-            &[],
-        )
-        .await
+        let path = api_path(&["projects", project, "sqlRunner", "saved", "slug", slug])?;
+        self.get("sql_chart", &path, &[]).await
     }
 
     /// `GET /api/v1/projects/{p}`: `Ok` while the project exists. A 404 here, while the
     /// organisation's projects list fine, is Lightdash confirming the project was deleted.
     pub async fn project(&self, project: &str) -> Result<(), LightdashError> {
-        let _: serde::de::IgnoredAny = self
-            .get("project", &format!("/api/v1/projects/{project}"), &[])
-            .await?;
+        let path = api_path(&["projects", project])?;
+        let _: serde::de::IgnoredAny = self.get("project", &path, &[]).await?;
         Ok(())
     }
 
@@ -679,14 +664,8 @@ impl LightdashClient {
         &self,
         project: &str,
     ) -> Result<Option<ParameterDefinitions>, LightdashError> {
-        match self
-            .get(
-                "parameters",
-                &format!("/api/v2/projects/{project}/parameters"),
-                &[],
-            )
-            .await
-        {
+        let path = api_path_in("/api/v2", &["projects", project, "parameters"])?;
+        match self.get("parameters", &path, &[]).await {
             Ok(defs) => Ok(Some(defs)),
             Err(e) if e.means_route_unavailable() => Ok(None),
             Err(e) => Err(e),
@@ -700,14 +679,8 @@ impl LightdashClient {
         &self,
         project: &str,
     ) -> Result<Option<Vec<VerifiedContent>>, LightdashError> {
-        match self
-            .get(
-                "content_verification",
-                &format!("/api/v1/projects/{project}/content-verification"),
-                &[],
-            )
-            .await
-        {
+        let path = api_path(&["projects", project, "content-verification"])?;
+        match self.get("content_verification", &path, &[]).await {
             Ok(list) => Ok(Some(list)),
             Err(e) if e.means_route_unavailable() => Ok(None),
             Err(e) => Err(e),
