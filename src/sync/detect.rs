@@ -16,7 +16,10 @@ use crate::dot::types::AssetKind;
 use crate::lightdash::types::{ChartSummary, DashboardSummary};
 use crate::render::ProjectView;
 use crate::state::IndexEntry;
-use crate::state::fingerprint::{chart_signature, dashboard_signature, space_signature};
+use crate::state::fingerprint::{
+    chart_signature, dashboard_signature, render_settings_key, space_signature,
+    with_render_settings,
+};
 
 use super::listing::Listings;
 
@@ -90,14 +93,23 @@ pub fn detect<'l>(
 ) -> Detected<'l> {
     let tree = view.spaces;
     let mut out = Detected::default();
+    // Signatures are bound to the render settings: an asset rendered under other settings
+    // (link base, cap, kinds, format) counts as changed and is re-rendered from stored details.
+    let kinds: Vec<AssetKind> = rules.kinds.iter().copied().collect();
+    let key = render_settings_key(view.options, &kinds);
+    let bind = |sig: String| with_render_settings(&sig, &key);
     for s in &listings.spaces {
-        let sig = space_signature(s, &tree.path_string(&s.uuid), scopes.is_restricted(&s.uuid));
+        let sig = bind(space_signature(
+            s,
+            &tree.path_string(&s.uuid),
+            scopes.is_restricted(&s.uuid),
+        ));
         let scope = rules.of_kind(AssetKind::Space, scopes.of(&s.uuid));
         out.classify(entries, AssetKind::Space, &s.uuid, scope, sig);
     }
     for d in &listings.dashboards {
         let private = scopes.is_restricted(&d.space_uuid);
-        let sig = dashboard_signature(d, &view.folder(&d.space_uuid), private);
+        let sig = bind(dashboard_signature(d, &view.folder(&d.space_uuid), private));
         let space = scopes.of_item(&d.space_uuid, d.inherits_from_org_or_project);
         let scope = rules.of_kind(AssetKind::Dashboard, space);
         if out.classify(entries, AssetKind::Dashboard, &d.uuid, scope, sig) {
@@ -106,7 +118,7 @@ pub fn detect<'l>(
     }
     for c in &listings.charts {
         let private = scopes.is_restricted(&c.space_uuid);
-        let sig = chart_signature(c, &view.folder(&c.space_uuid), private);
+        let sig = bind(chart_signature(c, &view.folder(&c.space_uuid), private));
         let space = scopes.of_item(&c.space_uuid, c.inherits_from_org_or_project);
         let scope = rules.of_kind(AssetKind::Chart, space);
         if out.classify(entries, AssetKind::Chart, &c.uuid, scope, sig) {
