@@ -4,7 +4,7 @@
 #[path = "../benches/support/mod.rs"]
 mod bench_support;
 
-use bench_support::bench;
+use bench_support::bench::{self, Scenarios};
 use bench_support::synthetic::{SyntheticSpec, synthetic};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,6 +62,45 @@ async fn smoke_size_meets_the_structural_targets() {
     assert!(naive.lightdash_requests["LegacyDashboard"] > 0 && naive.dot_requests >= r.assets);
     assert!(r.state_logical_bytes > 0);
 }
+
+/// Memory does not grow with the organisation: the full cycles' peak RSS at four times the
+/// size stays within [`GROWTH_MARGIN_KB`] of the peak at the base size. The base size already
+/// fills every slice (500 dashboards and charts), so what may still grow is only the compact
+/// per-project index (ids, signatures, tiles: about 1 KB per asset), while a cycle that held
+/// every asset's details and rendered body grew by about 7 KB per asset (over 30 MB here).
+/// Structural, not timed: peak RSS comes from the binary's own `/proc/self/status`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peak_memory_does_not_grow_with_the_organisation() {
+    let binary = std::path::PathBuf::from(env!("CARGO_BIN_EXE_lightdash-dot-sync"));
+    let base = SyntheticSpec {
+        spaces: 40,
+        dashboards: 500,
+        charts: 1_000,
+        ..SyntheticSpec::smoke()
+    };
+    let peak = |r: &bench::BenchResult| {
+        for m in &r.scenarios {
+            assert_eq!(m.exit_code, 0, "{} failed", m.name);
+            assert!(m.peak_rss_kb > 0, "{} reported no peak RSS", m.name);
+        }
+        r.scenarios.iter().map(|m| m.peak_rss_kb).max().unwrap()
+    };
+    let small = bench::run_scenarios(&binary, base, 1000.0, Scenarios::Full).await;
+    let large = bench::run_scenarios(&binary, base.times(4), 1000.0, Scenarios::Full).await;
+    assert_eq!(large.assets, 4 * small.assets);
+    let (small, large) = (peak(&small), peak(&large));
+    eprintln!(
+        "peak RSS: {small} kB at {} assets, {large} kB at 4x",
+        base.total()
+    );
+    assert!(
+        large <= small + GROWTH_MARGIN_KB,
+        "peak RSS grew from {small} kB to {large} kB at 4x the assets (margin {GROWTH_MARGIN_KB} kB)"
+    );
+}
+
+/// How much the peak may grow from the base size to four times it.
+const GROWTH_MARGIN_KB: u64 = 12 * 1024;
 
 /// The synthetic organisation has the sizes asked for, is deterministic, and every chart's
 /// fields exist in its explores.
