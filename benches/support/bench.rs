@@ -304,7 +304,8 @@ pub enum Scenarios {
         /// Also the rate-limited resync and the naive crawl (slow at large sizes).
         extras: bool,
     },
-    /// Cold, then deep and full resync: the full cycles, for memory checks.
+    /// Cold, no-change, deep and full resync: the full cycles and the listing-only baseline,
+    /// for memory checks.
     Full,
 }
 
@@ -367,6 +368,7 @@ pub async fn run_scenarios(
     };
     run("cold full cycle", &cfg, &["--once"]).await;
     if scenarios == Scenarios::Full {
+        run("no-change incremental", &cfg, &["--once"]).await;
         run("deep cycle", &cfg, &["--deep"]).await;
         run("full resync", &cfg, &["--resync"]).await;
     } else {
