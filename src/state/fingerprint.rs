@@ -4,11 +4,14 @@
 //! view count (view counts move on their own schedule, see `sync.view_count_refresh`), plus
 //! the render format version so a template change re-pushes everything once, on purpose.
 //! A *listing signature* identifies what the cheap listings say about an item; when it is
-//! unchanged the item needs no detail fetch.
+//! unchanged the item needs no detail fetch. Signatures are combined with the
+//! [`render_settings_key`] ([`with_render_settings`]), so a setting that changes rendered
+//! output (link base, description cap, synced kinds, render format) marks every asset
+//! changed: the next cycle re-renders it from stored details, without refetching.
 
-use crate::dot::types::ExternalAsset;
+use crate::dot::types::{AssetKind, ExternalAsset};
 use crate::lightdash::types::{ChartSummary, DashboardSummary, SpaceSummary};
-use crate::render::RENDER_FORMAT_VERSION;
+use crate::render::{RENDER_FORMAT_VERSION, RenderOptions};
 
 fn hash_parts(parts: &[&str]) -> String {
     let mut h = blake3::Hasher::new();
@@ -27,6 +30,26 @@ pub fn fingerprint(asset: &ExternalAsset) -> String {
     // Serializing a struct is deterministic: fields in declaration order.
     let json = serde_json::to_string(&canonical).unwrap_or_default();
     hash_parts(&[&RENDER_FORMAT_VERSION.to_string(), &json])
+}
+
+/// Identifies every setting that shapes rendered output: all of [`RenderOptions`] (through
+/// its `Debug` form, so an option added later is covered without touching this), the synced
+/// kinds (order-free) and [`RENDER_FORMAT_VERSION`].
+pub fn render_settings_key(options: &RenderOptions, kinds: &[AssetKind]) -> String {
+    let mut kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    hash_parts(&[
+        "render-settings",
+        &RENDER_FORMAT_VERSION.to_string(),
+        &format!("{options:?}"),
+        &kinds.join(","),
+    ])
+}
+
+/// A listing signature bound to the render settings it was rendered under.
+pub fn with_render_settings(signature: &str, settings_key: &str) -> String {
+    hash_parts(&[signature, settings_key])
 }
 
 fn private_flag(private: bool) -> &'static str {
@@ -116,6 +139,36 @@ mod tests {
             change(&mut b);
             assert_ne!(fingerprint(&a), fingerprint(&b));
         }
+    }
+
+    #[test]
+    fn every_render_setting_is_part_of_the_key() {
+        let options = |site: &str, cap: usize| RenderOptions {
+            site_url: site.into(),
+            max_description_chars: cap,
+        };
+        let all = [AssetKind::Dashboard, AssetKind::Chart, AssetKind::Space];
+        let base = render_settings_key(&options("https://a", 100), &all);
+        let reordered = [AssetKind::Space, AssetKind::Chart, AssetKind::Dashboard];
+        assert_eq!(
+            base,
+            render_settings_key(&options("https://a", 100), &reordered)
+        );
+        assert_ne!(base, render_settings_key(&options("https://b", 100), &all));
+        assert_ne!(base, render_settings_key(&options("https://a", 99), &all));
+        assert_ne!(
+            base,
+            render_settings_key(&options("https://a", 100), &all[..2])
+        );
+        let sig = "abc";
+        assert_ne!(
+            with_render_settings(sig, &base),
+            with_render_settings(sig, &render_settings_key(&options("https://b", 100), &all))
+        );
+        assert_eq!(
+            with_render_settings(sig, &base),
+            with_render_settings(sig, &base)
+        );
     }
 
     #[test]
