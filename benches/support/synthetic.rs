@@ -44,6 +44,32 @@ impl SyntheticSpec {
         }
     }
 
+    /// `assets` in all, in the proportions of [`Self::large`] (1 space : 4 dashboards : 20
+    /// charts): 50,000 is 2,000 spaces, 8,000 dashboards and 40,000 charts.
+    pub fn assets(assets: usize) -> Self {
+        Self {
+            spaces: assets / 25,
+            dashboards: assets * 4 / 25,
+            charts: assets * 4 / 5,
+            ..Self::large()
+        }
+    }
+
+    /// The same shape `factor` times larger (explores and projects unchanged).
+    pub fn times(self, factor: usize) -> Self {
+        Self {
+            spaces: self.spaces * factor,
+            dashboards: self.dashboards * factor,
+            charts: self.charts * factor,
+            ..self
+        }
+    }
+
+    /// Assets in all.
+    pub fn total(&self) -> usize {
+        self.spaces + self.dashboards + self.charts
+    }
+
     /// A size CI can afford in seconds.
     pub fn smoke() -> Self {
         Self {

@@ -275,7 +275,7 @@ impl Store {
         let db = sled::Config::new()
             .path(db_path)
             // sled defaults to a 1 GiB page cache; our working set is far smaller.
-            .cache_capacity(16 * 1024 * 1024)
+            .cache_capacity(4 * 1024 * 1024)
             .flush_every_ms(Some(1000))
             .open();
         let db = match db {

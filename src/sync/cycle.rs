@@ -223,11 +223,9 @@ fn state_by_project(
     ctx: &SyncContext,
 ) -> Result<BTreeMap<String, BTreeMap<String, IndexEntry>>, String> {
     let mut index: BTreeMap<String, BTreeMap<String, IndexEntry>> = BTreeMap::new();
-    for (id, entry) in ctx
-        .store
-        .index()
-        .map_err(|e| format!("reading the state failed: {e}"))?
-    {
+    // Streamed: each entry is decoded and moved into its project's map, never held twice.
+    for item in ctx.store.entries() {
+        let (id, entry) = item.map_err(|e| format!("reading the state failed: {e}"))?;
         index
             .entry(entry.project.clone())
             .or_default()

@@ -19,9 +19,13 @@ use crate::lightdash::types::{ChartDetails, ChartSummary, DashboardDetails, Dash
 use crate::render::{ChartIndex, ProjectView};
 use crate::state::IndexEntry;
 
-/// Items fetched, rendered and pushed together: a few as-code pages
+/// Charts (and spaces) fetched, rendered and pushed together: a few as-code pages
 /// ([`crate::lightdash::client::AS_CODE_BATCH`] ids each) and a few megabytes of details.
 pub const SLICE: usize = 500;
+
+/// Dashboards rendered together: each brings the details of the charts on its tiles (6–12
+/// on a typical dashboard), so their slice is smaller; one as-code page each.
+pub const DASHBOARD_SLICE: usize = 100;
 
 /// What every slice of one project reads.
 pub struct Stages<'a> {
@@ -280,7 +284,7 @@ pub async fn dashboards(
     tiles: &HashMap<String, Vec<String>>,
     sink: &mut Sink<'_>,
 ) {
-    for chunk in dash_render.chunks(SLICE) {
+    for chunk in dash_render.chunks(DASHBOARD_SLICE) {
         let mut details = parked_dashboards(st, carry, chunk, sink.report).await;
         let charts = tile_charts(st, carry, chunk, tiles, sink.report).await;
         st.parameters(carry, std::iter::empty(), details.values_mut())
@@ -427,6 +431,9 @@ async fn finish(st: &Stages<'_>, rendered: Rendered, sink: &mut Sink<'_>) {
     };
     push::refresh_unchanged(st.ctx, st.opts, &scope, same, &mut commit_info);
     push_actions(st, plan.actions, &mut commit_info, &scope, sink).await;
+    // The slice's details and bodies are freed now; hand the pages back so the next slice
+    // does not grow the heap around fragments of this one.
+    crate::stats::release_free_memory();
 }
 
 /// Pushes (or, for dry runs, records) these actions.
