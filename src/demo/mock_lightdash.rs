@@ -1545,15 +1545,28 @@ fn chart_as_code(
     Value::Object(out)
 }
 
+/// Chart slugs by chart uuid, built once per as-code request (a linear search per tile made
+/// a page of dashboards cost O(tiles × charts): minutes at 50,000 assets).
+fn chart_slugs(project: &ProjectContent) -> HashMap<&str, &str> {
+    project
+        .charts
+        .iter()
+        .filter_map(|c| Some((c.summary.uuid.as_str(), c.summary.slug.as_deref()?)))
+        .collect()
+}
+
 /// Tile slugs as `CoderService.getChartSlugForTileUuid` makes them: the chart's slug, or
 /// `<slug>-<n>` (1-based) when the chart appears in several tiles. Keyed by tile uuid.
-fn tile_slugs(project: &ProjectContent, dashboard: &DashboardContent) -> HashMap<String, String> {
+fn tile_slugs(
+    chart_slugs: &HashMap<&str, &str>,
+    dashboard: &DashboardContent,
+) -> HashMap<String, String> {
     let chart_slug = |tile: &crate::lightdash::types::DashboardTile| {
         tile.properties
             .saved_chart_uuid
             .as_deref()
-            .and_then(|uuid| project.chart(uuid))
-            .and_then(|c| c.summary.slug.clone())
+            .and_then(|uuid| chart_slugs.get(uuid))
+            .map(|s| (*s).to_owned())
     };
     let mut slugs = HashMap::new();
     for tile in &dashboard.details.tiles {
@@ -1583,12 +1596,13 @@ fn tile_slugs(project: &ProjectContent, dashboard: &DashboardContent) -> HashMap
 
 fn dashboard_as_code(
     project: &ProjectContent,
+    chart_slugs: &HashMap<&str, &str>,
     dashboard: &DashboardContent,
     new_generation: bool,
     now: &str,
 ) -> Value {
     let s = &dashboard.summary;
-    let slugs = tile_slugs(project, dashboard);
+    let slugs = tile_slugs(chart_slugs, dashboard);
     let mut out = to_object(&dashboard.details);
     for key in ["uuid", "updatedByUser"] {
         out.remove(key);
@@ -1722,11 +1736,19 @@ fn as_code_page(
         None => (0..keys.len()).filter(|i| eligible(*i)).collect(),
         Some(ids) => {
             let mut wanted = vec![false; keys.len()];
+            // First match by uuid, then by slug, as a linear search in content order would.
+            let mut by_key: HashMap<&str, usize> = HashMap::new();
+            for (i, (uuid, slug)) in keys.iter().enumerate().rev() {
+                if !eligible(i) {
+                    continue;
+                }
+                by_key.insert(uuid, i);
+                if let Some(slug) = slug {
+                    by_key.insert(slug, i);
+                }
+            }
             for id in ids {
-                match (0..keys.len()).find(|&i| {
-                    let (uuid, slug) = keys[i];
-                    eligible(i) && (uuid == id || slug == Some(id.as_str()))
-                }) {
+                match by_key.get(id.as_str()).copied() {
                     Some(i) => wanted[i] = true,
                     None => missing.push(id.clone()),
                 }
@@ -1738,13 +1760,24 @@ fn as_code_page(
     let start = usize::try_from(offset).unwrap_or(usize::MAX).min(total);
     let end = start.saturating_add(page_size.max(1)).min(total);
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let slugs_by_uuid = if charts {
+        HashMap::new()
+    } else {
+        chart_slugs(project)
+    };
     let items: Vec<Value> = selected[start..end]
         .iter()
         .map(|&i| {
             let mut item = if charts {
                 chart_as_code(project, &project.charts[i], new_generation, &now)
             } else {
-                dashboard_as_code(project, &project.dashboards[i], new_generation, &now)
+                dashboard_as_code(
+                    project,
+                    &slugs_by_uuid,
+                    &project.dashboards[i],
+                    new_generation,
+                    &now,
+                )
             };
             if let Some(fields) = overrides.get(keys[i].0)
                 && let Value::Object(map) = &mut item
