@@ -58,6 +58,11 @@ pub fn render(
             None => md.push_str("- Saved inside a dashboard\n"),
         }
     }
+    // The cycle resolves verification into the summary (the list, the listing, else the
+    // details); stored details may be older than an unverification.
+    if let Some(v) = super::extras::verification_line(summary.verification.as_ref()) {
+        md.push_str(&format!("- {v}\n"));
+    }
     if let Some(limit) = q.limit.filter(|l| *l > 0) {
         md.push_str(&format!("- Row limit: {limit}\n"));
     }
@@ -149,6 +154,14 @@ pub fn render(
     let sorts = common::sort_texts(details, &fields);
     if !sorts.is_empty() {
         md.push_str(&format!("\n## Sorted by\n\n{}\n", bullets(&sorts)));
+    }
+
+    let parameters = super::extras::chart_parameter_lines(
+        details.parameters.as_ref(),
+        &details.parameter_definitions,
+    );
+    if !parameters.is_empty() {
+        md.push_str(&format!("\n## Parameters\n\n{}\n", parameters.join("\n")));
     }
 
     let mut dashboards: Vec<&&DashboardSummary> = shown_on.iter().collect();
