@@ -734,11 +734,7 @@ fn dispatch_any(
     }
     let mut content = lock(&shared.content);
     let generation = options.generation;
-    let listing = |items: Value| {
-        let overrides = lock(&shared.listing_overrides).clone();
-        let duplicates = lock(&shared.listing_duplicates).clone();
-        ok(tamper_listing(items, &overrides, &duplicates))
-    };
+    let listing = |items: Value| ok(tamper_listing(shared, items));
     if matched.route == Route::Projects {
         return listing(projects(&content));
     }
@@ -809,11 +805,9 @@ fn dispatch_any(
 
 /// Applies listing overrides and duplicates to a listing (an array of objects keyed by
 /// `uuid`, or `projectUuid` for projects).
-fn tamper_listing(
-    items: Value,
-    overrides: &HashMap<String, Map<String, Value>>,
-    duplicates: &HashMap<String, Map<String, Value>>,
-) -> Value {
+fn tamper_listing(shared: &Shared, items: Value) -> Value {
+    let overrides = lock(&shared.listing_overrides).clone();
+    let duplicates = lock(&shared.listing_duplicates).clone();
     let Value::Array(items) = items else {
         return items;
     };
