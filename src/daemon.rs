@@ -131,6 +131,7 @@ pub async fn run(
     allow_mass_deactivation: bool,
 ) -> Result<(), DaemonError> {
     let metrics = PrometheusBuilder::new().install_recorder().ok();
+    crate::telemetry::register_alert_counters();
     let store = crate::app::open_store(&settings)?;
     let ctx = SyncContext::new(settings.clone(), store.clone());
     let (tx, mut rx) = mpsc::channel::<CycleKind>(1);
@@ -356,6 +357,7 @@ pub fn log_summary(report: &CycleReport, state_bytes: u64) {
     tracing::info!(
         kind = report.kind.as_str(),
         outcome = report.outcome.as_str(),
+        dry_run = report.dry_run,
         pushed = report.pushed_total(),
         deactivated = report.deactivated,
         unchanged = report.unchanged,

@@ -174,6 +174,12 @@ fn is_lock_error(e: &sled::Error) -> bool {
 }
 
 impl Store {
+    /// Whether `root` holds a state (a previous run created one). No I/O beyond one `stat`;
+    /// read-only commands use it to avoid creating a state just to report that it is empty.
+    pub fn exists(root: &Path) -> bool {
+        root.join("db").exists()
+    }
+
     /// Opens (or creates) the state under `root`. A locked state is an error; an unreadable
     /// one is moved aside and replaced by an empty one.
     pub fn open(root: &Path, owner: &Owner) -> Result<(Store, OpenOutcome), StateError> {
