@@ -115,24 +115,39 @@ pub fn publish_status(store: &Store) {
     }
 }
 
-/// `status`: from the state, or from the status file when a daemon holds the lock.
+/// `status`: from the state, or from the status file when a daemon holds the lock. Where no
+/// state exists yet it says so and creates none (`status` only reads).
 pub fn status(settings: &Settings, json: bool) -> Result<String, StateError> {
-    let (snap, note) = match open_store(settings) {
-        Ok(store) => (snapshot(&store)?, None),
-        Err(StateError::Locked { owner, .. }) => {
-            let path = settings.state.path.join(STATUS_FILE);
-            let snap = std::fs::read(&path)
-                .ok()
-                .and_then(|b| serde_json::from_slice::<StatusSnapshot>(&b).ok())
-                .unwrap_or_default();
-            (
-                snap,
-                Some(format!(
-                    "a daemon{owner} holds the state; showing the status it last published"
-                )),
-            )
+    let path = &settings.state.path;
+    let (snap, note) = if !Store::exists(path) {
+        let snap = StatusSnapshot {
+            pid: std::process::id(),
+            written_at: chrono::Utc::now().to_rfc3339(),
+            ..Default::default()
+        };
+        let note = format!(
+            "no state at {} yet (no cycle has run with this state.path)",
+            path.display()
+        );
+        (snap, Some(note))
+    } else {
+        match open_store(settings) {
+            Ok(store) => (snapshot(&store)?, None),
+            Err(StateError::Locked { owner, .. }) => {
+                let path = settings.state.path.join(STATUS_FILE);
+                let snap = std::fs::read(&path)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<StatusSnapshot>(&b).ok())
+                    .unwrap_or_default();
+                (
+                    snap,
+                    Some(format!(
+                        "a daemon{owner} holds the state; showing the status it last published"
+                    )),
+                )
+            }
+            Err(e) => return Err(e),
         }
-        Err(e) => return Err(e),
     };
     if json {
         return Ok(serde_json::to_string_pretty(&snap).unwrap_or_default());

@@ -11,7 +11,8 @@ use clap::{ArgGroup, Parser, Subcommand};
 #[command(name = "lightdash-dot-sync", version, about, long_about = None)]
 #[command(group(ArgGroup::new("mode").args(["once", "resync", "deep"])))]
 pub struct Cli {
-    /// Config file (TOML). Env: LDSYNC_CONFIG.
+    // The help adds "[env: LDSYNC_CONFIG=]" itself; naming it here too printed it twice.
+    /// Config file (TOML).
     #[arg(short, long, env = "LDSYNC_CONFIG", global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
 
@@ -87,5 +88,11 @@ mod tests {
         assert!(cli.resync && cli.dry_run);
         let cli = Cli::try_parse_from(["x", "preview", "abc", "-c", "c.toml"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Preview { ref id }) if id == "abc"));
+    }
+
+    #[test]
+    fn help_names_the_config_env_var_once() {
+        let help = Cli::command().render_help().to_string();
+        assert_eq!(help.matches("LDSYNC_CONFIG").count(), 1, "{help}");
     }
 }

@@ -209,6 +209,7 @@ pub async fn run(
     signals: Signals,
 ) -> Result<(), DaemonError> {
     let metrics = PrometheusBuilder::new().install_recorder().ok();
+    crate::telemetry::register_alert_counters();
     let store = crate::app::open_store_for_daemon(&settings)?;
     let ctx = SyncContext::new(settings.clone(), store.clone());
     let (tx, rx) = mpsc::channel::<CycleKind>(1);
@@ -457,6 +458,7 @@ pub fn log_summary(report: &CycleReport, state_bytes: u64) {
     tracing::info!(
         kind = report.kind.as_str(),
         outcome = report.outcome.as_str(),
+        dry_run = report.dry_run,
         pushed = report.pushed_total(),
         deactivated = report.deactivated,
         unchanged = report.unchanged,

@@ -13,6 +13,22 @@ use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::LogFormat;
 
+/// Registers, at 0, the counters alerts watch that would otherwise appear only on their first
+/// event. Prometheus' `increase()` sees no increase in a series born at 1, so without this the
+/// first fail-safe trip, Dot rejection or skipped tick of a process would never fire an
+/// `increase(...) > 0` alert (deploy/kubernetes/README.md suggests one). Call once the
+/// recorder is installed.
+pub fn register_alert_counters() {
+    metrics::counter!("ldsync_failsafe_trips_total").increment(0);
+    metrics::counter!("ldsync_dot_rejected_total").increment(0);
+    for kind in [
+        crate::sync::CycleKind::Incremental,
+        crate::sync::CycleKind::Deep,
+    ] {
+        metrics::counter!("ldsync_skipped_ticks_total", "kind" => kind.as_str()).increment(0);
+    }
+}
+
 /// Noisy dependencies kept at warn unless RUST_LOG says otherwise.
 const QUIET: &str = "tokio_cron_scheduler=warn,sled=warn,hyper=warn,hyper_util=warn,reqwest=warn,h2=warn,rustls=warn";
 

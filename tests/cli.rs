@@ -172,6 +172,40 @@ async fn once_against_mocks_pushes_then_pushes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_says_what_it_would_push_and_pushes_nothing() {
+    let m = mocks_and_config().await;
+    let mut cmd = bin();
+    cmd.arg("-c").arg(&m.config).args(["--once", "--dry-run"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("nothing was pushed or written"), "{text}");
+    let err = stderr(&out);
+    let summary = err
+        .lines()
+        .find(|l| l.starts_with("incremental cycle"))
+        .unwrap_or_else(|| panic!("no summary line in:\n{err}"));
+    assert!(summary.contains("(dry run)"), "{summary}");
+    assert!(summary.contains("would push"), "{summary}");
+    assert!(!summary.contains("pushed"), "{summary}");
+    assert!(m.dot.requests().is_empty(), "a dry run called Dot");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_without_a_state_says_so_and_creates_none() {
+    let m = mocks_and_config().await;
+    let mut cmd = bin();
+    cmd.arg("-c").arg(&m.config).arg("status");
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("no state at"), "{text}");
+    assert!(text.contains("no cycle has run yet"), "{text}");
+    assert!(!m.state.exists(), "status created a state");
+    assert!(m.lightdash.requests().is_empty(), "status called Lightdash");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_while_the_state_is_locked_exits_2_and_says_how_to_trigger_the_daemon() {
     let m = mocks_and_config().await;
     let owner = Owner {

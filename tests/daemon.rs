@@ -522,6 +522,15 @@ async fn metrics_counters_move() {
         "cycle durations are exported:\n{first}"
     );
     assert!(metric(&first, "ldsync_last_success_timestamp_seconds", &[]).unwrap_or(0.0) > 1.6e9);
+    // Alert counters exist at 0 before their first event, so `increase()` sees the first one.
+    for name in ["ldsync_failsafe_trips_total", "ldsync_dot_rejected_total"] {
+        assert_eq!(metric(&first, name, &[]), Some(0.0), "{name}:\n{first}");
+    }
+    assert_eq!(
+        metric(&first, "ldsync_skipped_ticks_total", &[("kind", "deep")]),
+        Some(0.0),
+        "{first}"
+    );
     daemon
         .wait_metrics(Duration::from_secs(30), "Lightdash requests to grow", |m| {
             metric(m, "ldsync_api_requests_total", &[("api", "lightdash")]).unwrap_or(0.0)

@@ -294,6 +294,12 @@ fn is_lock_error(e: &sled::Error) -> bool {
 }
 
 impl Store {
+    /// Whether `root` holds a state (a previous run created one). No I/O beyond one `stat`;
+    /// read-only commands use it to avoid creating a state just to report that it is empty.
+    pub fn exists(root: &Path) -> bool {
+        root.join("db").exists()
+    }
+
     /// Like [`Store::open`], but a storage fault at open does not stop the caller: the store
     /// comes back faulted (not open, [`Store::fault`] set) and [`Store::recover`] opens it
     /// once the storage works again. For the daemon, which must keep running (and report

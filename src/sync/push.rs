@@ -107,9 +107,12 @@ pub fn count_action(report: &mut CycleReport, t: &Tally) {
     }
     if t.deactivation {
         report.deactivated += 1;
-        metrics::counter!("ldsync_deactivations_total", "kind" => kind).increment(1);
     }
+    // A dry run only plans: counting it would make alerts on these counters fire for nothing.
     if !report.dry_run {
+        if t.deactivation {
+            metrics::counter!("ldsync_deactivations_total", "kind" => kind).increment(1);
+        }
         metrics::counter!("ldsync_assets_pushed_total", "kind" => kind, "result" => "ok")
             .increment(1);
     }

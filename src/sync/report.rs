@@ -205,10 +205,16 @@ impl CycleReport {
         }
     }
 
-    /// One line for logs and `status`.
+    /// One line for logs and `status`. A dry run's pushes and deactivations are only planned,
+    /// so it says "would push" and "would deactivate" rather than claim they happened.
     pub fn one_line(&self) -> String {
+        let (run, push, deactivate) = if self.dry_run {
+            (" (dry run)", "would push", "would deactivate")
+        } else {
+            ("", "pushed", "deactivated")
+        };
         format!(
-            "{} cycle {}: listed {}, changed {}, pushed {} ({} view counts), deactivated {}, unchanged {}, failed {}, lightdash requests {}, dot requests {}, {} ms",
+            "{} cycle{run} {}: listed {}, changed {}, {push} {} ({} view counts), {deactivate} {}, unchanged {}, failed {}, lightdash requests {}, dot requests {}, {} ms",
             self.kind.as_str(),
             self.outcome.as_str(),
             self.listed.values().sum::<usize>(),
@@ -228,6 +234,22 @@ impl CycleReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dry_run_line_says_what_would_happen_not_what_happened() {
+        let mut r = CycleReport::default();
+        r.pushed.insert("chart".into(), 3);
+        r.deactivated = 1;
+        let live = r.one_line();
+        assert!(live.contains("pushed 3 ("), "{live}");
+        assert!(live.contains(", deactivated 1,"), "{live}");
+        r.dry_run = true;
+        let dry = r.one_line();
+        assert!(dry.contains("cycle (dry run) "), "{dry}");
+        assert!(dry.contains("would push 3 ("), "{dry}");
+        assert!(dry.contains("would deactivate 1,"), "{dry}");
+        assert!(!dry.contains("pushed"), "{dry}");
+    }
 
     #[test]
     fn outcome_and_exit_codes() {
