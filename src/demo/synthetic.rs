@@ -101,6 +101,7 @@ fn field(table: &str, table_label: &str, name: &str, kind: &str, i: usize) -> Ex
         ai_hint: i
             .is_multiple_of(7)
             .then(|| format!("Prefer this field for questions about {label}.")),
+        ..Default::default()
     }
 }
 
@@ -155,6 +156,7 @@ fn explore(n: usize) -> Explore {
                 description: Some(format!("The {label} model.")),
                 dimensions,
                 metrics,
+                ..Default::default()
             },
         );
     }
@@ -163,6 +165,7 @@ fn explore(n: usize) -> Explore {
         label: Some(name.replace('_', " ")),
         base_table: Some(name),
         tables,
+        ..Default::default()
     }
 }
 
@@ -254,6 +257,7 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                         target: FieldTarget {
                             field_id: dimensions[1].clone(),
                             table_name: None,
+                            ..Default::default()
                         },
                         operator: FilterOperator::Equals,
                         values: vec!["Banking".into(), "Technology".into()],
@@ -263,6 +267,7 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                         target: FieldTarget {
                             field_id: format!("{base}_dimension_0"),
                             table_name: None,
+                            ..Default::default()
                         },
                         operator: FilterOperator::InThePast,
                         values: vec![12.into()],
@@ -306,8 +311,11 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                             e_charts_config: Some(crate::lightdash::types::EChartsConfig {
                                 series: vec![crate::lightdash::types::Series {
                                     series_type: Some(series.to_owned()),
+                                    ..Default::default()
                                 }],
+                                ..Default::default()
                             }),
+                            ..Default::default()
                         }
                     }),
                 },
@@ -406,6 +414,7 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                         target: FieldTarget {
                             field_id: format!("{base}_dimension_0"),
                             table_name: Some(base.clone()),
+                            ..Default::default()
                         },
                         operator: FilterOperator::InThePast,
                         values: vec![12.into()],

@@ -351,7 +351,7 @@ mod tests {
         };
         assert_eq!(
             updated(Some("2025-08-22T08:26:39.756Z"), Some(&u)).as_deref(),
-            Some("2025-08-22 by Jane &lt;Doe&gt;")
+            Some("2025-08-22 by Jane &lt;Doe>")
         );
         assert_eq!(updated(None, None), None);
     }

@@ -353,6 +353,7 @@ mod tests {
             label: Some(humanize(name)),
             base_table: Some(base.into()),
             tables,
+            ..Default::default()
         }
     }
 
