@@ -138,11 +138,40 @@ pub fn predicate(rule: &FilterRule) -> String {
     }
 }
 
-/// "Label predicate" for a chart rule; `(disabled)` when it does not apply.
+/// Whether an operator compares with values (so a rule without any filters nothing).
+fn takes_values(op: &FilterOperator) -> bool {
+    !matches!(
+        op,
+        FilterOperator::IsNull
+            | FilterOperator::NotNull
+            | FilterOperator::InTheCurrent
+            | FilterOperator::NotInTheCurrent
+    )
+}
+
+/// Whether a rule filters nothing yet: it compares with values but has none. Lightdash shows
+/// such a rule as a control for viewers to fill (`values: []`, no `disabled` key).
+pub fn is_open(rule: &FilterRule) -> bool {
+    rule.values.is_empty() && takes_values(&rule.operator)
+}
+
+/// "Label predicate" for a chart rule; `(disabled)` when it does not apply, and a note on a
+/// `required` rule (one the explore's `required_filters` put there: viewers may change its
+/// value but not remove it).
 pub fn rule_text(rule: &FilterRule, fields: &FieldLookup<'_>) -> String {
     let label = escape::inline(&fields.label(&rule.target.field_id));
+    let body = if is_open(rule) {
+        format!("{label} (no value set yet, so it filters nothing)")
+    } else {
+        format!("{label} {}", predicate(rule))
+    };
     let disabled = if rule.disabled { " (disabled)" } else { "" };
-    format!("{label} {}{disabled}", predicate(rule))
+    let required = if rule.required == Some(true) {
+        " (required filter: viewers can change the value but not remove it)"
+    } else {
+        ""
+    };
+    format!("{body}{disabled}{required}")
 }
 
 /// A dashboard filter rule as one line: its label (the filter's own `label` when set), the
@@ -154,11 +183,18 @@ pub fn dashboard_rule_text(
     fields: &FieldLookup<'_>,
     tile_title: &dyn Fn(&str) -> Option<String>,
 ) -> String {
-    let label = match rule.label.as_deref().filter(|l| !l.trim().is_empty()) {
-        Some(l) => escape::inline(l),
-        None => escape::inline(&fields.label(&rule.target.field_id)),
-    };
+    let field_label = fields.label(&rule.target.field_id);
+    let own = rule.label.as_deref().filter(|l| !l.trim().is_empty());
+    let label = escape::inline(own.unwrap_or(&field_label));
     let mut notes: Vec<String> = Vec::new();
+    // The filter's own label may hide which field it acts on.
+    let known = fields.resolve(&rule.target.field_id).kind != super::fields::FieldKind::Unknown;
+    if let Some(own) = own
+        && known
+        && !own.trim().eq_ignore_ascii_case(field_label.trim())
+    {
+        notes.push(format!("filters {}", escape::inline(&field_label)));
+    }
     let body = if rule.disabled {
         notes.push("not applied by default; viewers can set it".to_owned());
         if rule.values.is_empty() {
@@ -166,6 +202,9 @@ pub fn dashboard_rule_text(
         } else {
             format!("{label} {}", predicate(rule))
         }
+    } else if is_open(rule) {
+        notes.push("open for viewers: no value is set, so it filters nothing until a viewer picks one".to_owned());
+        label
     } else {
         format!("{label} {}", predicate(rule))
     };
@@ -230,6 +269,43 @@ pub fn chart_filter_lines(
                 }
             }
             other => node_lines(other, fields, indent, &mut out),
+        }
+    }
+    out
+}
+
+/// A chart's filter conditions for a summary sentence: each top-level condition in words
+/// (an OR group reads "any of: a, b"), escaped.
+pub fn chart_filter_summary(filters: &ChartFilters, fields: &FieldLookup<'_>) -> Vec<String> {
+    fn text(node: &FilterNode, fields: &FieldLookup<'_>) -> Option<String> {
+        match node {
+            FilterNode::Rule(r) if r.disabled => None,
+            FilterNode::Rule(r) => Some(rule_text(r, fields)),
+            FilterNode::And(c) | FilterNode::Or(c) => {
+                let parts: Vec<String> = c.iter().filter_map(|n| text(n, fields)).collect();
+                match parts.len() {
+                    0 => None,
+                    1 => parts.into_iter().next(),
+                    _ if matches!(node, FilterNode::Or(_)) => {
+                        Some(format!("any of: {}", parts.join(", ")))
+                    }
+                    _ => Some(parts.join(" and ")),
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for tree in [
+        &filters.dimensions,
+        &filters.metrics,
+        &filters.table_calculations,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        match tree {
+            FilterNode::And(children) => out.extend(children.iter().filter_map(|c| text(c, fields))),
+            other => out.extend(text(other, fields)),
         }
     }
     out

@@ -28,7 +28,7 @@ pub fn render(
     }
     let parent_folder = std::iter::once(view.project.name.as_str())
         .chain(path[..path.len() - 1].iter().copied())
-        .map(common::plain_name)
+        .map(common::folder_part)
         .collect::<Vec<_>>()
         .join("/");
     let path_text = std::iter::once(view.project.name.as_str())

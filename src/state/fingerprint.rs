@@ -4,7 +4,9 @@
 //! view count (view counts move on their own schedule, see `sync.view_count_refresh`), plus
 //! the render format version so a template change re-pushes everything once, on purpose.
 //! A *listing signature* identifies what the cheap listings say about an item; when it is
-//! unchanged the item needs no detail fetch.
+//! unchanged the item needs no detail fetch. It includes the render format version too: a
+//! new format must re-render every asset from fresh details, not only those whose listing
+//! happened to change.
 
 use crate::dot::types::ExternalAsset;
 use crate::lightdash::types::{ChartSummary, DashboardSummary, SpaceSummary};
@@ -38,6 +40,7 @@ fn private_flag(private: bool) -> &'static str {
 pub fn chart_signature(c: &ChartSummary, folder: &str, private: bool) -> String {
     hash_parts(&[
         "chart",
+        &RENDER_FORMAT_VERSION.to_string(),
         &c.name,
         c.description.as_deref().unwrap_or(""),
         &c.space_uuid,
@@ -54,6 +57,7 @@ pub fn chart_signature(c: &ChartSummary, folder: &str, private: bool) -> String 
 pub fn dashboard_signature(d: &DashboardSummary, folder: &str, private: bool) -> String {
     hash_parts(&[
         "dashboard",
+        &RENDER_FORMAT_VERSION.to_string(),
         &d.name,
         d.description.as_deref().unwrap_or(""),
         &d.space_uuid,
@@ -68,6 +72,7 @@ pub fn dashboard_signature(d: &DashboardSummary, folder: &str, private: bool) ->
 pub fn space_signature(s: &SpaceSummary, path: &str, private: bool) -> String {
     hash_parts(&[
         "space",
+        &RENDER_FORMAT_VERSION.to_string(),
         &s.name,
         s.slug.as_deref().unwrap_or(""),
         s.parent_space_uuid.as_deref().unwrap_or(""),

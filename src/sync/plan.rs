@@ -117,7 +117,8 @@ pub struct PlanInput<'a> {
 pub struct Plan {
     /// Pushes, spaces first, then dashboards, then charts, each by id.
     pub actions: Vec<Action>,
-    /// Rendered assets identical to what Dot has.
+    /// In-scope assets identical to what Dot has: rendered ones whose fingerprint matches,
+    /// and unrendered ones (listing unchanged) that need no view-count refresh either.
     pub unchanged: Vec<String>,
     /// Set when deactivations were withheld by the fail-safe.
     pub failsafe: Option<FailsafeTrip>,
@@ -153,15 +154,21 @@ pub fn plan(mut input: PlanInput<'_>) -> Plan {
         }
     }
     for (id, &views) in input.unrendered_views {
-        if let Some(entry) = input.entries.get(id)
-            && entry.active
-            && entry.views.is_some()
-            && view_refresh_due(entry, views, input)
-        {
-            out.actions.push(Action::ViewCount {
-                id: id.clone(),
-                views,
-            });
+        match input.entries.get(id) {
+            Some(entry)
+                if entry.active
+                    && entry.views.is_some()
+                    && view_refresh_due(entry, views, input) =>
+            {
+                out.actions.push(Action::ViewCount {
+                    id: id.clone(),
+                    views,
+                });
+            }
+            // Its listing did not change, so neither did what Dot has: unchanged too, or
+            // the cycle summary's "unchanged" would count only what happened to be rendered.
+            Some(entry) if entry.active => out.unchanged.push(id.clone()),
+            _ => {}
         }
     }
 
@@ -347,6 +354,23 @@ mod tests {
             vec![("lightdash-chart-b".into(), "Views8".into())]
         );
         assert_eq!(p.unchanged, vec!["lightdash-chart-a"]);
+    }
+
+    #[test]
+    fn unrendered_assets_with_nothing_to_push_count_as_unchanged() {
+        // Issue 15 point 8: a no-change cycle of 19 assets reported "unchanged 5", counting
+        // only the assets it happened to render.
+        let mut c = Case::new();
+        let a = asset("lightdash-chart-a", "A", 5);
+        let b = asset("lightdash-dashboard-b", "B", 5);
+        c.entries.insert(a.id.clone(), entry_for(&a, 100_000));
+        c.entries.insert(b.id.clone(), entry_for(&b, 100_000));
+        c.rendered = vec![a.clone()];
+        c.unrendered.insert(b.id.clone(), 5);
+        c.in_scope = [a.id.clone(), b.id.clone()].into();
+        let p = c.run();
+        assert!(p.actions.is_empty(), "{:?}", p.actions);
+        assert_eq!(p.unchanged, vec!["lightdash-chart-a", "lightdash-dashboard-b"]);
     }
 
     fn many(c: &mut Case, n: usize) {
