@@ -390,7 +390,11 @@ fn render_tile(
                     format!("> {l}")
                 }
             }));
-            format!("{title} (text)")
+            // An untitled text tile is just "Text": "Text (text)" says nothing twice.
+            match non_blank(p.title.as_deref()) {
+                Some(_) => format!("{title} (text)"),
+                None => "Text".to_owned(),
+            }
         }
         // The video URL is user text: never rendered, so never a link.
         TileType::Loom => format!("{title} (Loom video)"),

@@ -24,6 +24,8 @@ pub mod labels;
 mod space;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod corpus_tests;
 
 use std::collections::{BTreeMap, HashMap};
 
