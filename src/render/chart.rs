@@ -183,10 +183,12 @@ fn lead(c: &ChartView<'_>) -> String {
             and_list(&names, LEAD_DASHBOARDS)
         )),
     }
-    if names.is_empty()
-        && let Some(d) = saved_in_dashboard(c)
-    {
-        s.push_str(&format!(" Saved inside the dashboard {d}."));
+    if names.is_empty() {
+        match saved_in_dashboard(c) {
+            Some(Some(d)) => s.push_str(&format!(" Saved inside the dashboard {d}.")),
+            Some(None) => s.push_str(" Saved inside a dashboard."),
+            None => {}
+        }
     }
     s
 }
@@ -203,8 +205,9 @@ fn explore_label(c: &ChartView<'_>) -> Option<String> {
     Some(escape::inline(label))
 }
 
-/// The dashboard a chart is saved inside (escaped name), when it is one.
-fn saved_in_dashboard(c: &ChartView<'_>) -> Option<String> {
+/// Whether a chart is saved inside a dashboard, and that dashboard's name (escaped) when
+/// the listing knows it.
+fn saved_in_dashboard(c: &ChartView<'_>) -> Option<Option<String>> {
     let d = c.details;
     if c.summary.dashboard_uuid.is_none() && d.dashboard_uuid.is_none() && d.dashboard_slug.is_none() {
         return None;
@@ -214,8 +217,7 @@ fn saved_in_dashboard(c: &ChartView<'_>) -> Option<String> {
             .dashboard_name
             .as_deref()
             .filter(|n| !n.trim().is_empty())
-            .map(escape::inline)
-            .unwrap_or_else(|| "it belongs to".to_owned()),
+            .map(escape::inline),
     )
 }
 
@@ -272,8 +274,10 @@ fn about_part(c: &ChartView<'_>) -> String {
     ) {
         md.push_str(&format!("- Last updated: {u}\n"));
     }
-    if let Some(d) = saved_in_dashboard(c) {
-        md.push_str(&format!("- Saved inside dashboard: {d}\n"));
+    match saved_in_dashboard(c) {
+        Some(Some(d)) => md.push_str(&format!("- Saved inside dashboard: {d}\n")),
+        Some(None) => md.push_str("- Saved inside a dashboard\n"),
+        None => {}
     }
     if let Some(limit) = c.details.metric_query.limit.filter(|l| *l > 0) {
         md.push_str(&format!("- Row limit: {limit}\n"));

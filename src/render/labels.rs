@@ -169,7 +169,9 @@ fn axis_notes(config: &ChartConfigDetails, fields: &FieldLookup<'_>, notes: &mut
             parts.push(format!("{which} titled {}", escape::inline(name)));
         }
     }
-    let two = e.y_axis.len() > 1;
+    // Two y axes when a series uses the second one or both have titles.
+    let two = e.series.iter().any(|s| s.y_axis_index == Some(1))
+        || e.y_axis.iter().filter(|a| non_blank(a.name.as_deref()).is_some()).count() > 1;
     for (i, axis) in e.y_axis.iter().enumerate() {
         if let Some(name) = non_blank(axis.name.as_deref()) {
             let which = match (flip, two, i) {
