@@ -27,6 +27,7 @@ struct Fragment {
 struct Expect {
     contains: Vec<String>,
     not_contains: Vec<String>,
+    folder: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -129,6 +130,9 @@ fn check_and_snapshot(name: &str, json: &str) {
             .get(id)
             .and_then(|a| a.dot_description.as_deref())
             .unwrap_or_else(|| panic!("{name}: no asset {id}"));
+        if let Some(folder) = &exp.folder {
+            assert_eq!(assets[id].folder.as_ref(), Some(folder), "{name}: {id}");
+        }
         for c in &exp.contains {
             assert!(md.contains(c.as_str()), "{name}: {id} lacks {c:?}:\n{md}");
         }
@@ -169,6 +173,14 @@ macro_rules! corpus {
 }
 
 corpus! {
+    c03_sales_funnel => "03-sales-funnel.json",
+    c04_cumulative_deal_value => "04-cumulative-deal-value.json",
+    c05_revenue_share_by_plan => "05-revenue-share-by-plan.json",
+    c06_table_calculation_forms => "06-table-calculation-forms.json",
+    c07_decode_once_escape_once => "07-decode-once-escape-once.json",
+    c08_slash_in_names => "08-slash-in-names.json",
+    c09_long_dbt_description => "09-long-dbt-description.json",
+    c10_capped_dashboard => "10-capped-dashboard.json",
     c11_customer_360 => "11-customer-360.json",
     c12_product_pulse => "12-product-pulse.json",
 }

@@ -190,10 +190,14 @@ fn about_part(d: &DashView<'_>) -> String {
         md.push_str(&format!("- Last updated: {u}\n"));
     }
     let tile_count = d.details.tiles.len();
+    let tiles = match tile_count {
+        1 => "1 tile".to_owned(),
+        n => format!("{n} tiles"),
+    };
     let layout = match d.details.tabs.len() {
-        0 => format!("{tile_count} tiles"),
-        1 => format!("1 tab, {tile_count} tiles"),
-        n => format!("{n} tabs, {tile_count} tiles"),
+        0 => tiles,
+        1 => format!("1 tab, {tiles}"),
+        n => format!("{n} tabs, {tiles}"),
     };
     md.push_str(&format!("- Layout: {layout}\n"));
     md
@@ -240,7 +244,11 @@ fn tab_part(d: &DashView<'_>, tab: TabHead<'_>, tiles: &[&DashboardTile]) -> Str
         .filter_map(|t| render_tile(t, d.charts, d.explores))
         .collect();
     if rendered.is_empty() {
-        md.push_str("\nNo tiles.\n");
+        md.push_str(if tiles.is_empty() {
+            "\nNo tiles.\n"
+        } else {
+            "\nNo tiles with content (only images or dividers).\n"
+        });
     }
     for tile in rendered {
         md.push('\n');

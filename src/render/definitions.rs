@@ -132,10 +132,17 @@ fn computation(info: &FieldInfo) -> Option<String> {
             }
         }
         FieldKind::Dimension => sql.map(|s| format!("defined as {s}")),
-        FieldKind::CustomMetric => match (words, sql) {
-            (Some(w), Some(s)) => Some(format!("{w} ({s})")),
-            (w, s) => w.or(s),
-        },
+        FieldKind::CustomMetric => {
+            // "Sum of `sql`" when the words are only the aggregation; "Average of Amount
+            // (`sql`)" when they also name the dimension aggregated.
+            let only_type = info.definition.as_deref().map(str::to_lowercase)
+                == info.field_type.as_deref().map(|t| t.replace('_', " "));
+            match (words, sql) {
+                (Some(w), Some(s)) if only_type => Some(format!("{w} of {s}")),
+                (Some(w), Some(s)) => Some(format!("{w} ({s})")),
+                (w, s) => w.or(s),
+            }
+        }
         FieldKind::CustomDimension | FieldKind::TableCalculation => {
             let formula = info
                 .formula

@@ -296,9 +296,25 @@ pub fn inline(s: &str) -> String {
 }
 
 /// Like [`inline`], cut to at most `max` characters of *source* text with an ellipsis, for
-/// long descriptions inside lists and tables.
+/// long descriptions inside lists and tables. Markdown table rows in the source (dbt
+/// descriptions hold them) read as "cell · cell;" and separator rows go, since the line
+/// breaks that made them a table collapse here.
 pub fn inline_capped(s: &str, max: usize) -> String {
-    inline(&cap_source(&clean(s), max))
+    let source: Vec<String> = clean(s)
+        .split('\n')
+        .filter_map(|line| {
+            let t = line.trim();
+            if !(t.starts_with('|') && t.ends_with('|') && t.len() > 1) {
+                return Some(line.to_owned());
+            }
+            let cells: Vec<&str> = t[1..t.len() - 1].split('|').map(str::trim).collect();
+            if cells.iter().all(|c| c.chars().all(|ch| matches!(ch, '-' | ':' | ' '))) {
+                return None;
+            }
+            Some(format!("{};", cells.join(" · ")))
+        })
+        .collect();
+    inline(&cap_source(&source.join("\n"), max))
 }
 
 /// Cuts source text to `max` characters plus a visible `…`. The cut falls, in order of
@@ -526,6 +542,15 @@ mod tests {
         assert_eq!(inline("&lt;img src=x&gt;"), "&lt;img src=x>");
         assert_eq!(inline("a&#x202E;b&#0;c"), "ab&amp;#0;c");
         assert_eq!(plain("Q&amp;A", 100, true), "Q&A");
+    }
+
+    #[test]
+    fn table_rows_in_descriptions_read_as_cells() {
+        let d = "Stages:\n| stage | meaning |\n|---|---|\n| New | not yet qualified |";
+        assert_eq!(
+            inline_capped(d, 500),
+            "Stages: stage · meaning; New · not yet qualified;"
+        );
     }
 
     #[test]

@@ -196,14 +196,18 @@ fn axis_notes(config: &ChartConfigDetails, fields: &FieldLookup<'_>, notes: &mut
 fn override_note(head: &str, overrides: &BTreeMap<String, String>, notes: &mut Vec<String>) {
     let items: Vec<String> = overrides
         .iter()
-        .filter(|(_, v)| !v.trim().is_empty())
+        .filter(|(k, v)| !v.trim().is_empty() && k.trim() != v.trim())
         .take(MAX_OVERRIDES)
         .map(|(k, v)| format!("{} as {}", escape::inline(k), escape::inline(v)))
         .collect();
     if items.is_empty() {
         return;
     }
-    let more = overrides.len().saturating_sub(MAX_OVERRIDES);
+    let real = overrides
+        .iter()
+        .filter(|(k, v)| !v.trim().is_empty() && k.trim() != v.trim())
+        .count();
+    let more = real.saturating_sub(MAX_OVERRIDES);
     let tail = if more > 0 {
         format!(", and {more} more")
     } else {
