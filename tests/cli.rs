@@ -53,7 +53,14 @@ fn demo_runs_two_cycles_and_the_second_pushes_nothing() {
     let listed = &cycle2[cycle2.find("listed {").unwrap() + 8..];
     let listed: usize = listed[..listed.find('}').unwrap()]
         .split(',')
-        .map(|kv| kv.rsplit(':').next().unwrap().trim().parse::<usize>().unwrap())
+        .map(|kv| {
+            kv.rsplit(':')
+                .next()
+                .unwrap()
+                .trim()
+                .parse::<usize>()
+                .unwrap()
+        })
         .sum();
     let unchanged = &cycle2[cycle2.find("unchanged ").unwrap() + 10..];
     let unchanged: usize = unchanged[..unchanged.find(',').unwrap()].parse().unwrap();

@@ -173,10 +173,7 @@ mod tests {
         );
         assert_eq!(l.group_label_overrides["SMB"], "Small");
         assert_eq!(l.label_overrides["step_1"], "Visited");
-        assert_eq!(
-            l.spec.unwrap().description.as_deref(),
-            Some("Waterfall")
-        );
+        assert_eq!(l.spec.unwrap().description.as_deref(), Some("Waterfall"));
         let empty = serde_json::to_value(ConfigLabels::default()).unwrap();
         assert_eq!(empty, serde_json::json!({}));
     }

@@ -517,7 +517,10 @@ pub struct AdditionalMetric {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sql: Option<String>,
     /// Filters on the metric (`MetricFilterRule[]`).
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub filters: Vec<FilterRule>,
 }
 
@@ -617,10 +620,16 @@ pub struct EChartsConfig {
     #[serde(deserialize_with = "null_default")]
     pub series: Vec<Series>,
     /// X axes (their titles).
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub x_axis: Vec<Axis>,
     /// Y axes (their titles); index 1 is the right-hand axis.
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub y_axis: Vec<Axis>,
 }
 
@@ -882,7 +891,10 @@ pub struct ExploreField {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compiled_sql: Option<String>,
     /// Metrics: filters applied inside the aggregate (`Metric.filters`).
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub filters: Vec<FilterRule>,
 }
 
@@ -971,7 +983,10 @@ pub struct Explore {
     #[serde(deserialize_with = "null_default")]
     pub tables: BTreeMap<String, ExploreTable>,
     /// Joined tables, in join order.
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub joined_tables: Vec<ExploreJoin>,
 }
 

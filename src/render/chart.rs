@@ -66,7 +66,11 @@ pub fn render(
     };
 
     let mut doc = Doc::new();
-    doc.always(format!("# {}\n\n{}\n", escape::inline(&summary.name), lead(&c)));
+    doc.always(format!(
+        "# {}\n\n{}\n",
+        escape::inline(&summary.name),
+        lead(&c)
+    ));
     doc.always(description_part(&c));
     doc.always(about_part(&c));
     doc.section(6, "Fields", &fields_table(&c));
@@ -76,8 +80,16 @@ pub fn render(
         "Filters",
         &filters::chart_filter_lines(&details.metric_query.filters, &c.fields, 0).join("\n"),
     );
-    doc.section(2, "Sorted by", &bullets(&common::sort_texts(details, &c.fields)));
-    let names: Vec<String> = c.dashboards.iter().map(|d| escape::inline(&d.name)).collect();
+    doc.section(
+        2,
+        "Sorted by",
+        &bullets(&common::sort_texts(details, &c.fields)),
+    );
+    let names: Vec<String> = c
+        .dashboards
+        .iter()
+        .map(|d| escape::inline(&d.name))
+        .collect();
     doc.section(3, "Shown on dashboards", &bullets(&names));
     let mut definitions = Definitions::default();
     definitions.add_chart(explores, details, &c.fields);
@@ -109,19 +121,29 @@ pub fn and_list(items: &[String], max: usize) -> String {
             let (last, rest) = many.split_last().unwrap_or((&many[0], &[]));
             format!(
                 "{} and {last}",
-                rest.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                rest.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         }
         (many, n) => format!(
             "{} and {n} more",
-            many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
 
 /// What a chart shows, escaped: "Total Events and Unique Users by Name" (measures by the
 /// names users see, then dimensions), or `None` when its query names no field.
-pub fn subject(details: &ChartDetails, fields: &FieldLookup<'_>, shown: &Presentation) -> Option<String> {
+pub fn subject(
+    details: &ChartDetails,
+    fields: &FieldLookup<'_>,
+    shown: &Presentation,
+) -> Option<String> {
     let q = &details.metric_query;
     let name = |id: &String| escape::inline(&shown.display(id, &fields.label(id)));
     let measures: Vec<String> = q
@@ -174,7 +196,11 @@ fn lead(c: &ChartView<'_>) -> String {
         }
         s.push_str(&format!(" Filtered to {}.", listed.join("; ")));
     }
-    let names: Vec<String> = c.dashboards.iter().map(|d| escape::inline(&d.name)).collect();
+    let names: Vec<String> = c
+        .dashboards
+        .iter()
+        .map(|d| escape::inline(&d.name))
+        .collect();
     match names.len() {
         0 => {}
         1 => s.push_str(&format!(" Shown on the dashboard {}.", names[0])),
@@ -209,7 +235,10 @@ fn explore_label(c: &ChartView<'_>) -> Option<String> {
 /// the listing knows it.
 fn saved_in_dashboard(c: &ChartView<'_>) -> Option<Option<String>> {
     let d = c.details;
-    if c.summary.dashboard_uuid.is_none() && d.dashboard_uuid.is_none() && d.dashboard_slug.is_none() {
+    if c.summary.dashboard_uuid.is_none()
+        && d.dashboard_uuid.is_none()
+        && d.dashboard_slug.is_none()
+    {
         return None;
     }
     Some(

@@ -168,10 +168,7 @@ pub fn field_line(info: &FieldInfo, max: usize) -> String {
 /// Description (or, for chart-defined fields, definition) and AI hint, escaped.
 pub fn field_about(info: &FieldInfo, max: usize) -> String {
     let mut parts = Vec::new();
-    let definition = info
-        .definition
-        .as_deref()
-        .filter(|_| info.chart_defined());
+    let definition = info.definition.as_deref().filter(|_| info.chart_defined());
     if let Some(d) = info.description.as_deref().or(definition) {
         parts.push(escape::inline_capped(d, max));
     }

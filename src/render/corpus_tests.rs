@@ -98,7 +98,10 @@ fn render_world(w: &World) -> BTreeMap<String, ExternalAsset> {
     for (s, d) in &charts {
         let shown_on: Vec<&DashboardSummary> = dashboards
             .iter()
-            .filter(|(_, dd)| dd.chart_uuids(&std::collections::HashMap::new()).contains(&s.uuid))
+            .filter(|(_, dd)| {
+                dd.chart_uuids(&std::collections::HashMap::new())
+                    .contains(&s.uuid)
+            })
             .map(|(ds, _)| ds)
             .collect();
         let a = render_chart(&view, s, d, &f.explores, &shown_on);
@@ -123,7 +126,10 @@ fn render_world(w: &World) -> BTreeMap<String, ExternalAsset> {
 
 fn check_and_snapshot(name: &str, json: &str) {
     let w: World = serde_json::from_str(json).unwrap();
-    assert!(!w.source.trim().is_empty(), "{name}: every fixture names its source");
+    assert!(
+        !w.source.trim().is_empty(),
+        "{name}: every fixture names its source"
+    );
     let assets = render_world(&w);
     for (id, exp) in w.expect.get("assets").into_iter().flatten() {
         let md = assets

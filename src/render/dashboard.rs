@@ -55,7 +55,11 @@ pub fn render(
         url: view.url(AssetKind::Dashboard, &summary.uuid),
     };
     let mut doc = Doc::new();
-    doc.always(format!("# {}\n\n{}\n", escape::inline(&summary.name), lead(&d)));
+    doc.always(format!(
+        "# {}\n\n{}\n",
+        escape::inline(&summary.name),
+        lead(&d)
+    ));
     doc.always(description_part(&d));
     doc.always(about_part(&d));
     doc.section(2, "Dashboard filters", &filters_part(&d));
@@ -141,7 +145,10 @@ fn lead(d: &DashView<'_>) -> String {
         .chain(&d.details.filters.metrics)
         .map(|r| {
             let own = r.label.as_deref().filter(|l| !l.trim().is_empty());
-            escape::inline(&own.map(str::to_owned).unwrap_or_else(|| project_fields.label(&r.target.field_id)))
+            escape::inline(
+                &own.map(str::to_owned)
+                    .unwrap_or_else(|| project_fields.label(&r.target.field_id)),
+            )
         })
         .collect();
     if !filter_labels.is_empty() {
@@ -272,7 +279,6 @@ fn definitions_part(d: &DashView<'_>) -> Definitions {
 /// A tab (name, hidden) or `None` for a dashboard without tabs.
 type TabHead<'d> = Option<(&'d str, bool)>;
 
-
 /// Tabs in order, each with its tiles in layout order.
 fn tabs_with_tiles(details: &DashboardDetails) -> Vec<(TabHead<'_>, Vec<&DashboardTile>)> {
     let mut tabs: Vec<_> = details.tabs.iter().collect();
@@ -389,7 +395,8 @@ fn render_tile(
                 MARKDOWN_TILE_CHARS,
             );
             if text.is_empty() {
-                return non_blank(p.title.as_deref()).map(|_| format!("### {title} (section heading)\n"));
+                return non_blank(p.title.as_deref())
+                    .map(|_| format!("### {title} (section heading)\n"));
             }
             lines.extend(text.lines().map(|l| {
                 if l.is_empty() {

@@ -35,11 +35,18 @@ pub struct Definitions {
 
 impl Definitions {
     /// Adds one chart's explore tables and field definitions.
-    pub fn add_chart(&mut self, explores: &Explores, details: &ChartDetails, fields: &FieldLookup<'_>) {
-        if let Some(e) = details.explore_name().and_then(|n| explores.get(n)) {
-            if let Some(line) = explore_line(e) {
-                self.push(line);
-            }
+    pub fn add_chart(
+        &mut self,
+        explores: &Explores,
+        details: &ChartDetails,
+        fields: &FieldLookup<'_>,
+    ) {
+        if let Some(line) = details
+            .explore_name()
+            .and_then(|n| explores.get(n))
+            .and_then(explore_line)
+        {
+            self.push(line);
         }
         let q = &details.metric_query;
         let ids = q
@@ -81,12 +88,16 @@ pub fn warehouse_name(table: &ExploreTable) -> String {
             .filter(|c| !matches!(c, '"' | '`' | '[' | ']'))
             .collect();
     }
-    [table.database.as_deref(), table.schema.as_deref(), Some(table.name.as_str())]
-        .into_iter()
-        .flatten()
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join(".")
+    [
+        table.database.as_deref(),
+        table.schema.as_deref(),
+        Some(table.name.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|s| !s.is_empty())
+    .collect::<Vec<_>>()
+    .join(".")
 }
 
 /// "- Orders explore: base table `db.public.orders`; joined tables `db.public.customers`".
@@ -126,7 +137,9 @@ fn computation(info: &FieldInfo) -> Option<String> {
         FieldKind::Metric => {
             let ty = info.field_type.as_deref().unwrap_or_default();
             match (words, sql) {
-                (_, Some(sql)) if NON_AGGREGATE.contains(&ty) => Some(format!("calculated as {sql}")),
+                (_, Some(sql)) if NON_AGGREGATE.contains(&ty) => {
+                    Some(format!("calculated as {sql}"))
+                }
                 (Some(w), Some(sql)) => Some(format!("{w} of {sql}")),
                 (w, s) => w.or(s),
             }

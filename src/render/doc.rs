@@ -64,10 +64,7 @@ impl Doc {
         if !left_out.is_empty() {
             let mut names: Vec<&str> = left_out.to_vec();
             names.dedup();
-            out.push_str(&format!(
-                "\n(Left out for length: {}.)\n",
-                names.join(", ")
-            ));
+            out.push_str(&format!("\n(Left out for length: {}.)\n", names.join(", ")));
         }
         out.trim_end().to_owned()
     }
@@ -132,7 +129,10 @@ mod tests {
     fn everything_is_kept_when_it_fits() {
         let out = doc().finish(10_000);
         assert!(out.contains("## Definitions") && out.contains("## Sorted by"));
-        assert!(!out.contains("## Empty"), "empty sections are never written");
+        assert!(
+            !out.contains("## Empty"),
+            "empty sections are never written"
+        );
         assert!(!out.contains("Left out"));
     }
 
@@ -146,7 +146,10 @@ mod tests {
         assert!(!out.contains("## Definitions"), "{out}");
         assert!(out.contains("## Sorted by"), "{out}");
         assert!(out.contains("## Fields"));
-        assert!(out.ends_with("(Left out for length: Definitions.)"), "{out}");
+        assert!(
+            out.ends_with("(Left out for length: Definitions.)"),
+            "{out}"
+        );
         // Very small: the kept parts are truncated with the usual marker.
         let tiny = doc().finish(60);
         assert!(tiny.chars().count() <= 60);

@@ -308,7 +308,10 @@ pub fn inline_capped(s: &str, max: usize) -> String {
                 return Some(line.to_owned());
             }
             let cells: Vec<&str> = t[1..t.len() - 1].split('|').map(str::trim).collect();
-            if cells.iter().all(|c| c.chars().all(|ch| matches!(ch, '-' | ':' | ' '))) {
+            if cells
+                .iter()
+                .all(|c| c.chars().all(|ch| matches!(ch, '-' | ':' | ' ')))
+            {
                 return None;
             }
             Some(format!("{};", cells.join(" · ")))
@@ -331,8 +334,7 @@ fn cap_source(s: &str, max: usize) -> String {
     let sentence_end = cut
         .match_indices(['.', '!', '?', ';'])
         .map(|(i, m)| i + m.len())
-        .filter(|&e| cut[e..].starts_with(char::is_whitespace))
-        .next_back();
+        .rfind(|&e| cut[e..].starts_with(char::is_whitespace));
     let (kept, boundary) = match (cut.rfind('\n'), sentence_end) {
         (Some(i), _) if i > half => (&cut[..i], true),
         (_, Some(e)) if e > half => (&cut[..e], true),
@@ -555,9 +557,13 @@ mod tests {
 
     #[test]
     fn long_text_is_cut_at_a_line_or_sentence() {
-        let table = "Orders placed online.\n| status | meaning |\n|---|---|\n| placed | new order |";
+        let table =
+            "Orders placed online.\n| status | meaning |\n|---|---|\n| placed | new order |";
         // A line boundary in the second half wins.
-        assert_eq!(cap_source(table, 60), "Orders placed online.\n| status | meaning |\n|---|---| …");
+        assert_eq!(
+            cap_source(table, 60),
+            "Orders placed online.\n| status | meaning |\n|---|---| …"
+        );
         // Else a sentence end.
         let prose = "One sentence here. Another one that goes on and on without end";
         assert_eq!(cap_source(prose, 34), "One sentence here. …");

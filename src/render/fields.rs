@@ -280,14 +280,19 @@ impl<'a> FieldLookup<'a> {
             .map(|f| self.label(f))
             .unwrap_or_else(|| "the rows".to_owned());
         let mut out = match t.template_type.as_str() {
-            "percent_change_from_previous" => format!("percent change from the previous row of {of}"),
+            "percent_change_from_previous" => {
+                format!("percent change from the previous row of {of}")
+            }
             "percent_of_previous_value" => format!("percent of the previous row's value of {of}"),
             "percent_of_column_total" => format!("percent of the column total of {of}"),
             "rank_in_column" => format!("rank of {of} within its column"),
             "running_total" => format!("running total of {of}"),
             "window_function" => {
                 let f = t.window_function.as_deref().map(humanize);
-                format!("{} window function over {of}", f.unwrap_or_else(|| "A".into()))
+                format!(
+                    "{} window function over {of}",
+                    f.unwrap_or_else(|| "A".into())
+                )
             }
             other => format!("{} of {of}", humanize(other)),
         };
@@ -339,10 +344,7 @@ impl<'a> FieldLookup<'a> {
                 .map(|s| table_sql(s, &field.table))
                 .or_else(|| non_empty(field.compiled_sql.as_deref()).map(str::to_owned));
             let (definition, sql) = match kind {
-                FieldKind::Metric => (
-                    field.field_type.as_deref().map(metric_type_words),
-                    sql,
-                ),
+                FieldKind::Metric => (field.field_type.as_deref().map(metric_type_words), sql),
                 // A dimension that is a plain column says nothing its label does not.
                 _ => (None, sql.filter(|s| !is_plain_column(s, &field.table))),
             };

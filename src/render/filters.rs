@@ -159,6 +159,11 @@ pub fn is_open(rule: &FilterRule) -> bool {
 /// `required` rule (one the explore's `required_filters` put there: viewers may change its
 /// value but not remove it).
 pub fn rule_text(rule: &FilterRule, fields: &FieldLookup<'_>) -> String {
+    rule_words(rule, fields, true)
+}
+
+/// [`rule_text`], with the note on a required rule in full (`long`) or as "(required)".
+fn rule_words(rule: &FilterRule, fields: &FieldLookup<'_>, long: bool) -> String {
     let label = escape::inline(&fields.label(&rule.target.field_id));
     let body = if is_open(rule) {
         format!("{label} (no value set yet, so it filters nothing)")
@@ -166,10 +171,10 @@ pub fn rule_text(rule: &FilterRule, fields: &FieldLookup<'_>) -> String {
         format!("{label} {}", predicate(rule))
     };
     let disabled = if rule.disabled { " (disabled)" } else { "" };
-    let required = if rule.required == Some(true) {
-        " (required filter: viewers can change the value but not remove it)"
-    } else {
-        ""
+    let required = match (rule.required == Some(true), long) {
+        (true, true) => " (required filter: viewers can change the value but not remove it)",
+        (true, false) => " (required)",
+        _ => "",
     };
     format!("{body}{disabled}{required}")
 }
@@ -203,7 +208,10 @@ pub fn dashboard_rule_text(
             format!("{label} {}", predicate(rule))
         }
     } else if is_open(rule) {
-        notes.push("open for viewers: no value is set, so it filters nothing until a viewer picks one".to_owned());
+        notes.push(
+            "open for viewers: no value is set, so it filters nothing until a viewer picks one"
+                .to_owned(),
+        );
         label
     } else {
         format!("{label} {}", predicate(rule))
@@ -280,7 +288,7 @@ pub fn chart_filter_summary(filters: &ChartFilters, fields: &FieldLookup<'_>) ->
     fn text(node: &FilterNode, fields: &FieldLookup<'_>) -> Option<String> {
         match node {
             FilterNode::Rule(r) if r.disabled => None,
-            FilterNode::Rule(r) => Some(rule_text(r, fields)),
+            FilterNode::Rule(r) => Some(rule_words(r, fields, false)),
             FilterNode::And(c) | FilterNode::Or(c) => {
                 let parts: Vec<String> = c.iter().filter_map(|n| text(n, fields)).collect();
                 match parts.len() {
@@ -304,7 +312,9 @@ pub fn chart_filter_summary(filters: &ChartFilters, fields: &FieldLookup<'_>) ->
     .flatten()
     {
         match tree {
-            FilterNode::And(children) => out.extend(children.iter().filter_map(|c| text(c, fields))),
+            FilterNode::And(children) => {
+                out.extend(children.iter().filter_map(|c| text(c, fields)))
+            }
             other => out.extend(text(other, fields)),
         }
     }

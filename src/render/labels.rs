@@ -139,10 +139,8 @@ pub fn presentation(details: &ChartDetails, fields: &FieldLookup<'_>) -> Present
                 }
             }
             if let Some(f) = l.field_id.as_deref() {
-                p.notes.push(format!(
-                    "Funnel of {}",
-                    escape::inline(&fields.label(f))
-                ));
+                p.notes
+                    .push(format!("Funnel of {}", escape::inline(&fields.label(f))));
             }
             override_note("Stages renamed", &by_value, &mut p.notes);
         }
@@ -171,7 +169,11 @@ fn axis_notes(config: &ChartConfigDetails, fields: &FieldLookup<'_>, notes: &mut
     }
     // Two y axes when a series uses the second one or both have titles.
     let two = e.series.iter().any(|s| s.y_axis_index == Some(1))
-        || e.y_axis.iter().filter(|a| non_blank(a.name.as_deref()).is_some()).count() > 1;
+        || e.y_axis
+            .iter()
+            .filter(|a| non_blank(a.name.as_deref()).is_some())
+            .count()
+            > 1;
     for (i, axis) in e.y_axis.iter().enumerate() {
         if let Some(name) = non_blank(axis.name.as_deref()) {
             let which = match (flip, two, i) {
@@ -235,11 +237,13 @@ mod tests {
     #[test]
     fn table_column_renames_and_hidden_columns() {
         // Field case 12 (deep-dive-top-events.yml).
-        let c = chart(json!({"name": "t", "metricQuery": {"metrics": ["tracks_event_count"]},
+        let c = chart(
+            json!({"name": "t", "metricQuery": {"metrics": ["tracks_event_count"]},
             "chartConfig": {"type": "table", "config": {"columns": {
                 "tracks_event_count": {"name": "Total Events"},
                 "tracks_unique_user_count": {"name": "Unique Users", "visible": false},
-                "tracks_name": {"name": ""}}, "showTableNames": true}}}));
+                "tracks_name": {"name": ""}}, "showTableNames": true}}}),
+        );
         let p = read(&c);
         assert_eq!(p.shown_as["tracks_event_count"], "Total Events");
         assert_eq!(p.shown_as.len(), 2);
@@ -252,13 +256,15 @@ mod tests {
 
     #[test]
     fn cartesian_series_names_and_axis_titles() {
-        let c = chart(json!({"name": "c", "chartConfig": {"type": "cartesian", "config": {
+        let c = chart(
+            json!({"name": "c", "chartConfig": {"type": "cartesian", "config": {
             "layout": {"xField": "d", "yField": ["m1", "m2"]},
             "eChartsConfig": {
                 "series": [{"type": "bar", "name": "Revenue (USD)", "encode": {"xRef": {"field": "d"}, "yRef": {"field": "m1"}}},
                            {"type": "line", "yAxisIndex": 1, "encode": {"yRef": {"field": "m2"}}}],
                 "xAxis": [{"name": "Month"}],
-                "yAxis": [{"name": "Total Events"}, {"name": "Avg. Events per User"}]}}}}));
+                "yAxis": [{"name": "Total Events"}, {"name": "Avg. Events per User"}]}}}}),
+        );
         let p = read(&c);
         assert_eq!(p.shown_as["m1"], "Revenue (USD)");
         assert!(!p.shown_as.contains_key("m2"));
@@ -273,14 +279,18 @@ mod tests {
     #[test]
     fn big_number_pie_and_funnel() {
         // Field case 11 (customer-360.yml) has `label` on a big number.
-        let c = chart(json!({"name": "b", "metricQuery": {"metrics": ["c_total_accounts"]},
-            "chartConfig": {"type": "big_number", "config": {"label": "Accounts", "comparisonLabel": "vs last month"}}}));
+        let c = chart(
+            json!({"name": "b", "metricQuery": {"metrics": ["c_total_accounts"]},
+            "chartConfig": {"type": "big_number", "config": {"label": "Accounts", "comparisonLabel": "vs last month"}}}),
+        );
         let p = read(&c);
         assert_eq!(p.shown_as["c_total_accounts"], "Accounts");
         assert_eq!(p.notes, vec!["Comparison labelled vs last month"]);
-        let pie = chart(json!({"name": "p", "chartConfig": {"type": "pie", "config": {
+        let pie = chart(
+            json!({"name": "p", "chartConfig": {"type": "pie", "config": {
             "groupFieldIds": ["accounts_segment"], "metricId": "tracks_event_count", "isDonut": true,
-            "groupLabelOverrides": {"SMB": "Small business"}}}}));
+            "groupLabelOverrides": {"SMB": "Small business"}}}}),
+        );
         assert_eq!(
             read(&pie).notes,
             vec![
@@ -288,11 +298,16 @@ mod tests {
                 "Slices renamed: SMB as Small business"
             ]
         );
-        let funnel = chart(json!({"name": "f", "chartConfig": {"type": "funnel", "config": {
-            "fieldId": "events_count", "labelOverrides": {"signup": "Signed up"}}}}));
+        let funnel = chart(
+            json!({"name": "f", "chartConfig": {"type": "funnel", "config": {
+            "fieldId": "events_count", "labelOverrides": {"signup": "Signed up"}}}}),
+        );
         assert_eq!(
             read(&funnel).notes,
-            vec!["Funnel of events_count", "Stages renamed: signup as Signed up"]
+            vec![
+                "Funnel of events_count",
+                "Stages renamed: signup as Signed up"
+            ]
         );
     }
 }

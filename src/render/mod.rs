@@ -14,6 +14,8 @@
 
 mod chart;
 pub mod common;
+#[cfg(test)]
+mod corpus_tests;
 mod dashboard;
 pub mod definitions;
 mod doc;
@@ -24,8 +26,6 @@ pub mod labels;
 mod space;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod corpus_tests;
 
 use std::collections::{BTreeMap, HashMap};
 

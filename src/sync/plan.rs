@@ -370,7 +370,10 @@ mod tests {
         c.in_scope = [a.id.clone(), b.id.clone()].into();
         let p = c.run();
         assert!(p.actions.is_empty(), "{:?}", p.actions);
-        assert_eq!(p.unchanged, vec!["lightdash-chart-a", "lightdash-dashboard-b"]);
+        assert_eq!(
+            p.unchanged,
+            vec!["lightdash-chart-a", "lightdash-dashboard-b"]
+        );
     }
 
     fn many(c: &mut Case, n: usize) {
