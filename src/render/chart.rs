@@ -14,7 +14,7 @@ use super::common::{self, LONG_DESCRIPTION_CHARS, SHORT_DESCRIPTION_CHARS};
 use super::definitions::Definitions;
 use super::doc::Doc;
 use super::escape;
-use super::fields::{FieldInfo, FieldLookup};
+use super::fields::{FieldInfo, FieldKind, FieldLookup};
 use super::filters;
 use super::labels::{self, Presentation};
 use super::{Explores, ProjectView};
@@ -23,6 +23,20 @@ use super::{Explores, ProjectView};
 const LEAD_FIELDS: usize = 4;
 /// Most filter conditions spelled out in a lead paragraph.
 const LEAD_FILTERS: usize = 2;
+/// Metric types that aggregate rows, named in a lead paragraph (`field.ts` `MetricType`).
+const AGGREGATIONS: &[&str] = &[
+    "sum",
+    "count",
+    "count_distinct",
+    "average",
+    "min",
+    "max",
+    "median",
+    "percentile",
+    "running_total",
+    "percent_of_total",
+    "percent_of_previous",
+];
 /// Most dashboards named in a lead paragraph.
 const LEAD_DASHBOARDS: usize = 3;
 
@@ -138,19 +152,36 @@ pub fn and_list(items: &[String], max: usize) -> String {
 }
 
 /// What a chart shows, escaped: "Total Events and Unique Users by Name" (measures by the
-/// names users see, then dimensions), or `None` when its query names no field.
+/// names users see, then dimensions), or `None` when its query names no field. With
+/// `aggregations`, each metric says how it aggregates ("Unique deals (count distinct)").
 pub fn subject(
     details: &ChartDetails,
     fields: &FieldLookup<'_>,
     shown: &Presentation,
+    aggregations: bool,
 ) -> Option<String> {
     let q = &details.metric_query;
     let name = |id: &String| escape::inline(&shown.display(id, &fields.label(id)));
+    // Measured how: an aggregation in words after the metric ("Unique deals (count
+    // distinct)"); metrics computed from other metrics say so in Definitions instead.
+    let measure = |id: &String| {
+        let info = fields.resolve(id);
+        match info.field_type.as_deref() {
+            Some(t)
+                if aggregations
+                    && matches!(info.kind, FieldKind::Metric | FieldKind::CustomMetric)
+                    && AGGREGATIONS.contains(&t) =>
+            {
+                format!("{} ({})", name(id), t.replace('_', " "))
+            }
+            _ => name(id),
+        }
+    };
     let measures: Vec<String> = q
         .metrics
         .iter()
-        .chain(q.table_calculations.iter().map(|t| &t.name))
-        .map(name)
+        .map(measure)
+        .chain(q.table_calculations.iter().map(|t| name(&t.name)))
         .collect();
     let dims: Vec<String> = q.dimensions.iter().map(name).collect();
     match (measures.is_empty(), dims.is_empty()) {
@@ -177,7 +208,7 @@ fn article(kind: &str) -> &'static str {
 /// The lead paragraph: what it shows, from which explore, filtered how, where it is used.
 fn lead(c: &ChartView<'_>) -> String {
     let mut s = format!("{} {}", article(&c.kind), c.kind);
-    if let Some(what) = subject(c.details, &c.fields, &c.shown) {
+    if let Some(what) = subject(c.details, &c.fields, &c.shown, true) {
         s.push_str(&format!(" showing {what}"));
     }
     if let Some(explore) = explore_label(c) {

@@ -101,7 +101,7 @@ fn lead(d: &DashView<'_>) -> String {
             let subject = details.and_then(|c| {
                 let fields = FieldLookup::for_chart(d.explores, c);
                 let shown = labels::presentation(c, &fields);
-                chart::subject(c, &fields, &shown)
+                chart::subject(c, &fields, &shown, false)
             });
             match subject {
                 Some(s) => format!("{title} ({s})"),

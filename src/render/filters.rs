@@ -479,6 +479,49 @@ mod tests {
     }
 
     #[test]
+    fn open_filters_field_names_and_required_chart_filters() {
+        // Field case 11 (customer-360.yml): `values: []` and no `disabled` key.
+        let ex: Explores = serde_json::from_value(json!({"tracks": {"name": "tracks", "baseTable": "tracks",
+            "tables": {"tracks": {"name": "tracks", "dimensions": {
+                "timestamp_day": {"name": "timestamp_day", "label": "Timestamp day", "table": "tracks",
+                                  "timeInterval": "DAY"}}}}}}))
+        .unwrap();
+        let fields = FieldLookup::project(&ex);
+        let none = |_: &str| None;
+        let f: DashboardFilters = serde_json::from_value(json!({"dimensions": [
+            {"target": {"fieldId": "customer_360_segment"}, "operator": "equals", "values": [], "label": "Segment"},
+            {"target": {"fieldId": "tracks_timestamp_day"}, "operator": "inThePast", "values": [15],
+             "settings": {"unitOfTime": "days"}, "label": "Day"},
+            {"target": {"fieldId": "tracks_timestamp_day"}, "operator": "isNull", "values": []}
+        ]}))
+        .unwrap();
+        assert_eq!(
+            dashboard_filter_lines(&f, &fields, &none),
+            vec![
+                "Segment — open for viewers: no value is set, so it filters nothing until a viewer picks one",
+                "Day in the past 15 days — filters Timestamp (day)",
+                "Timestamp (day) is empty",
+            ]
+        );
+        // Field case 12 (unique-logins-over-time.yml): a required chart filter.
+        let r = rule(
+            json!({"target": {"fieldId": "tracks_timestamp_day"}, "operator": "inThePast",
+            "values": [58], "required": true, "settings": {"unitOfTime": "days"}}),
+        );
+        assert_eq!(
+            rule_text(&r, &fields),
+            "Timestamp (day) in the past 58 days (required filter: viewers can change the value but not remove it)"
+        );
+        let open = rule(
+            json!({"target": {"fieldId": "tracks_timestamp_day"}, "operator": "equals", "values": []}),
+        );
+        assert_eq!(
+            rule_text(&open, &fields),
+            "Timestamp (day) (no value set yet, so it filters nothing)"
+        );
+    }
+
+    #[test]
     fn dashboard_filters_with_label_disabled_required_and_targets() {
         let ex = Explores::new();
         let fields = FieldLookup::project(&ex);
