@@ -2,8 +2,10 @@
 //! the raw JSON, and checks the targets of BENCHMARKS.md, reporting misses (never failing on
 //! timing: these machines are noisy). `LDSYNC_BENCH_SIZE=smoke` runs the small size.
 
-use lightdash_dot_sync::demo::bench;
-use lightdash_dot_sync::demo::synthetic::SyntheticSpec;
+mod support;
+
+use support::bench;
+use support::synthetic::SyntheticSpec;
 
 fn main() {
     let spec = match std::env::var("LDSYNC_BENCH_SIZE").as_deref() {

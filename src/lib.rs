@@ -13,7 +13,8 @@
 //! - [`dot`]: the `ExternalAsset` body and the Dot client (I/O).
 //! - [`render`]: PURE markdown rendering of dashboards, charts and spaces.
 //! - [`state`]: the sled store (I/O) and fingerprints (pure).
-//! - [`sync`]: the cycle (I/O orchestration), detail fetching, the pure plan, reports.
+//! - [`sync`]: the cycle as named stages: listing, scope, change detection, fetch, render,
+//!   plan, push and commit, report (pure where they decide, I/O where they talk).
 //! - [`app`]: one-shot runs, `status`, `preview`, `check` wiring.
 //! - [`daemon`]: schedules, signals, HTTP listener, systemd notify (I/O).
 //! - [`stats`]: request counters.

@@ -30,9 +30,12 @@ use lightdash_dot_sync::demo::mock_dot::{
 use lightdash_dot_sync::demo::mock_lightdash::{
     Fault, FaultRate, MockLightdash, MockLightdashHandle, MockLightdashOptions, Route,
 };
-use lightdash_dot_sync::demo::synthetic::{SyntheticSpec, synthetic};
+#[path = "../benches/support/synthetic.rs"]
+#[allow(dead_code)]
+mod synthetic;
 use serde_json::{Value, json};
 use support::{chart_id, expected_ids};
+use synthetic::{SyntheticSpec, synthetic};
 use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_lightdash-dot-sync");
@@ -342,7 +345,9 @@ fn wrongful_deactivations(requests: &[DotRequest], expected: &BTreeSet<String>) 
 fn contract() -> &'static jsonschema::Validator {
     static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
     VALIDATOR.get_or_init(|| {
-        let text = std::fs::read_to_string(SPEC).unwrap_or_else(|e| panic!("read {SPEC}: {e}"));
+        // A worktree checked out away from `../shared` names the spec with LDSYNC_DOT_SPEC.
+        let path = std::env::var("LDSYNC_DOT_SPEC").unwrap_or_else(|_| SPEC.to_owned());
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
         let spec: Value = serde_json::from_str(&text).expect("the spec is JSON");
         let body_ref = spec
             .pointer("/paths/~1api~1import_and_overwrite_external_asset/post/requestBody/content/application~1json/schema/$ref")

@@ -1,8 +1,11 @@
 //! The scale harness at smoke size against the debug binary: checks the structural targets
 //! (requests, detail fetches, pushes), never timings. The full run is `cargo bench --bench scale`.
 
-use lightdash_dot_sync::demo::bench;
-use lightdash_dot_sync::demo::synthetic::SyntheticSpec;
+#[path = "../benches/support/mod.rs"]
+mod bench_support;
+
+use bench_support::bench;
+use bench_support::synthetic::{SyntheticSpec, synthetic};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smoke_size_meets_the_structural_targets() {
@@ -58,4 +61,49 @@ async fn smoke_size_meets_the_structural_targets() {
     let naive = s("naive");
     assert!(naive.lightdash_requests["LegacyDashboard"] > 0 && naive.dot_requests >= r.assets);
     assert!(r.state_logical_bytes > 0);
+}
+
+/// The synthetic organisation has the sizes asked for, is deterministic, and every chart's
+/// fields exist in its explores.
+#[test]
+fn synthetic_sizes_and_determinism() {
+    let spec = SyntheticSpec {
+        projects: 2,
+        spaces: 21,
+        dashboards: 11,
+        charts: 51,
+        explores: 3,
+        seed: 1,
+    };
+    let a = synthetic(spec);
+    assert_eq!(a, synthetic(spec));
+    assert_eq!(a.projects.iter().map(|p| p.charts.len()).sum::<usize>(), 51);
+    assert_eq!(
+        a.projects.iter().map(|p| p.dashboards.len()).sum::<usize>(),
+        11
+    );
+    assert_eq!(a.projects.iter().map(|p| p.spaces.len()).sum::<usize>(), 21);
+    for p in &a.projects {
+        let fields: std::collections::HashSet<String> = p
+            .explores
+            .iter()
+            .flat_map(|e| e.tables.values())
+            .flat_map(|t| t.dimensions.values().chain(t.metrics.values()))
+            .map(|f| format!("{}_{}", f.table, f.name))
+            .collect();
+        for c in &p.charts {
+            for id in c
+                .details
+                .metric_query
+                .metrics
+                .iter()
+                .chain(&c.details.metric_query.dimensions)
+            {
+                assert!(fields.contains(id), "{id} not in explores");
+            }
+        }
+        for d in &p.dashboards {
+            assert!((6..=12).contains(&d.details.tiles.len()));
+        }
+    }
 }

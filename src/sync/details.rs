@@ -65,7 +65,8 @@ pub async fn fetch_dashboards(
     fetch(client, project, wanted).await
 }
 
-async fn fetch<T: Details>(
+/// Fetches details of one kind: as code in batches, then the legacy route for the rest.
+pub async fn fetch<T: Details>(
     client: &LightdashClient,
     project: &str,
     wanted: &[Wanted],

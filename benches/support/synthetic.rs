@@ -4,8 +4,10 @@
 //! Shapes follow the bundled demo content (nested spaces, dashboards with tabs, markdown and
 //! heading tiles and filters, charts of several kinds on realistic explores), multiplied.
 
-use super::content::{ChartContent, DashboardContent, LightdashContent, ProjectContent};
-use crate::lightdash::types::{
+use lightdash_dot_sync::demo::content::{
+    ChartContent, DashboardContent, LightdashContent, ProjectContent,
+};
+use lightdash_dot_sync::lightdash::types::{
     ChartConfig, ChartDetails, ChartKind, ChartSummary, ChartType, DashboardDetails,
     DashboardFilters, DashboardSummary, DashboardTab, DashboardTile, Explore, ExploreField,
     ExploreTable, FieldTarget, FilterNode, FilterOperator, FilterRule, MetricQuery, Project,
@@ -251,7 +253,7 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
             let chart_uuid = uuid(0xc4, chart_n);
             let name = format!("{} by month #{chart_n}", metrics[0].replace('_', " "));
             let updated = format!("2026-0{}-1{}T10:00:00.000Z", 1 + i % 9, i % 10);
-            let filters = crate::lightdash::types::ChartFilters {
+            let filters = lightdash_dot_sync::lightdash::types::ChartFilters {
                 dimensions: Some(FilterNode::And(vec![
                     FilterNode::Rule(FilterRule {
                         target: FieldTarget {
@@ -302,19 +304,21 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                 chart_config: ChartConfig {
                     chart_type: chart_type.clone(),
                     config: (!series.is_empty()).then(|| {
-                        crate::lightdash::types::ChartConfigDetails {
-                            layout: Some(crate::lightdash::types::CartesianLayout {
+                        lightdash_dot_sync::lightdash::types::ChartConfigDetails {
+                            layout: Some(lightdash_dot_sync::lightdash::types::CartesianLayout {
                                 x_field: Some(dimensions[0].clone()),
                                 y_field: metrics.clone(),
                                 flip_axes: kind == ChartKind::HorizontalBar,
                             }),
-                            e_charts_config: Some(crate::lightdash::types::EChartsConfig {
-                                series: vec![crate::lightdash::types::Series {
-                                    series_type: Some(series.to_owned()),
+                            e_charts_config: Some(
+                                lightdash_dot_sync::lightdash::types::EChartsConfig {
+                                    series: vec![lightdash_dot_sync::lightdash::types::Series {
+                                        series_type: Some(series.to_owned()),
+                                        ..Default::default()
+                                    }],
                                     ..Default::default()
-                                }],
-                                ..Default::default()
-                            }),
+                                },
+                            ),
                             ..Default::default()
                         }
                     }),
@@ -454,52 +458,4 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
         });
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_and_determinism() {
-        let spec = SyntheticSpec {
-            projects: 2,
-            spaces: 21,
-            dashboards: 11,
-            charts: 51,
-            explores: 3,
-            seed: 1,
-        };
-        let a = synthetic(spec);
-        assert_eq!(a, synthetic(spec));
-        assert_eq!(a.projects.iter().map(|p| p.charts.len()).sum::<usize>(), 51);
-        assert_eq!(
-            a.projects.iter().map(|p| p.dashboards.len()).sum::<usize>(),
-            11
-        );
-        assert_eq!(a.projects.iter().map(|p| p.spaces.len()).sum::<usize>(), 21);
-        for p in &a.projects {
-            let fields: std::collections::HashSet<String> = p
-                .explores
-                .iter()
-                .flat_map(|e| e.tables.values())
-                .flat_map(|t| t.dimensions.values().chain(t.metrics.values()))
-                .map(|f| format!("{}_{}", f.table, f.name))
-                .collect();
-            for c in &p.charts {
-                for id in c
-                    .details
-                    .metric_query
-                    .metrics
-                    .iter()
-                    .chain(&c.details.metric_query.dimensions)
-                {
-                    assert!(fields.contains(id), "{id} not in explores");
-                }
-            }
-            for d in &p.dashboards {
-                assert!((6..=12).contains(&d.details.tiles.len()));
-            }
-        }
-    }
 }

@@ -14,14 +14,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::content::LightdashContent;
-use super::mock_dot::{MockDot, MockDotHandle, MockDotOptions};
-use super::mock_lightdash::{MockLightdash, MockLightdashHandle, MockLightdashOptions, Route};
 use super::synthetic::{SyntheticSpec, synthetic};
-use crate::dot::DotClient;
-use crate::dot::types::{AssetKind, ExternalAsset};
-use crate::lightdash::LightdashClient;
-use crate::stats::ApiCounters;
+use lightdash_dot_sync::demo::content::LightdashContent;
+use lightdash_dot_sync::demo::mock_dot::{MockDot, MockDotHandle, MockDotOptions};
+use lightdash_dot_sync::demo::mock_lightdash::{
+    MockLightdash, MockLightdashHandle, MockLightdashOptions, Route,
+};
+use lightdash_dot_sync::dot::DotClient;
+use lightdash_dot_sync::dot::types::{AssetKind, ExternalAsset};
+use lightdash_dot_sync::lightdash::LightdashClient;
+use lightdash_dot_sync::stats::ApiCounters;
 
 /// One scenario's figures.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -206,7 +208,7 @@ async fn naive(env: &Env, content: &LightdashContent, concurrency: usize) -> Mea
     );
     let dot = DotClient::new(
         &url::Url::parse(&env.dot.url()).expect("mock url"),
-        crate::config::DotAuth::Header {
+        lightdash_dot_sync::config::DotAuth::Header {
             api_key: MockDotOptions::default().api_key.into(),
         },
         2000.0,
@@ -375,9 +377,9 @@ pub async fn run(binary: &Path, spec: SyntheticSpec, dot_limit: f64) -> BenchRes
         .await,
     );
     result.scenarios.push(naive(&env, &content, 8).await);
-    if let Ok((store, _)) = crate::state::Store::open(
+    if let Ok((store, _)) = lightdash_dot_sync::state::Store::open(
         &env.state,
-        &crate::state::Owner {
+        &lightdash_dot_sync::state::Owner {
             pid: 0,
             listen: None,
         },

@@ -1,0 +1,426 @@
+//! The detect and propagate stages: what changed, from the listings and the state alone, and
+//! what else that makes worth rendering again. PURE.
+//!
+//! An item is *changed* when its listing signature differs from the state's (or it is new,
+//! inactive or marked stale). Lightdash bumps `updatedAt` only for versioned edits, and
+//! editing a chart does not bump the dashboards showing it, so changes propagate along
+//! dependencies: a changed chart re-renders the dashboards showing it (by their stored tiles
+//! and by the chart's own `dashboardUuid`), and a changed dashboard re-renders the charts on
+//! its old and new tiles (their "shown on" lists).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use super::plan::DeactivateReason;
+use super::scope::{Scope, ScopeRules, SpaceScopes};
+use crate::dot::types::AssetKind;
+use crate::lightdash::types::{ChartSummary, DashboardSummary};
+use crate::render::ProjectView;
+use crate::state::IndexEntry;
+use crate::state::fingerprint::{chart_signature, dashboard_signature, space_signature};
+
+use super::listing::Listings;
+
+/// What the listings say against the state, for one project.
+#[derive(Debug, Default)]
+pub struct Detected<'l> {
+    /// Every in-scope Dot id.
+    pub in_scope: BTreeSet<String>,
+    /// Listed ids out of scope now, and why.
+    pub out_of_scope: BTreeMap<String, DeactivateReason>,
+    /// Listing signature of every in-scope id.
+    pub signatures: HashMap<String, String>,
+    /// In-scope ids whose signature differs from the state (or that are new or stale).
+    pub changed: HashSet<String>,
+    /// In-scope dashboards, in listing order.
+    pub dashboards_in: Vec<&'l DashboardSummary>,
+    /// In-scope charts, in listing order.
+    pub charts_in: Vec<&'l ChartSummary>,
+}
+
+impl Detected<'_> {
+    /// Whether the chart with this uuid changed.
+    pub fn chart_changed(&self, uuid: &str) -> bool {
+        self.changed.contains(&AssetKind::Chart.asset_id(uuid))
+    }
+
+    fn classify(
+        &mut self,
+        entries: &BTreeMap<String, IndexEntry>,
+        kind: AssetKind,
+        uuid: &str,
+        scope: Scope,
+        signature: String,
+    ) -> bool {
+        let id = kind.asset_id(uuid);
+        match scope {
+            Scope::In => {
+                if is_changed(entries.get(&id), &signature) {
+                    self.changed.insert(id.clone());
+                }
+                self.signatures.insert(id.clone(), signature);
+                self.in_scope.insert(id);
+                true
+            }
+            Scope::Out(reason) => {
+                self.out_of_scope.insert(id, reason);
+                false
+            }
+        }
+    }
+}
+
+/// Whether an in-scope item with this listing signature needs rendering again.
+pub fn is_changed(entry: Option<&IndexEntry>, signature: &str) -> bool {
+    entry.is_none_or(|e| !e.active || e.stale || e.signature != signature)
+}
+
+/// Whether an item's details must be fetched rather than taken from the state: always in
+/// deep and resync cycles, and when the state has none that match `updatedAt`.
+pub fn needs_fetch(full: bool, entry: Option<&IndexEntry>, updated_at: &Option<String>) -> bool {
+    full || entry.is_none_or(|e| !e.active || &e.updated_at != updated_at)
+}
+
+/// Scope, signature and change of every listed item.
+pub fn detect<'l>(
+    listings: &'l Listings,
+    view: &ProjectView<'_>,
+    scopes: &SpaceScopes,
+    rules: &ScopeRules<'_>,
+    entries: &BTreeMap<String, IndexEntry>,
+) -> Detected<'l> {
+    let tree = view.spaces;
+    let mut out = Detected::default();
+    for s in &listings.spaces {
+        let sig = space_signature(s, &tree.path_string(&s.uuid), tree.is_private(&s.uuid));
+        let scope = rules.of_kind(AssetKind::Space, scopes.of(&s.uuid));
+        out.classify(entries, AssetKind::Space, &s.uuid, scope, sig);
+    }
+    for d in &listings.dashboards {
+        let private = tree.is_private(&d.space_uuid);
+        let sig = dashboard_signature(d, &view.folder(&d.space_uuid), private);
+        let scope = rules.of_kind(AssetKind::Dashboard, scopes.of(&d.space_uuid));
+        if out.classify(entries, AssetKind::Dashboard, &d.uuid, scope, sig) {
+            out.dashboards_in.push(d);
+        }
+    }
+    for c in &listings.charts {
+        let private = tree.is_private(&c.space_uuid);
+        let sig = chart_signature(c, &view.folder(&c.space_uuid), private);
+        let scope = rules.of_kind(AssetKind::Chart, scopes.of(&c.space_uuid));
+        if out.classify(entries, AssetKind::Chart, &c.uuid, scope, sig) {
+            out.charts_in.push(c);
+        }
+    }
+    out
+}
+
+/// Dashboards to render: every in-scope one in full cycles; otherwise the changed ones and
+/// those showing a changed chart (by their stored tiles, or by a chart saved inside them).
+/// None when dashboards are not synced: their tiles are not worth a detail fetch (a view in
+/// Lightdash, on old servers).
+pub fn dashboards_to_render<'l>(
+    detected: &Detected<'l>,
+    listings: &Listings,
+    entries: &BTreeMap<String, IndexEntry>,
+    full: bool,
+    rules: &ScopeRules<'_>,
+) -> Vec<&'l DashboardSummary> {
+    if !rules.syncs(AssetKind::Dashboard) {
+        return Vec::new();
+    }
+    let holding_changed_chart: HashSet<&str> = listings
+        .charts
+        .iter()
+        .filter(|c| detected.chart_changed(&c.uuid))
+        .filter_map(|c| c.dashboard_uuid.as_deref())
+        .collect();
+    detected
+        .dashboards_in
+        .iter()
+        .copied()
+        .filter(|d| {
+            let id = AssetKind::Dashboard.asset_id(&d.uuid);
+            full || detected.changed.contains(&id)
+                || entries
+                    .get(&id)
+                    .is_some_and(|e| e.charts.iter().any(|c| detected.chart_changed(c)))
+                || holding_changed_chart.contains(d.uuid.as_str())
+        })
+        .collect()
+}
+
+/// Charts to render: every in-scope one in full cycles, else the changed ones; plus the charts
+/// on the old and new tiles of every changed dashboard (their "shown on" moved). `tiles` are
+/// the chart uuids of each rendered dashboard's current tiles.
+pub fn charts_to_render(
+    detected: &Detected<'_>,
+    dash_render: &[&DashboardSummary],
+    tiles: &HashMap<String, Vec<String>>,
+    entries: &BTreeMap<String, IndexEntry>,
+    full: bool,
+    rules: &ScopeRules<'_>,
+) -> BTreeSet<String> {
+    if !rules.syncs(AssetKind::Chart) {
+        return BTreeSet::new();
+    }
+    let mut out: BTreeSet<String> = detected
+        .charts_in
+        .iter()
+        .filter(|c| full || detected.chart_changed(&c.uuid))
+        .map(|c| c.uuid.clone())
+        .collect();
+    for d in dash_render {
+        let id = AssetKind::Dashboard.asset_id(&d.uuid);
+        if !detected.changed.contains(&id) {
+            continue;
+        }
+        let old = entries.get(&id).map(|e| e.charts.as_slice()).unwrap_or(&[]);
+        let new = tiles.get(&d.uuid).map(Vec::as_slice).unwrap_or(&[]);
+        out.extend(old.iter().chain(new).cloned());
+    }
+    let in_scope: HashSet<&str> = detected.charts_in.iter().map(|c| c.uuid.as_str()).collect();
+    out.retain(|u| in_scope.contains(u.as_str()));
+    out
+}
+
+/// Charts whose details are needed: those rendered, and those on the tiles of rendered
+/// dashboards when their space is in scope (even when charts themselves are not synced).
+pub fn charts_needed(
+    chart_render: &BTreeSet<String>,
+    tiles: &HashMap<String, Vec<String>>,
+    charts_listed: &HashMap<&str, &ChartSummary>,
+) -> BTreeSet<String> {
+    let mut out = chart_render.clone();
+    for t in tiles.values() {
+        out.extend(
+            t.iter()
+                .filter(|u| charts_listed.contains_key(u.as_str()))
+                .cloned(),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SpaceFilter;
+    use crate::lightdash::types::Project;
+    use crate::render::{RenderOptions, SpaceTree};
+    use crate::sync::testing::{chart, dashboard, entry, space};
+
+    struct Fixture {
+        listings: Listings,
+        tree: SpaceTree,
+        project: Project,
+        options: RenderOptions,
+        filter: SpaceFilter,
+        kinds: HashSet<AssetKind>,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            let mut private = space("private", None);
+            private.is_private = true;
+            let mut saved_inside = chart("inside", "s");
+            saved_inside.dashboard_uuid = Some("d2".into());
+            let listings = Listings {
+                spaces: vec![space("s", None), private],
+                dashboards: vec![
+                    dashboard("d1", "s"),
+                    dashboard("d2", "s"),
+                    dashboard("dp", "private"),
+                ],
+                charts: vec![
+                    chart("c1", "s"),
+                    chart("c2", "s"),
+                    saved_inside,
+                    chart("cp", "private"),
+                ],
+            };
+            Fixture {
+                tree: SpaceTree::new(&listings.spaces),
+                listings,
+                project: Project {
+                    project_uuid: "p".into(),
+                    name: "P".into(),
+                    project_type: crate::lightdash::types::ProjectType::Default,
+                },
+                options: RenderOptions {
+                    site_url: "https://ld".into(),
+                    max_description_chars: 20_000,
+                },
+                filter: SpaceFilter::default(),
+                kinds: AssetKind::ALL.into_iter().collect(),
+            }
+        }
+
+        fn rules(&self) -> ScopeRules<'_> {
+            ScopeRules {
+                include_private: false,
+                spaces: &self.filter,
+                kinds: &self.kinds,
+            }
+        }
+
+        fn detect(&self, entries: &BTreeMap<String, IndexEntry>) -> Detected<'_> {
+            let view = ProjectView {
+                project: &self.project,
+                spaces: &self.tree,
+                options: &self.options,
+            };
+            let scopes = SpaceScopes::new(&self.tree, &self.listings.spaces, &self.rules());
+            detect(&self.listings, &view, &scopes, &self.rules(), entries)
+        }
+
+        /// A state that matches the listings exactly.
+        fn synced(&self) -> BTreeMap<String, IndexEntry> {
+            let d = self.detect(&BTreeMap::new());
+            d.signatures
+                .iter()
+                .map(|(id, sig)| {
+                    let (kind, uuid) = AssetKind::split_id(id).unwrap();
+                    let mut e = entry(kind, uuid);
+                    e.signature = sig.clone();
+                    (id.clone(), e)
+                })
+                .collect()
+        }
+    }
+
+    fn ids<'a>(it: impl IntoIterator<Item = &'a String>) -> Vec<&'a str> {
+        let mut v: Vec<&str> = it.into_iter().map(String::as_str).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn new_items_are_changed_and_private_ones_out_of_scope() {
+        let f = Fixture::new();
+        let d = f.detect(&BTreeMap::new());
+        assert_eq!(d.changed.len(), d.in_scope.len());
+        assert_eq!(
+            ids(d.out_of_scope.keys()),
+            [
+                "lightdash-chart-cp",
+                "lightdash-dashboard-dp",
+                "lightdash-space-private"
+            ]
+        );
+        assert!(
+            d.out_of_scope
+                .values()
+                .all(|r| *r == DeactivateReason::Private)
+        );
+        assert_eq!(d.charts_in.len(), 3);
+        assert_eq!(d.dashboards_in.len(), 2);
+    }
+
+    #[test]
+    fn an_unchanged_listing_changes_nothing_and_a_rename_changes_one() {
+        let mut f = Fixture::new();
+        let entries = f.synced();
+        assert!(f.detect(&entries).changed.is_empty());
+        f.listings.charts[0].name = "Renamed".into();
+        assert_eq!(ids(&f.detect(&entries).changed), ["lightdash-chart-c1"]);
+    }
+
+    #[test]
+    fn stale_and_inactive_entries_count_as_changed() {
+        let f = Fixture::new();
+        let mut entries = f.synced();
+        entries.get_mut("lightdash-chart-c1").unwrap().stale = true;
+        entries.get_mut("lightdash-dashboard-d1").unwrap().active = false;
+        assert_eq!(
+            ids(&f.detect(&entries).changed),
+            ["lightdash-chart-c1", "lightdash-dashboard-d1"]
+        );
+    }
+
+    #[test]
+    fn renaming_a_space_changes_everything_in_it() {
+        let mut f = Fixture::new();
+        let entries = f.synced();
+        f.listings.spaces[0].name = "Sales".into();
+        f.tree = SpaceTree::new(&f.listings.spaces);
+        assert_eq!(f.detect(&entries).changed.len(), 6);
+    }
+
+    #[test]
+    fn a_kind_not_synced_is_out_of_scope_as_excluded() {
+        let mut f = Fixture::new();
+        f.kinds.remove(&AssetKind::Chart);
+        let d = f.detect(&BTreeMap::new());
+        assert_eq!(
+            d.out_of_scope.get("lightdash-chart-c1"),
+            Some(&DeactivateReason::Excluded)
+        );
+        assert!(d.charts_in.is_empty());
+    }
+
+    #[test]
+    fn a_changed_chart_propagates_to_the_dashboards_showing_it() {
+        let mut f = Fixture::new();
+        let mut entries = f.synced();
+        entries.get_mut("lightdash-dashboard-d1").unwrap().charts = vec!["c1".into()];
+        f.listings.charts[0].name = "Renamed".into();
+        let d = f.detect(&entries);
+        let render = dashboards_to_render(&d, &f.listings, &entries, false, &f.rules());
+        assert_eq!(
+            render.iter().map(|d| d.uuid.as_str()).collect::<Vec<_>>(),
+            ["d1"]
+        );
+        // A chart saved inside a dashboard propagates through its `dashboardUuid`.
+        let mut f = Fixture::new();
+        f.listings.charts[2].name = "Renamed".into();
+        let d = f.detect(&entries);
+        let render = dashboards_to_render(&d, &f.listings, &entries, false, &f.rules());
+        assert_eq!(
+            render.iter().map(|d| d.uuid.as_str()).collect::<Vec<_>>(),
+            ["d2"]
+        );
+        // Full cycles render every in-scope dashboard; none when dashboards are not synced.
+        let d = f.detect(&entries);
+        assert_eq!(
+            dashboards_to_render(&d, &f.listings, &entries, true, &f.rules()).len(),
+            2
+        );
+        f.kinds.remove(&AssetKind::Dashboard);
+        let d = f.detect(&entries);
+        assert!(dashboards_to_render(&d, &f.listings, &entries, true, &f.rules()).is_empty());
+    }
+
+    #[test]
+    fn a_changed_dashboard_propagates_to_its_old_and_new_tiles() {
+        let mut f = Fixture::new();
+        let mut entries = f.synced();
+        entries.get_mut("lightdash-dashboard-d1").unwrap().charts = vec!["c1".into()];
+        f.listings.dashboards[0].name = "Renamed".into();
+        let d = f.detect(&entries);
+        let render = dashboards_to_render(&d, &f.listings, &entries, false, &f.rules());
+        // The new tiles show c2 and a private chart, which is never rendered.
+        let tiles: HashMap<String, Vec<String>> =
+            [("d1".to_string(), vec!["c2".to_string(), "cp".to_string()])].into();
+        let charts = charts_to_render(&d, &render, &tiles, &entries, false, &f.rules());
+        assert_eq!(ids(&charts), ["c1", "c2"]);
+        let listed: HashMap<&str, &ChartSummary> = f
+            .listings
+            .charts
+            .iter()
+            .filter(|c| c.space_uuid == "s")
+            .map(|c| (c.uuid.as_str(), c))
+            .collect();
+        let needed = charts_needed(&BTreeSet::new(), &tiles, &listed);
+        assert_eq!(ids(&needed), ["c2"]);
+    }
+
+    #[test]
+    fn details_are_fetched_when_updated_at_moved_or_in_full_cycles() {
+        let e = entry(AssetKind::Chart, "c");
+        let same = e.updated_at.clone();
+        assert!(!needs_fetch(false, Some(&e), &same));
+        assert!(needs_fetch(true, Some(&e), &same));
+        assert!(needs_fetch(false, Some(&e), &Some("later".into())));
+        assert!(needs_fetch(false, None, &same));
+    }
+}
