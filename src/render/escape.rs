@@ -61,7 +61,12 @@ fn is_stripped(c: char) -> bool {
 /// lone CR, NEL, U+2028/2029) and drops stripped characters (also ones a reference decoded
 /// to, such as `&#x202E;`).
 fn clean(s: &str) -> String {
-    let s = decode_references(s);
+    normalise(&decode_references(s))
+}
+
+/// Line breaks normalised and stripped characters dropped, nothing decoded: for code, where
+/// `&amp;` is what the author wrote.
+fn normalise(s: &str) -> String {
     let s = s.replace("\r\n", "\n");
     s.chars()
         .map(|c| match c {
@@ -317,7 +322,8 @@ pub fn inline_capped(s: &str, max: usize) -> String {
             Some(format!("{};", cells.join(" · ")))
         })
         .collect();
-    inline(&cap_source(&source.join("\n"), max))
+    // Already decoded: escape without decoding a second time.
+    escape_line(&cap_source(&source.join("\n"), max))
 }
 
 /// Cuts source text to `max` characters plus a visible `…`. The cut falls, in order of
@@ -473,11 +479,15 @@ fn strip_inline_markup(line: &str) -> String {
 
 /// An inline code span for text we show verbatim (SQL, ids): cleaned, whitespace collapsed,
 /// capped at `max` characters, with a fence longer than any backtick run inside.
-/// Code spans are inert in every renderer (no HTML, no links), so nothing else is escaped.
+/// Code spans are inert in every renderer (no HTML, no links), so nothing else is escaped,
+/// and character references are not decoded: code is shown as its author wrote it.
 /// Only use it in list items or prose, never in table cells (a `|` would end the cell).
 pub fn code(s: &str, max: usize) -> String {
     let text = cap_source(
-        &clean(s).split_whitespace().collect::<Vec<_>>().join(" "),
+        &normalise(s)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
         max,
     );
     if text.is_empty() {
@@ -538,6 +548,10 @@ mod tests {
         // Decoded once only: a double-encoded reference shows as the reference text, which
         // is escaped so it stays text.
         assert_eq!(inline("&amp;gt;"), "&amp;gt;");
+        assert_eq!(inline_capped("&amp;gt; x", 100), "&amp;gt; x");
+        assert_eq!(markdown_tile("&amp;lt;b&amp;gt;", 100), "&amp;lt;b&amp;gt;");
+        // Code is shown as written: no decoding.
+        assert_eq!(code("a = '&amp;'", 100), "`a = '&amp;'`");
         // Unknown or incomplete references stay as typed; live ones are neutralised.
         assert_eq!(inline("AT&T &unknown; &copy"), "AT&T &amp;unknown; &copy");
         // A decoded tag is escaped like a typed one, and decoded invisibles are stripped.
