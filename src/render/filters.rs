@@ -262,24 +262,26 @@ pub fn chart_filter_lines(
     indent: usize,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    for tree in [
+    for node in top_level(filters) {
+        node_lines(node, fields, indent, &mut out);
+    }
+    out
+}
+
+/// The top-level conditions of a chart's filter trees (dimensions, metrics, table
+/// calculations): the children of a top-level AND group, else the tree itself.
+fn top_level(filters: &ChartFilters) -> impl Iterator<Item = &FilterNode> {
+    [
         &filters.dimensions,
         &filters.metrics,
         &filters.table_calculations,
     ]
     .into_iter()
     .flatten()
-    {
-        match tree {
-            FilterNode::And(children) => {
-                for c in children {
-                    node_lines(c, fields, indent, &mut out);
-                }
-            }
-            other => node_lines(other, fields, indent, &mut out),
-        }
-    }
-    out
+    .flat_map(|tree| match tree {
+        FilterNode::And(children) => children.iter().collect::<Vec<_>>(),
+        other => vec![other],
+    })
 }
 
 /// A chart's filter conditions for a summary sentence: each top-level condition in words
@@ -302,23 +304,7 @@ pub fn chart_filter_summary(filters: &ChartFilters, fields: &FieldLookup<'_>) ->
             }
         }
     }
-    let mut out = Vec::new();
-    for tree in [
-        &filters.dimensions,
-        &filters.metrics,
-        &filters.table_calculations,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        match tree {
-            FilterNode::And(children) => {
-                out.extend(children.iter().filter_map(|c| text(c, fields)))
-            }
-            other => out.extend(text(other, fields)),
-        }
-    }
-    out
+    top_level(filters).filter_map(|n| text(n, fields)).collect()
 }
 
 /// Whether a filter tree holds at least one rule.
