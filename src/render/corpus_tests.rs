@@ -158,8 +158,16 @@ fn check_and_snapshot(name: &str, json: &str) {
         // Issue 15, point 9: the opening is meaning, in plain words and short enough for a
         // retriever that embeds only the first 256 word pieces; links and bookkeeping follow.
         let lead = md.split("\n\n").nth(1).unwrap_or_default();
-        assert!(lead.starts_with("A"), "{name}: {} opens with {lead:?}", a.id);
-        assert!(lead.split_whitespace().count() <= 120, "{name}: {} lead too long", a.id);
+        assert!(
+            lead.starts_with("A"),
+            "{name}: {} opens with {lead:?}",
+            a.id
+        );
+        assert!(
+            lead.split_whitespace().count() <= 120,
+            "{name}: {} lead too long",
+            a.id
+        );
         assert!(!lead.contains("://"), "{name}: {} lead holds a link", a.id);
         let link = md.find("Link: ").unwrap_or(usize::MAX);
         assert!(md.find(lead).unwrap_or(0) < link, "{name}: {}", a.id);

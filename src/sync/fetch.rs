@@ -117,7 +117,7 @@ pub trait Stored: Sized {
 
 impl Stored for ChartDetails {
     fn stored(store: &Store, id: &str) -> Option<Self> {
-        match store.body(id).ok().flatten()?.details? {
+        match store.body(id).ok().flatten()?.current_details()? {
             StoredDetails::Chart(c) => Some(*c),
             StoredDetails::Dashboard(_) => None,
         }
@@ -126,7 +126,7 @@ impl Stored for ChartDetails {
 
 impl Stored for DashboardDetails {
     fn stored(store: &Store, id: &str) -> Option<Self> {
-        match store.body(id).ok().flatten()?.details? {
+        match store.body(id).ok().flatten()?.current_details()? {
             StoredDetails::Dashboard(d) => Some(*d),
             StoredDetails::Chart(_) => None,
         }

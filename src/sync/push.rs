@@ -181,7 +181,7 @@ fn commit_one(
         Commit::Full(entry, details) => {
             let id = asset.id.clone();
             ctx.store
-                .commit(&id, &entry, &AssetBody { asset, details })
+                .commit(&id, &entry, &AssetBody::new(asset, details))
                 .map_err(|e| (id, e))
         }
         Commit::EntryOnly(entry) => ctx
