@@ -9,11 +9,23 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 fn is_empty_map<K, V>(m: &BTreeMap<K, V>) -> bool {
     m.is_empty()
+}
+
+/// Deserializes a field to its default instead of failing when the value has another shape:
+/// these fields only add words, and a surprise in one must not cost the whole chart config or
+/// explore (which would lose labels and chart types too).
+pub(crate) fn lenient<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned + Default,
+{
+    let value = Value::deserialize(d)?;
+    Ok(serde_json::from_value(value).unwrap_or_default())
 }
 
 /// `ColumnProperties` of a table chart (`savedCharts.ts`): `name` is the header users see
@@ -22,10 +34,10 @@ fn is_empty_map<K, V>(m: &BTreeMap<K, V>) -> bool {
 #[serde(rename_all = "camelCase", default)]
 pub struct ColumnProperties {
     /// Custom display name for the column.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub name: Option<String>,
     /// `false` when the column is hidden.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub visible: Option<bool>,
 }
 
@@ -42,10 +54,10 @@ pub struct FieldReference {
 #[serde(rename_all = "camelCase", default)]
 pub struct SeriesEncode {
     /// The x field.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub x_ref: Option<FieldReference>,
     /// The y field: the metric the series draws.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub y_ref: Option<FieldReference>,
 }
 
@@ -54,7 +66,7 @@ pub struct SeriesEncode {
 #[serde(rename_all = "camelCase", default)]
 pub struct Axis {
     /// Axis title users see.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub name: Option<String>,
 }
 
@@ -69,16 +81,16 @@ pub struct TableCalculationTemplate {
     #[serde(rename = "type")]
     pub template_type: String,
     /// The field it applies to (`null` for some window functions).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub field_id: Option<String>,
     /// Window functions: `sum`, `row_number`, ...
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub window_function: Option<String>,
     /// Order of the rows the template walks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "lenient")]
     pub order_by: Vec<TemplateOrder>,
     /// Partition fields.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "lenient")]
     pub partition_by: Vec<String>,
 }
 
@@ -89,7 +101,7 @@ pub struct TemplateOrder {
     /// Field ordered on.
     pub field_id: String,
     /// `asc`, `desc`, or absent.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub order: Option<String>,
 }
 
@@ -98,10 +110,10 @@ pub struct TemplateOrder {
 #[serde(rename_all = "camelCase", default)]
 pub struct CustomSpec {
     /// Vega-Lite `description`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub description: Option<String>,
     /// Vega-Lite `title`: a string or `{text: ...}`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub title: Option<Value>,
 }
 
@@ -113,34 +125,34 @@ pub struct CustomSpec {
 #[serde(rename_all = "camelCase", default)]
 pub struct ConfigLabels {
     /// Table: per-column display name and visibility, by field id.
-    #[serde(skip_serializing_if = "is_empty_map")]
+    #[serde(skip_serializing_if = "is_empty_map", deserialize_with = "lenient")]
     pub columns: BTreeMap<String, ColumnProperties>,
     /// Big number: custom label.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub label: Option<String>,
     /// Big number: the field shown.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub selected_field: Option<String>,
     /// Big number: label of the comparison value.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub comparison_label: Option<String>,
     /// Pie: the metric sizing the slices.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub metric_id: Option<String>,
     /// Pie: the fields slicing it.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "lenient")]
     pub group_field_ids: Vec<String>,
     /// Pie: slice value → label shown.
-    #[serde(skip_serializing_if = "is_empty_map")]
+    #[serde(skip_serializing_if = "is_empty_map", deserialize_with = "lenient")]
     pub group_label_overrides: BTreeMap<String, String>,
     /// Funnel: the field shown.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub field_id: Option<String>,
     /// Funnel: stage → label shown.
-    #[serde(skip_serializing_if = "is_empty_map")]
+    #[serde(skip_serializing_if = "is_empty_map", deserialize_with = "lenient")]
     pub label_overrides: BTreeMap<String, String>,
     /// Custom (Vega-Lite) chart spec.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub spec: Option<CustomSpec>,
 }
 
@@ -175,7 +187,32 @@ mod tests {
         assert_eq!(l.label_overrides["step_1"], "Visited");
         assert_eq!(l.spec.unwrap().description.as_deref(), Some("Waterfall"));
         let empty = serde_json::to_value(ConfigLabels::default()).unwrap();
+        // A field of an unexpected shape is dropped alone.
+        let odd: ConfigLabels = serde_json::from_value(serde_json::json!({
+            "label": {"text": "x"}, "columns": [1], "metricId": "m"}))
+        .unwrap();
+        assert_eq!(odd.label, None);
+        assert!(odd.columns.is_empty());
+        assert_eq!(odd.metric_id.as_deref(), Some("m"));
         assert_eq!(empty, serde_json::json!({}));
+    }
+
+    #[test]
+    fn odd_new_fields_never_cost_the_explore_or_the_config() {
+        let f: crate::lightdash::types::ExploreField = serde_json::from_value(serde_json::json!({
+            "name": "won", "label": "Won", "table": "deals", "type": "sum",
+            "filters": [{"stage": "Won"}, 3], "sql": 5}))
+        .unwrap();
+        assert_eq!(f.label.as_deref(), Some("Won"));
+        assert!(f.filters.is_empty());
+        assert_eq!(f.sql, None);
+        let c: crate::lightdash::types::ChartConfig = serde_json::from_value(serde_json::json!({
+            "type": "cartesian", "config": {"eChartsConfig": {
+                "series": [{"type": "bar", "encode": "?"}], "xAxis": {"name": "x"}}}}))
+        .unwrap();
+        let e = c.config.unwrap().e_charts_config.unwrap();
+        assert_eq!(e.series[0].series_type.as_deref(), Some("bar"));
+        assert!(e.x_axis.is_empty());
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use super::presentation::lenient as lenient_field;
 pub use super::presentation::{
     Axis, ColumnProperties, ConfigLabels, CustomSpec, ExploreJoin, FieldReference, SeriesEncode,
     TableCalculationTemplate, TemplateOrder,
@@ -489,10 +490,16 @@ pub struct TableCalculation {
     /// The SQL expression (rendered as code, never executed); empty for the other forms.
     pub sql: String,
     /// Newer Lightdash: a spreadsheet-like formula (`=a / b`), rendered as code.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_field"
+    )]
     pub formula: Option<String>,
     /// A template (`field.ts` `TableCalculationTemplate`), rendered in words.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_field"
+    )]
     pub template: Option<TableCalculationTemplate>,
 }
 
@@ -514,12 +521,15 @@ pub struct AdditionalMetric {
     /// The dimension it aggregates.
     pub base_dimension_name: Option<String>,
     /// The SQL it aggregates (`AdditionalMetric.sql`, `field.ts`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_field"
+    )]
     pub sql: Option<String>,
     /// Filters on the metric (`MetricFilterRule[]`).
     #[serde(
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_default"
+        deserialize_with = "lenient_field"
     )]
     pub filters: Vec<FilterRule>,
 }
@@ -602,13 +612,22 @@ pub struct Series {
     #[serde(rename = "type")]
     pub series_type: Option<String>,
     /// Display name users see for the series (`Series.name`, `savedCharts.ts`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_field"
+    )]
     pub name: Option<String>,
     /// The fields it plots.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_field"
+    )]
     pub encode: Option<SeriesEncode>,
     /// Second y axis when 1.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_field"
+    )]
     pub y_axis_index: Option<u32>,
 }
 
@@ -622,13 +641,13 @@ pub struct EChartsConfig {
     /// X axes (their titles).
     #[serde(
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_default"
+        deserialize_with = "lenient_field"
     )]
     pub x_axis: Vec<Axis>,
     /// Y axes (their titles); index 1 is the right-hand axis.
     #[serde(
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_default"
+        deserialize_with = "lenient_field"
     )]
     pub y_axis: Vec<Axis>,
 }
@@ -885,15 +904,21 @@ pub struct ExploreField {
     #[serde(deserialize_with = "string_or_list")]
     pub ai_hint: Option<String>,
     /// Templated SQL as written in dbt (`${TABLE}.amount`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_field"
+    )]
     pub sql: Option<String>,
     /// SQL with template variables resolved (`CompiledProperties.compiledSql`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_field"
+    )]
     pub compiled_sql: Option<String>,
     /// Metrics: filters applied inside the aggregate (`Metric.filters`).
     #[serde(
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_default"
+        deserialize_with = "lenient_field"
     )]
     pub filters: Vec<FilterRule>,
 }
@@ -985,7 +1010,7 @@ pub struct Explore {
     /// Joined tables, in join order.
     #[serde(
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_default"
+        deserialize_with = "lenient_field"
     )]
     pub joined_tables: Vec<ExploreJoin>,
 }
