@@ -89,7 +89,7 @@ pub fn publish_status(store: &Store) {
     let dir = store.root();
     let tmp = dir.join(format!(".{STATUS_FILE}.tmp"));
     if let Ok(json) = serde_json::to_vec_pretty(&s)
-        && std::fs::write(&tmp, json).is_ok()
+        && crate::state::private::write_file(&tmp, &json).is_ok()
     {
         let _ = std::fs::rename(&tmp, dir.join(STATUS_FILE));
     }
@@ -143,11 +143,18 @@ fn format_status(s: &StatusSnapshot, note: Option<&str>) -> String {
             .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
             .unwrap_or_default();
         out.push_str(&format!("{at}  {}\n", r.one_line()));
+        // Errors quote Lightdash and Dot; a state written by an older version may hold
+        // terminal sequences, so they are stripped again here.
+        let clean = crate::redact::strip_terminal_controls;
         if let Some(e) = &r.error {
-            out.push_str(&format!("    error: {e}\n"));
+            out.push_str(&format!("    error: {}\n", clean(e)));
         }
         for f in r.failures.iter().take(5) {
-            out.push_str(&format!("    failed {}: {}\n", f.id, f.error));
+            out.push_str(&format!(
+                "    failed {}: {}\n",
+                clean(&f.id),
+                clean(&f.error)
+            ));
         }
     }
     out
@@ -481,7 +488,8 @@ pub fn format_preview(asset: &ExternalAsset) -> String {
 
 /// Whether a path is inside a directory we can create and write.
 pub fn check_state_dir(path: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    crate::state::private::create_dir(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     let probe = path.join(".write-probe");
     std::fs::write(&probe, b"ok")
         .map_err(|e| format!("cannot write in {}: {e}", path.display()))?;
@@ -489,8 +497,9 @@ pub fn check_state_dir(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// `check`: state directory, Lightdash health, projects and one listing per project, and
-/// what would sync. Never pushes.
+/// `check`: state directory, Lightdash health, projects and one listing per project, what
+/// would sync, and whether Dot accepts our credential (an empty import, which Dot rejects as
+/// invalid: nothing is written). Never pushes an asset.
 pub async fn check_online(settings: &Settings) -> Result<String, String> {
     let mut out = String::new();
     check_state_dir(&settings.state.path)?;
@@ -524,7 +533,8 @@ pub async fn check_online(settings: &Settings) -> Result<String, String> {
         if !synced {
             out.push_str(&format!(
                 "  - {} ({}): not synced\n",
-                p.name, p.project_uuid
+                crate::redact::strip_terminal_controls(&p.name),
+                p.project_uuid
             ));
             continue;
         }
@@ -542,7 +552,7 @@ pub async fn check_online(settings: &Settings) -> Result<String, String> {
             .count();
         out.push_str(&format!(
             "  - {} ({}): {} spaces listed, {} would sync\n",
-            p.name,
+            crate::redact::strip_terminal_controls(&p.name),
             p.project_uuid,
             spaces.len(),
             included
@@ -555,5 +565,19 @@ pub async fn check_online(settings: &Settings) -> Result<String, String> {
             ));
         }
     }
+    let d = &settings.dot;
+    let dot = crate::dot::DotClient::new(
+        &d.url,
+        d.auth.clone(),
+        d.requests_per_second,
+        1,
+        d.timeout,
+        Arc::new(ApiCounters::new("dot")),
+    );
+    let seen = dot
+        .probe()
+        .await
+        .map_err(|e| format!("Dot at {}: {e}", d.url))?;
+    out.push_str(&format!("dot: {} {seen}\n", d.url));
     Ok(out)
 }

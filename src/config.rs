@@ -22,6 +22,14 @@ use crate::dot::types::AssetKind;
 /// Env vars with this prefix (and a `__` between section and key) override the file.
 pub const ENV_PREFIX: &str = "LDSYNC_";
 
+/// Keys whose env override is a comma-separated list.
+const LIST_KEYS: [&str; 4] = [
+    "lightdash.projects",
+    "lightdash.include_spaces",
+    "lightdash.exclude_spaces",
+    "sync.kinds",
+];
+
 /// A secret as written in the file or env. Compares by value (for the defaults test) and
 /// never prints its value.
 #[derive(Clone, Deserialize)]
@@ -84,6 +92,8 @@ pub struct RawLightdash {
     pub requests_per_second: f64,
     /// Total timeout per request.
     pub timeout_secs: u64,
+    /// Cap on one decompressed answer, in MiB.
+    pub max_response_mib: u64,
 }
 
 impl Default for RawLightdash {
@@ -99,6 +109,7 @@ impl Default for RawLightdash {
             exclude_spaces: Vec::new(),
             requests_per_second: 10.0,
             timeout_secs: 30,
+            max_response_mib: 256,
         }
     }
 }
@@ -223,6 +234,14 @@ pub struct RawServer {
     pub listen: String,
     /// Accept `POST /admin/resync` from non-loopback peers.
     pub allow_remote_admin: bool,
+    /// Bearer token required by `POST /admin/resync` (prefer `admin_token_file`).
+    pub admin_token: Option<RawSecret>,
+    /// A file holding the admin bearer token.
+    pub admin_token_file: Option<PathBuf>,
+    /// Connections served at once; more are closed at once.
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers (idle keep-alive included).
+    pub header_read_timeout_secs: u64,
 }
 
 impl Default for RawServer {
@@ -230,6 +249,10 @@ impl Default for RawServer {
         Self {
             listen: "127.0.0.1:9464".into(),
             allow_remote_admin: false,
+            admin_token: None,
+            admin_token_file: None,
+            max_connections: 64,
+            header_read_timeout_secs: 10,
         }
     }
 }
@@ -291,6 +314,8 @@ pub struct LightdashSettings {
     pub requests_per_second: f64,
     /// Total timeout per request.
     pub timeout: Duration,
+    /// Cap on one decompressed answer, in bytes.
+    pub max_response_bytes: u64,
 }
 
 /// How Dot authenticates us.
@@ -378,6 +403,12 @@ pub struct ServerSettings {
     pub listen: Option<SocketAddr>,
     /// Admin endpoint open to non-loopback peers.
     pub allow_remote_admin: bool,
+    /// Bearer token `POST /admin/resync` requires from every peer, when set.
+    pub admin_token: Option<SecretString>,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers.
+    pub header_read_timeout: Duration,
 }
 
 /// Log output format.
@@ -396,6 +427,33 @@ pub struct LogSettings {
     pub format: LogFormat,
     /// Filter directives.
     pub level: String,
+}
+
+impl Settings {
+    /// The API URLs that send a credential over plain `http://` to a host that is not
+    /// loopback, with their keys: anyone on the path can read the token. Loopback (a sidecar,
+    /// a port-forward, the demo) is fine.
+    pub fn insecure_urls(&self) -> Vec<(&'static str, &Url)> {
+        [
+            ("lightdash.url", &self.lightdash.url),
+            ("dot.url", &self.dot.url),
+        ]
+        .into_iter()
+        .filter(|(_, url)| url.scheme() == "http" && !is_loopback_host(url))
+        .collect()
+    }
+}
+
+/// Whether a URL's host is `localhost` or a loopback address (IPv4-mapped included).
+pub fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.to_canonical().is_loopback(),
+        None => false,
+    }
 }
 
 /// Space path include/exclude globs (`Sales/**`), matched against `Parent/Child` names.
@@ -470,13 +528,13 @@ pub enum ConfigError {
         path: PathBuf,
     },
     /// The file or an env var does not parse, or names an unknown key.
-    #[error("config {origin} is not valid: {source}")]
+    #[error("config {origin} is not valid: {message}")]
     Parse {
         /// File path or "environment".
         origin: String,
-        /// The parser's message (names the key).
-        #[source]
-        source: Box<config::ConfigError>,
+        /// The parser's message (names the key), with secret values and the value part of
+        /// any line naming a secret-like key redacted: the TOML parser quotes the bad line.
+        message: String,
     },
     /// Keys with invalid values.
     #[error("invalid configuration:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
@@ -514,7 +572,7 @@ pub fn load_raw(
     }
     // Only `LDSYNC_<SECTION>__<KEY>` are config keys; other LDSYNC_ vars (LDSYNC_CONFIG) are
     // for the CLI, and must not trip `deny_unknown_fields`.
-    let overrides: HashMap<String, String> = env
+    let mut overrides: HashMap<String, String> = env
         .iter()
         .filter(|(k, _)| {
             k.strip_prefix(ENV_PREFIX)
@@ -522,16 +580,30 @@ pub fn load_raw(
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    // Lists are split here: the `config` crate splits only when it also guesses types.
+    for key in LIST_KEYS {
+        let var = format!("{ENV_PREFIX}{}", key.replacen('.', "__", 1).to_uppercase());
+        if let Some(value) = overrides.remove(&var) {
+            let items: Vec<String> = value
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
+            builder = builder
+                .set_override(key, items)
+                .map_err(|source| ConfigError::Parse {
+                    origin: "environment".into(),
+                    message: source.to_string(),
+                })?;
+        }
+    }
     builder = builder.add_source(
         config::Environment::with_prefix("LDSYNC")
             .prefix_separator("_")
             .separator("__")
-            .try_parsing(true)
-            .list_separator(",")
-            .with_list_parse_key("lightdash.projects")
-            .with_list_parse_key("lightdash.include_spaces")
-            .with_list_parse_key("lightdash.exclude_spaces")
-            .with_list_parse_key("sync.kinds")
+            // No type guessing: `000123`, `1e3` and `True` are tokens and must reach string
+            // keys verbatim. Numeric and boolean keys still parse, on deserialisation.
+            .try_parsing(false)
             .source(Some(overrides.into_iter().collect())),
     );
     let origin = path
@@ -542,8 +614,34 @@ pub fn load_raw(
         .and_then(|c| c.try_deserialize::<RawSettings>())
         .map_err(|source| ConfigError::Parse {
             origin,
-            source: Box::new(source),
+            message: redacted_parse_message(&source.to_string(), path, env),
         })
+}
+
+/// A parse error's text without secrets: the values of secret-like keys in the file (found
+/// line by line, since the file may not parse) and in `LDSYNC_*` variables are replaced, and
+/// so is the rest of any quoted line naming a secret-like key.
+fn redacted_parse_message(
+    message: &str,
+    path: Option<&Path>,
+    env: &HashMap<String, String>,
+) -> String {
+    let mut secrets = path
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .map(|text| crate::redact::secret_values_in_toml(&text))
+        .unwrap_or_default();
+    for (key, value) in env {
+        let key = key.to_ascii_lowercase();
+        if key.starts_with("ldsync_")
+            && !key.ends_with("_file")
+            && ["api_key", "api_token", "admin_token"]
+                .iter()
+                .any(|s| key.ends_with(s))
+        {
+            secrets.push(value.trim().to_owned());
+        }
+    }
+    crate::redact::redact_config_text(message, &secrets)
 }
 
 fn problem(key: &str, problem: impl Into<String>, fix: impl Into<String>) -> Problem {
@@ -687,6 +785,16 @@ fn positive_rate(key: &str, v: f64, problems: &mut Vec<Problem>) {
     }
 }
 
+fn at_most(key: &str, v: u64, max: u64, problems: &mut Vec<Problem>) {
+    if v > max {
+        problems.push(problem(
+            key,
+            format!("must be at most {max} (got {v})"),
+            format!("set a value between 1 and {max}"),
+        ));
+    }
+}
+
 fn at_least_one(key: &str, v: u64, what: &str, problems: &mut Vec<Problem>) {
     if v == 0 {
         problems.push(problem(
@@ -756,6 +864,18 @@ impl RawSettings {
             "lightdash.timeout_secs",
             l.timeout_secs,
             "a timeout in seconds, e.g. 30",
+            &mut p,
+        );
+        at_least_one(
+            "lightdash.max_response_mib",
+            l.max_response_mib,
+            "a cap in MiB, e.g. 256",
+            &mut p,
+        );
+        at_most(
+            "lightdash.max_response_mib",
+            l.max_response_mib,
+            65_536,
             &mut p,
         );
 
@@ -923,6 +1043,43 @@ impl RawSettings {
             }
         };
 
+        // Optional: without it, loopback peers may resync (the documented port-forward).
+        let admin_token = match (&self.server.admin_token, &self.server.admin_token_file) {
+            (None, None) => None,
+            (value, file) => resolve_secret(
+                "server.admin_token",
+                "server.admin_token_file",
+                value,
+                file,
+                env,
+                &mut p,
+            ),
+        };
+        at_least_one(
+            "server.max_connections",
+            self.server.max_connections as u64,
+            "the connections served at once, e.g. 64",
+            &mut p,
+        );
+        at_least_one(
+            "server.header_read_timeout_secs",
+            self.server.header_read_timeout_secs,
+            "a timeout in seconds, e.g. 10",
+            &mut p,
+        );
+        at_most(
+            "server.max_connections",
+            self.server.max_connections as u64,
+            65_536,
+            &mut p,
+        );
+        at_most(
+            "server.header_read_timeout_secs",
+            self.server.header_read_timeout_secs,
+            3_600,
+            &mut p,
+        );
+
         let format = match self.log.format.as_str() {
             "text" => Some(LogFormat::Text),
             "json" => Some(LogFormat::Json),
@@ -974,6 +1131,7 @@ impl RawSettings {
                     spaces,
                     requests_per_second: l.requests_per_second,
                     timeout: Duration::from_secs(l.timeout_secs),
+                    max_response_bytes: l.max_response_mib.saturating_mul(1024 * 1024),
                 },
                 dot: DotSettings {
                     url: dot_url,
@@ -1001,6 +1159,9 @@ impl RawSettings {
                 server: ServerSettings {
                     listen,
                     allow_remote_admin: self.server.allow_remote_admin,
+                    admin_token,
+                    max_connections: self.server.max_connections,
+                    header_read_timeout: Duration::from_secs(self.server.header_read_timeout_secs),
                 },
                 log: LogSettings {
                     format,
@@ -1100,6 +1261,161 @@ mod tests {
         assert_eq!(s.dot.concurrency, 9);
         assert_eq!(s.lightdash.projects, vec!["p1", "p2"]);
         assert_eq!(s.sync.kinds, vec![AssetKind::Chart]);
+    }
+
+    /// Issue 10.5: env overrides of string keys stay strings, whatever they look like;
+    /// numbers and booleans still parse from env.
+    #[test]
+    fn env_overrides_keep_secret_strings_verbatim() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = minimal(&dir).replace("api_key_file", "# api_key_file");
+        let path = write(&dir, "c.toml", &body);
+        for value in [
+            "000123",
+            "1e3",
+            "True",
+            "12345678901234567890123",
+            "0x1F",
+            "-0",
+            "1_000",
+        ] {
+            let s = load(
+                Some(&path),
+                &env(&[
+                    ("LDSYNC_LIGHTDASH__API_KEY", value),
+                    ("LDSYNC_DOT__AUTH", "query"),
+                    ("LDSYNC_DOT__USER_ID", value),
+                    ("LDSYNC_DOT__API_TOKEN", value),
+                    ("LDSYNC_DOT__CONCURRENCY", "7"),
+                    ("LDSYNC_LIGHTDASH__INCLUDE_PRIVATE", "true"),
+                    ("LDSYNC_LIGHTDASH__REQUESTS_PER_SECOND", "2.5"),
+                    ("LDSYNC_LIGHTDASH__PROJECTS", "0012,1e3"),
+                ]),
+            )
+            .unwrap_or_else(|e| panic!("{value}: {e}"));
+            assert_eq!(s.lightdash.api_key.expose_secret(), value);
+            let DotAuth::Query { user_id, api_token } = &s.dot.auth else {
+                panic!("query auth expected");
+            };
+            assert_eq!(user_id, value);
+            assert_eq!(api_token.expose_secret(), value);
+            assert_eq!(s.lightdash.projects, vec!["0012", "1e3"]);
+            assert_eq!(s.dot.concurrency, 7);
+            assert!(s.lightdash.include_private);
+            assert_eq!(s.lightdash.requests_per_second, 2.5);
+        }
+    }
+
+    /// Issue 10.4: a TOML syntax error on a token line names the line but not the token.
+    #[test]
+    fn syntax_errors_never_print_a_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            "[dot]\napi_key = \"dot-SECRET-1234\n",
+            "[dot]\napi_key = \"dot-SECRET-1234\" trailing\n",
+            "[dot]\napi_key = dot-SECRET-1234\n",
+            "[lightdash]\nurl = \"https://x\"\napi_key = 'dot-SECRET-1234' = 2\n",
+            "[server]\nadmin_token = \"\"\"dot-SECRET-1234\n",
+        ];
+        for body in cases {
+            let path = write(&dir, "c.toml", body);
+            let err = load(Some(&path), &HashMap::new()).unwrap_err();
+            let text = err.to_string();
+            assert!(matches!(err, ConfigError::Parse { .. }), "{text}");
+            assert!(!text.contains("SECRET"), "{body:?} printed:\n{text}");
+            assert!(text.contains("line"), "still says where: {text}");
+        }
+        // A secret given by env and echoed in a type error is redacted too.
+        let path = write(&dir, "c.toml", &minimal(&dir));
+        let err = load(
+            Some(&path),
+            &env(&[
+                ("LDSYNC_DOT__API_KEY", "env-SECRET-99"),
+                ("LDSYNC_DOT__CONCURRENCY", "env-SECRET-99"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("SECRET"), "{err}");
+        assert!(err.contains("concurrency"), "names the key: {err}");
+    }
+
+    #[test]
+    fn listener_and_response_caps_reach_the_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "c.toml", &minimal(&dir));
+        let s = load(Some(&path), &HashMap::new()).unwrap();
+        assert_eq!(s.lightdash.max_response_bytes, 256 * 1024 * 1024);
+        assert_eq!(s.server.max_connections, 64);
+        assert_eq!(s.server.header_read_timeout, Duration::from_secs(10));
+        assert!(s.server.admin_token.is_none());
+        let token = write(&dir, "admin", "adm-token-1\n");
+        let s = load(
+            Some(&path),
+            &env(&[
+                ("LDSYNC_LIGHTDASH__MAX_RESPONSE_MIB", "3"),
+                ("LDSYNC_SERVER__ADMIN_TOKEN_FILE", token.to_str().unwrap()),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.lightdash.max_response_bytes, 3 * 1024 * 1024);
+        assert_eq!(
+            s.server
+                .admin_token
+                .as_ref()
+                .map(|t| t.expose_secret().to_owned()),
+            Some("adm-token-1".to_owned())
+        );
+        let err = load(
+            Some(&path),
+            &env(&[
+                ("LDSYNC_LIGHTDASH__MAX_RESPONSE_MIB", "0"),
+                ("LDSYNC_SERVER__MAX_CONNECTIONS", "0"),
+                (
+                    "LDSYNC_SERVER__HEADER_READ_TIMEOUT_SECS",
+                    "9000000000000000000",
+                ),
+                ("LDSYNC_SERVER__ADMIN_TOKEN", "x"),
+                ("LDSYNC_SERVER__ADMIN_TOKEN_FILE", token.to_str().unwrap()),
+            ]),
+        )
+        .unwrap_err();
+        let keys: Vec<String> = problems(err).into_iter().map(|p| p.key).collect();
+        for key in [
+            "lightdash.max_response_mib",
+            "server.max_connections",
+            "server.header_read_timeout_secs",
+            "server.admin_token",
+        ] {
+            assert!(keys.iter().any(|k| k == key), "{key} in {keys:?}");
+        }
+    }
+
+    /// Issue 10.10: plain http to anything but loopback is reported, with its key.
+    #[test]
+    fn insecure_urls_are_the_non_loopback_http_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "c.toml", &minimal(&dir));
+        let with = |ld: &str, dot: &str| {
+            load(
+                Some(&path),
+                &env(&[("LDSYNC_LIGHTDASH__URL", ld), ("LDSYNC_DOT__URL", dot)]),
+            )
+            .unwrap()
+        };
+        let s = with("http://lightdash.internal:8080", "https://app.getdot.ai");
+        let keys: Vec<_> = s.insecure_urls().iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, vec!["lightdash.url"]);
+        let s = with("http://127.0.0.5:8080", "http://10.0.0.1");
+        let keys: Vec<_> = s.insecure_urls().iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, vec!["dot.url"]);
+        for ok in [
+            "http://localhost:1",
+            "http://[::1]:2",
+            "http://[::ffff:127.0.0.1]:3",
+        ] {
+            assert!(with(ok, ok).insecure_urls().is_empty(), "{ok}");
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::config::Settings;
+use crate::listener::{AdminAccess, admin_access};
 use crate::state::StateError;
 use crate::sync::{
     CycleKind, CycleOptions, CycleReport, NoProgress, Outcome, SyncContext, run_cycle,
@@ -73,6 +74,7 @@ struct Shared {
     heartbeat: AtomicI64,
     metrics: Option<PrometheusHandle>,
     allow_remote_admin: bool,
+    admin_token: Option<secrecy::SecretString>,
 }
 
 impl Shared {
@@ -136,6 +138,7 @@ pub async fn run(
         heartbeat: AtomicI64::new(now()),
         metrics,
         allow_remote_admin: settings.server.allow_remote_admin,
+        admin_token: settings.server.admin_token.clone(),
     });
 
     // HTTP listener.
@@ -146,13 +149,16 @@ pub async fn run(
                 .map_err(|source| DaemonError::Listen { addr, source })?;
             let app = router(shared.clone());
             tracing::info!(%addr, "listening for /healthz /readyz /metrics /admin/resync");
-            Some(tokio::spawn(async move {
-                let _ = axum::serve(
-                    listener,
-                    app.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .await;
-            }))
+            if settings.server.allow_remote_admin && settings.server.admin_token.is_none() {
+                tracing::warn!(
+                    "server.allow_remote_admin is set without server.admin_token_file: any peer that reaches {addr} can trigger a full resync"
+                );
+            }
+            let limits = crate::listener::Limits {
+                max_connections: settings.server.max_connections,
+                header_read_timeout: settings.server.header_read_timeout,
+            };
+            Some(tokio::spawn(crate::listener::serve(listener, app, limits)))
         }
         None => None,
     };
@@ -365,13 +371,31 @@ async fn metrics_text(State(s): State<Arc<Shared>>) -> impl IntoResponse {
 async fn admin_resync(
     State(s): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-) -> impl IntoResponse {
-    if !peer.ip().is_loopback() && !s.allow_remote_admin {
-        return (
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    let authorization = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match admin_access(
+        peer.ip(),
+        authorization,
+        s.admin_token.as_ref(),
+        s.allow_remote_admin,
+    ) {
+        AdminAccess::Allow => {
+            s.resync("POST /admin/resync");
+            (StatusCode::ACCEPTED, "resync queued\n").into_response()
+        }
+        AdminAccess::Unauthorized => (
+            StatusCode::UNAUTHORIZED,
+            [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+            "send the token of server.admin_token_file as `Authorization: Bearer <token>`\n",
+        )
+            .into_response(),
+        AdminAccess::Forbidden => (
             StatusCode::FORBIDDEN,
-            "admin endpoints accept loopback peers only; set server.allow_remote_admin = true to allow others\n",
-        );
+            "admin endpoints accept loopback peers only; set server.admin_token_file to allow others with a token\n",
+        )
+            .into_response(),
     }
-    s.resync("POST /admin/resync");
-    (StatusCode::ACCEPTED, "resync queued\n")
 }

@@ -1,5 +1,6 @@
-//! Shared HTTP plumbing: the reqwest client builder, rate limiters, and the PURE retry
-//! rules (which responses to retry, how long to wait). The client builder and
+//! Shared HTTP plumbing: the reqwest client builder (no `Referer`, an explicit redirect
+//! policy), size-capped body reading, rate limiters, and the PURE retry rules (which
+//! responses to retry, how long to wait). The client builder, [`read_capped`] and
 //! [`wait_for`] are the only I/O here.
 
 use std::num::NonZeroU32;
@@ -7,6 +8,7 @@ use std::sync::{Arc, Once};
 use std::time::{Duration, SystemTime};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use url::Url;
 
 /// A per-API request rate limiter.
 pub type Limiter = Arc<DefaultDirectRateLimiter>;
@@ -26,20 +28,116 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 static CRYPTO: Once = Once::new();
 
-/// Builds a client with our user agent and timeouts. Installs the ring crypto provider once:
-/// reqwest is built without a default provider to keep the C build small.
-pub fn build_client(timeout: Duration) -> reqwest::Client {
+/// Redirects followed within one origin before giving up.
+pub const MAX_SAME_ORIGIN_REDIRECTS: usize = 5;
+
+/// Which redirects a client follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redirects {
+    /// None: a 3xx comes back to the caller as the answer (Dot pushes: a redirect there means
+    /// `dot.url` is wrong, and following it would resend the key and the body elsewhere).
+    None,
+    /// Only to the same scheme, host and port as the request, at most
+    /// [`MAX_SAME_ORIGIN_REDIRECTS`] hops; any other 3xx comes back to the caller. Same
+    /// origin also rules out an https→http downgrade.
+    SameOrigin,
+}
+
+/// The same-origin rule: a redirect from the first request `from` to `to`, after `hops`
+/// redirects, is followed only within `from`'s scheme, host and port (so never https→http,
+/// never to another host or port), and at most [`MAX_SAME_ORIGIN_REDIRECTS`] times.
+pub fn follows_redirect(from: &Url, to: &Url, hops: usize) -> bool {
+    from.origin() == to.origin() && hops <= MAX_SAME_ORIGIN_REDIRECTS
+}
+
+/// Builds a client with our user agent, timeouts and redirect policy, and no `Referer`
+/// header (reqwest sends one on redirects by default, and with query auth it would carry the
+/// token). Installs the ring crypto provider once: reqwest is built without a default
+/// provider to keep the C build small.
+pub fn build_client(timeout: Duration, redirects: Redirects) -> reqwest::Client {
     CRYPTO.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
+    let policy = match redirects {
+        Redirects::None => reqwest::redirect::Policy::none(),
+        Redirects::SameOrigin => reqwest::redirect::Policy::custom(|attempt| {
+            let follow = attempt.previous().first().is_some_and(|first| {
+                follows_redirect(first, attempt.url(), attempt.previous().len())
+            });
+            if follow {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        }),
+    };
     reqwest::Client::builder()
         .user_agent(concat!("lightdash-dot-sync/", env!("CARGO_PKG_VERSION")))
         .timeout(timeout)
         .connect_timeout(CONNECT_TIMEOUT.min(timeout))
         .pool_idle_timeout(Duration::from_secs(60))
+        .redirect(policy)
+        .referer(false)
         .build()
         // Only fails when the TLS backend cannot initialise, which is a broken build.
         .expect("the HTTP client must build")
+}
+
+/// Why a body could not be read whole.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The decompressed body is larger than the cap (bytes).
+    TooLarge(u64),
+    /// The connection failed mid-body (URL stripped).
+    Transport(reqwest::Error),
+}
+
+/// Reads a response body (decompressed, as reqwest decodes gzip) chunk by chunk, failing as
+/// soon as it exceeds `cap` bytes, so a small compressed answer cannot expand into gigabytes
+/// in memory. A `Content-Length` above the cap fails before any byte is read.
+pub async fn read_capped(
+    mut response: reqwest::Response,
+    cap: u64,
+) -> Result<bytes::Bytes, BodyError> {
+    if response.content_length().is_some_and(|n| n > cap) {
+        return Err(BodyError::TooLarge(cap));
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| BodyError::Transport(e.without_url()))?
+    {
+        if body.len() as u64 + chunk.len() as u64 > cap {
+            return Err(BodyError::TooLarge(cap));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// The `Location` of a redirect, resolved against the request URL, with its query and
+/// fragment removed (they may carry tokens); `"(no Location)"` when absent.
+pub fn redirect_target(response: &reqwest::Response) -> String {
+    let Some(location) = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return "(no Location)".into();
+    };
+    match response.url().join(location) {
+        Ok(mut url) => {
+            url.set_query(None);
+            url.set_fragment(None);
+            let _ = url.set_password(None);
+            let _ = url.set_username("");
+            url.to_string()
+        }
+        Err(_) => crate::redact::strip_terminal_controls(
+            location.split(['?', '#']).next().unwrap_or_default(),
+        ),
+    }
 }
 
 /// A limiter allowing `per_second` requests per second on average, with a burst of
@@ -118,6 +216,30 @@ pub async fn wait_for(limiter: &Limiter) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redirects_stay_within_the_origin() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        let from = u("https://ld.example.com/api/v1/health");
+        assert!(follows_redirect(&from, &u("https://ld.example.com/x"), 1));
+        assert!(follows_redirect(
+            &from,
+            &u("https://ld.example.com:443/x"),
+            1
+        ));
+        assert!(!follows_redirect(&from, &u("http://ld.example.com/x"), 1));
+        assert!(!follows_redirect(
+            &from,
+            &u("https://ld.example.com:8443/x"),
+            1
+        ));
+        assert!(!follows_redirect(
+            &from,
+            &u("https://evil.example.com/x"),
+            1
+        ));
+        assert!(!follows_redirect(&from, &u("https://ld.example.com/x"), 6));
+    }
 
     #[test]
     fn retry_table() {

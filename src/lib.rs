@@ -8,7 +8,8 @@
 //! # Layout
 //! - [`config`]: raw settings with defaults → validated [`config::Settings`] (reads files).
 //! - [`cli`]: clap types. [`telemetry`]: tracing setup.
-//! - [`http`]: client builder, rate limiters, pure retry rules.
+//! - [`http`]: client builder (redirect policy, no Referer), capped bodies, rate limiters, pure retry rules.
+//! - [`redact`]: PURE scrubbing of secrets and terminal controls from operator-facing text.
 //! - [`lightdash`]: tolerant API types and the Lightdash client (I/O).
 //! - [`dot`]: the `ExternalAsset` body and the Dot client (I/O).
 //! - [`render`]: PURE markdown rendering of dashboards, charts and spaces.
@@ -16,7 +17,8 @@
 //! - [`sync`]: the cycle as named stages: listing, scope, change detection, fetch, render,
 //!   plan, push and commit, report (pure where they decide, I/O where they talk).
 //! - [`app`]: one-shot runs, `status`, `preview`, `check` wiring.
-//! - [`daemon`]: schedules, signals, HTTP listener, systemd notify (I/O).
+//! - [`daemon`]: schedules, signals, systemd notify (I/O).
+//! - [`listener`]: the daemon's HTTP listener with connection limits (I/O), admin access rule (pure).
 //! - [`stats`]: request counters.
 //! - [`demo`]: bundled sample content and in-process mock Lightdash and Dot (I/O).
 #![warn(missing_docs)]
@@ -29,6 +31,8 @@ pub mod demo;
 pub mod dot;
 pub mod http;
 pub mod lightdash;
+pub mod listener;
+pub mod redact;
 pub mod render;
 pub mod state;
 pub mod stats;

@@ -10,7 +10,7 @@ use lightdash_dot_sync::cli::{Cli, Command};
 use lightdash_dot_sync::config::{self, ConfigError, LogFormat, Settings};
 use lightdash_dot_sync::state::StateError;
 use lightdash_dot_sync::sync::{CycleKind, CycleOptions};
-use lightdash_dot_sync::{app, telemetry};
+use lightdash_dot_sync::{app, redact, telemetry};
 
 /// Exit codes (DESIGN.md §2).
 const EXIT_CYCLE_FAILED: u8 = 2;
@@ -82,6 +82,13 @@ async fn dispatch(cli: Cli) -> ExitCode {
         }
     };
     telemetry::init(settings.log.format, &settings.log.level, std::io::stderr);
+    for (key, url) in settings.insecure_urls() {
+        tracing::warn!(
+            key,
+            host = url.host_str().unwrap_or(""),
+            "{key} uses plain http:// to a host that is not loopback: the token crosses the network in clear text; use https://"
+        );
+    }
 
     match cli.command {
         Some(Command::Demo) => unreachable!("handled above"),
@@ -160,7 +167,7 @@ async fn one_shot(settings: Arc<Settings>, opts: CycleOptions) -> ExitCode {
     lightdash_dot_sync::daemon::log_summary(&report, store_bytes);
     eprintln!("{}", report.one_line());
     if let Some(e) = &report.error {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", redact::strip_terminal_controls(e));
     }
     ExitCode::from(report.outcome.exit_code() as u8)
 }

@@ -843,6 +843,32 @@ async fn check_command() {
             && line.contains("would sync"),
         "counts the spaces that would sync: {line}"
     );
+    // Issue 10.2: Dot's URL and credential are verified without writing an asset.
+    let dot_line = out
+        .lines()
+        .find(|l| l.starts_with("dot: "))
+        .unwrap_or_else(|| panic!("a line for Dot:\n{out}"));
+    assert!(
+        dot_line.contains("credential accepted") && dot_line.contains("422"),
+        "{dot_line}"
+    );
+    assert!(env.dot.assets().is_empty(), "check writes no asset");
+    assert_eq!(env.dot.requests().len(), 1, "one harmless request to Dot");
+
+    let good_dot_key = env.setup.dot_key.clone();
+    env.setup.dot_key = "wrong-dot-key-SENTINEL".into();
+    env.write_config();
+    let (code, out, err) = env.run(&["check"], None).await;
+    assert_eq!(code, 2, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        err.contains("Dot refused our credentials (403)"),
+        "names Dot's refusal:\n{err}"
+    );
+    assert!(
+        !err.contains("SENTINEL") && !out.contains("SENTINEL"),
+        "{err}"
+    );
+    env.setup.dot_key = good_dot_key;
 
     env.setup.ld_token = "wrong-token".into();
     env.write_config();

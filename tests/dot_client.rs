@@ -1,3 +1,4 @@
+// Dot answers JSON: a 2xx counts only with a JSON body (issue 10.2), so mocks answer `{}`.
 //! The Dot client against a wiremock server: the exact request for both auth styles, ok on
 //! 200, the retry table (422/401/501 not retried, 5xx and 429 retried), `Retry-After` in both
 //! forms, and timeouts that never leak the query-auth token.
@@ -130,7 +131,7 @@ async fn upsert_posts_the_wrapped_asset_with_the_api_key_header() {
         .and(header("X-API-KEY", API_KEY))
         .and(header("content-type", "application/json"))
         .and(body_json(expected_body()))
-        .respond_with(ResponseTemplate::new(200))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
         .expect(1)
         .mount(&dot.server)
         .await;
@@ -157,7 +158,7 @@ async fn query_auth_sends_user_id_and_api_token_and_no_api_key_header() {
         .and(query_param("user_id", "user-42"))
         .and(query_param("api_token", SENTINEL))
         .and(body_json(expected_body()))
-        .respond_with(ResponseTemplate::new(200))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
         .expect(1)
         .mount(&dot.server)
         .await;
@@ -175,7 +176,7 @@ async fn a_base_url_with_a_path_prefix_is_kept() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(format!("/dot{IMPORT_PATH}")))
-        .respond_with(ResponseTemplate::new(200))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
         .expect(1)
         .mount(&server)
         .await;
@@ -196,7 +197,11 @@ async fn a_base_url_with_a_path_prefix_is_kept() {
 #[tokio::test]
 async fn a_200_is_ok_and_counted() {
     let dot = spawn(3).await;
-    mount_always(&dot.server, ResponseTemplate::new(200)).await;
+    mount_always(
+        &dot.server,
+        ResponseTemplate::new(200).set_body_json(json!({})),
+    )
+    .await;
 
     dot.client.upsert(&asset()).await.unwrap();
     dot.client.upsert(&asset()).await.unwrap();

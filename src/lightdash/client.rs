@@ -2,6 +2,12 @@
 //! envelope and error envelope, HTML-200 detection, rate limit, retries, and the two
 //! generations of content-as-code routes with their paging. No business rules: which items
 //! to fetch is decided by the caller.
+//!
+//! Safety rules: redirects are followed within the configured origin only (never to another
+//! host or to http); every id from Lightdash enters a URL as one percent-encoded path segment
+//! (see [`api_path`]); bodies are read up to `lightdash.max_response_mib` after
+//! decompression; text from error answers is scrubbed of the token and of terminal control
+//! sequences.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -17,8 +23,14 @@ use super::types::{
     AsCodePage, ChartDetails, ChartSummary, DashboardDetails, DashboardSummary, Explore, Health,
     Project, SpaceSummary,
 };
-use crate::http::{self, Limiter, RetryDecision};
+use crate::http::{self, BodyError, Limiter, Redirects, RetryDecision};
+use crate::redact::Redactor;
 use crate::stats::ApiCounters;
+
+/// Default cap on one decompressed answer (`lightdash.max_response_mib`): far above the
+/// largest listing we have seen (tens of MB for 50,000 charts), far below what would take a
+/// host down.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Attempts per Lightdash request (the first included). Lightdash is read-only for us, so a
 /// failed cycle is simply retried at the next tick; a few quick retries ride out blips.
@@ -91,6 +103,38 @@ pub enum LightdashError {
         #[source]
         source: serde_json::Error,
     },
+    /// A redirect to another origin (host, port or scheme, including https→http), or past
+    /// the same-origin hop limit: not followed, so the token stays with the configured
+    /// Lightdash.
+    #[error(
+        "Lightdash answered {route} with {status} redirecting to {location}; only redirects within lightdash.url's scheme, host and port are followed (at most 5), so set lightdash.url to the address Lightdash really answers on"
+    )]
+    Redirect {
+        /// Path requested.
+        route: String,
+        /// HTTP status.
+        status: u16,
+        /// The target, without query or credentials.
+        location: String,
+    },
+    /// The decompressed answer exceeds `lightdash.max_response_mib`.
+    #[error(
+        "Lightdash's answer on {route} is larger than {limit_mib} MiB after decompression; raise lightdash.max_response_mib if this project really is that large"
+    )]
+    TooLarge {
+        /// Path requested.
+        route: String,
+        /// The cap in MiB.
+        limit_mib: u64,
+    },
+    /// An id from Lightdash that cannot be one path segment (empty, `.` or `..`).
+    #[error(
+        "the Lightdash id {id:?} cannot be used as a URL path segment; the request was not sent"
+    )]
+    InvalidId {
+        /// The id, control characters removed.
+        id: String,
+    },
     /// Connect, TLS, reset or timeout, after retries.
     #[error("request to Lightdash {route} failed: {source}")]
     Transport {
@@ -121,8 +165,11 @@ impl LightdashError {
             LightdashError::Forbidden { .. } => Some(403),
             LightdashError::NotFound { .. } => Some(404),
             LightdashError::Status { status, .. } => Some(*status),
-            LightdashError::Html { .. } | LightdashError::Decode { .. } => Some(200),
-            LightdashError::Transport { .. } => None,
+            LightdashError::Html { .. }
+            | LightdashError::Decode { .. }
+            | LightdashError::TooLarge { .. } => Some(200),
+            LightdashError::Redirect { status, .. } => Some(*status),
+            LightdashError::Transport { .. } | LightdashError::InvalidId { .. } => None,
         }
     }
 }
@@ -157,6 +204,8 @@ pub struct LightdashClient {
     counters: Arc<ApiCounters>,
     as_code: Arc<Mutex<Option<AsCodeRoutes>>>,
     warned: Arc<Mutex<HashSet<String>>>,
+    redactor: Arc<Redactor>,
+    max_response_bytes: u64,
 }
 
 impl std::fmt::Debug for LightdashClient {
@@ -187,8 +236,10 @@ impl LightdashClient {
         counters: Arc<ApiCounters>,
     ) -> Self {
         Self {
-            http: http::build_client(timeout),
+            http: http::build_client(timeout, Redirects::SameOrigin),
             base,
+            redactor: Arc::new(Redactor::new([token])),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             auth: Arc::new(SecretString::from(auth_header(token.expose_secret()))),
             limiter: http::limiter(requests_per_second),
             counters,
@@ -209,6 +260,13 @@ impl LightdashClient {
             settings.timeout,
             counters,
         )
+        .with_max_response_bytes(settings.max_response_bytes)
+    }
+
+    /// Caps each decompressed answer at `bytes` (default [`DEFAULT_MAX_RESPONSE_BYTES`]).
+    pub fn with_max_response_bytes(mut self, bytes: u64) -> Self {
+        self.max_response_bytes = bytes.max(1);
+        self
     }
 
     /// Forgets which as-code routes work, so the next detail fetch probes again (the server
@@ -254,7 +312,11 @@ impl LightdashClient {
             };
             let status = error.status();
             let retryable = match &error {
-                LightdashError::Html { .. } | LightdashError::Decode { .. } => false,
+                LightdashError::Html { .. }
+                | LightdashError::Decode { .. }
+                | LightdashError::Redirect { .. }
+                | LightdashError::TooLarge { .. }
+                | LightdashError::InvalidId { .. } => false,
                 _ => http::classify(status) == RetryDecision::Retry,
             };
             if !retryable || attempt >= MAX_ATTEMPTS {
@@ -296,21 +358,25 @@ impl LightdashClient {
             .header(AUTHORIZATION, auth)
             .send()
             .await;
-        let response = match response {
-            Ok(r) => r,
-            Err(e) => {
-                self.counters.record(route, "error");
-                return Err((
-                    LightdashError::Transport {
-                        route: path.to_owned(),
-                        source: e.without_url(),
-                    },
-                    None,
-                ));
-            }
-        };
+        let response = response.map_err(|e| {
+            self.counters.record(route, "error");
+            let source = e.without_url();
+            let route = path.to_owned();
+            (LightdashError::Transport { route, source }, None)
+        })?;
         let status = response.status().as_u16();
         self.counters.record(route, &status.to_string());
+        if response.status().is_redirection() {
+            // Only redirects the client would not follow (another origin) end up here.
+            return Err((
+                LightdashError::Redirect {
+                    route: path.to_owned(),
+                    status,
+                    location: self.redactor.scrub(&http::redirect_target(&response)),
+                },
+                None,
+            ));
+        }
         self.warn_deprecation(route, response.headers());
         let retry_after = response
             .headers()
@@ -322,13 +388,22 @@ impl LightdashClient {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
-        let body = match response.bytes().await {
+        let body = match http::read_capped(response, self.max_response_bytes).await {
             Ok(b) => b,
-            Err(e) => {
+            Err(BodyError::TooLarge(cap)) => {
+                return Err((
+                    LightdashError::TooLarge {
+                        route: path.to_owned(),
+                        limit_mib: cap.div_ceil(1024 * 1024),
+                    },
+                    None,
+                ));
+            }
+            Err(BodyError::Transport(source)) => {
                 return Err((
                     LightdashError::Transport {
                         route: path.to_owned(),
-                        source: e.without_url(),
+                        source,
                     },
                     retry_after,
                 ));
@@ -347,15 +422,36 @@ impl LightdashClient {
             }
             return Ok((status, body));
         }
-        let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+        Err((self.error_answer(path, status, &body), retry_after))
+    }
+
+    /// The error for a non-2xx answer: the error envelope when there is one, else the start
+    /// of the body; scrubbed either way.
+    fn error_answer(&self, path: &str, status: u16, body: &[u8]) -> LightdashError {
+        let parsed: Option<Value> = serde_json::from_slice(body).ok();
         let error = parsed
             .as_ref()
             .and_then(|v| envelope_error(path, status, v))
             .unwrap_or_else(|| {
-                let snippet: String = String::from_utf8_lossy(&body).chars().take(200).collect();
-                status_error(path, status, String::new(), snippet.trim().to_owned())
+                // Scrubbed whole before it is shortened, so no piece of a secret survives.
+                let text = self.redactor.scrub(&String::from_utf8_lossy(body));
+                let snippet: String = text.trim().chars().take(200).collect();
+                status_error(path, status, String::new(), snippet)
             });
-        Err((error, retry_after))
+        self.scrub_error(error)
+    }
+
+    /// Scrubs the server's words (`error.name`, `error.message`) in an error.
+    fn scrub_error(&self, mut error: LightdashError) -> LightdashError {
+        if let LightdashError::Unauthorized { name, message, .. }
+        | LightdashError::Forbidden { name, message, .. }
+        | LightdashError::NotFound { name, message, .. }
+        | LightdashError::Status { name, message, .. } = &mut error
+        {
+            *name = self.redactor.scrub(name);
+            *message = self.redactor.scrub(message);
+        }
+        error
     }
 
     fn warn_deprecation(&self, route: &str, headers: &reqwest::header::HeaderMap) {
@@ -376,8 +472,8 @@ impl LightdashClient {
                 .unwrap_or("");
             tracing::warn!(
                 route,
-                deprecation = text,
-                sunset,
+                deprecation = %self.redactor.scrub(text),
+                sunset = %self.redactor.scrub(sunset),
                 "Lightdash marks this route as deprecated"
             );
         }
@@ -395,56 +491,39 @@ impl LightdashClient {
 
     /// `GET /api/v1/projects/{p}/spaces`.
     pub async fn spaces(&self, project: &str) -> Result<Vec<SpaceSummary>, LightdashError> {
-        self.get("spaces", &format!("/api/v1/projects/{project}/spaces"), &[])
-            .await
+        let path = api_path(&["projects", project, "spaces"])?;
+        self.get("spaces", &path, &[]).await
     }
 
     /// `GET /api/v1/projects/{p}/dashboards`.
     pub async fn dashboards(&self, project: &str) -> Result<Vec<DashboardSummary>, LightdashError> {
-        self.get(
-            "dashboards",
-            &format!("/api/v1/projects/{project}/dashboards"),
-            &[],
-        )
-        .await
+        let path = api_path(&["projects", project, "dashboards"])?;
+        self.get("dashboards", &path, &[]).await
     }
 
     /// `GET /api/v1/projects/{p}/charts`.
     pub async fn charts(&self, project: &str) -> Result<Vec<ChartSummary>, LightdashError> {
-        self.get("charts", &format!("/api/v1/projects/{project}/charts"), &[])
-            .await
+        let path = api_path(&["projects", project, "charts"])?;
+        self.get("charts", &path, &[]).await
     }
 
     /// `GET /api/v1/projects/{p}/explores/{name}`.
     pub async fn explore(&self, project: &str, name: &str) -> Result<Explore, LightdashError> {
-        let name = utf8_percent_path(name);
-        self.get(
-            "explore",
-            &format!("/api/v1/projects/{project}/explores/{name}"),
-            &[],
-        )
-        .await
+        let path = api_path(&["projects", project, "explores", name])?;
+        self.get("explore", &path, &[]).await
     }
 
     /// `GET /api/v1/saved/{uuid}`: one chart through the legacy route.
     pub async fn saved_chart(&self, uuid: &str) -> Result<ChartDetails, LightdashError> {
-        self.get(
-            "saved_chart",
-            &format!("/api/v1/saved/{}", utf8_percent_path(uuid)),
-            &[],
-        )
-        .await
+        let path = api_path(&["saved", uuid])?;
+        self.get("saved_chart", &path, &[]).await
     }
 
     /// `GET /api/v1/dashboards/{uuid}`: one dashboard through the legacy route. Lightdash
     /// RECORDS A VIEW for every call, so call it only for dashboards that changed.
     pub async fn dashboard(&self, uuid: &str) -> Result<DashboardDetails, LightdashError> {
-        self.get(
-            "dashboard",
-            &format!("/api/v1/dashboards/{}", utf8_percent_path(uuid)),
-            &[],
-        )
-        .await
+        let path = api_path(&["dashboards", uuid])?;
+        self.get("dashboard", &path, &[]).await
     }
 
     /// Charts as code for these ids (uuids or slugs). `Err` with
@@ -504,8 +583,8 @@ impl LightdashClient {
         let mut last_error = None;
         for &generation in order {
             let path = match generation {
-                AsCodeRoutes::New => format!("/api/v1/projects/{project}/code/{kind}"),
-                _ => format!("/api/v1/projects/{project}/{kind}/code"),
+                AsCodeRoutes::New => api_path(&["projects", project, "code", kind])?,
+                _ => api_path(&["projects", project, kind, "code"])?,
             };
             // Results of a generation that fails half-way are dropped with it.
             let mut batch = A::default();
@@ -533,7 +612,7 @@ impl LightdashClient {
         }
         *self.as_code.lock().expect("route probe lock") = Some(AsCodeRoutes::Unavailable);
         Err(last_error.unwrap_or_else(|| LightdashError::NotFound {
-            route: format!("/api/v1/projects/{project}/code/{kind}"),
+            route: api_path(&["projects", project, "code", kind]).unwrap_or_default(),
             name: "Unavailable".into(),
             message: "content-as-code routes are unavailable for this token".into(),
         }))
@@ -627,11 +706,35 @@ impl<T: DeserializeOwned> AsCodeSink for AsCodeDecoded<T> {
     }
 }
 
-/// Percent-encodes one path segment (explore names and ids are user-controlled strings).
-fn utf8_percent_path(segment: &str) -> String {
-    url::form_urlencoded::byte_serialize(segment.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
+/// `/api/v1/<segments>` with every segment percent-encoded on its own: ids, slugs and explore
+/// names come from Lightdash (user-controlled strings), so a `/`, `?`, `#` or `%` in one stays
+/// inside its segment (`%2e%2e` is sent as `%252e%252e`). `.` and `..` cannot be made safe
+/// as a segment (URL parsers resolve them, encoded or not) and are refused, as are empty
+/// ones, so no id can climb out of `/api/v1/projects/` with the token.
+pub fn api_path(segments: &[&str]) -> Result<String, LightdashError> {
+    api_path_in("/api/v1", segments)
+}
+
+/// [`api_path`] under another fixed prefix (`/api/v2`): the prefix is ours and kept as is,
+/// every segment is encoded.
+pub fn api_path_in(prefix: &'static str, segments: &[&str]) -> Result<String, LightdashError> {
+    let mut path = String::from(prefix);
+    for segment in segments {
+        if segment.is_empty() || *segment == "." || *segment == ".." {
+            return Err(LightdashError::InvalidId {
+                id: crate::redact::strip_terminal_controls(segment),
+            });
+        }
+        path.push('/');
+        for &b in segment.as_bytes() {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                path.push(b as char);
+            } else {
+                path.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    Ok(path)
 }
 
 /// Decodes a 2xx body: `{"status":"ok","results":T}` straight into `T`; anything else is the

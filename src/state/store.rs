@@ -192,7 +192,7 @@ impl Store {
     /// Opens (or creates) the state under `root`. A locked state is an error; an unreadable
     /// one is moved aside and replaced by an empty one.
     pub fn open(root: &Path, owner: &Owner) -> Result<(Store, OpenOutcome), StateError> {
-        std::fs::create_dir_all(root).map_err(|source| StateError::Directory {
+        super::private::create_dir(root).map_err(|source| StateError::Directory {
             path: root.to_owned(),
             source,
         })?;
@@ -239,8 +239,10 @@ impl Store {
         };
         // Best effort: the owner file only improves the "locked" message.
         if let Ok(json) = serde_json::to_vec(owner) {
-            let _ = std::fs::write(root.join("owner.json"), json);
+            let _ = super::private::write_file(&root.join("owner.json"), &json);
         }
+        // sled creates its files with the process umask; later files land in a 0700 `db/`.
+        super::private::restrict_tree(&db_path);
         Ok(outcome)
     }
 
