@@ -63,6 +63,10 @@ pub enum Command {
     },
     /// Self-contained demo: bundled Lightdash content, in-process mock Lightdash and Dot.
     Demo,
+    /// Test aid: serve the demo's mock Lightdash and mock Dot (plus a control server) on
+    /// loopback ports until SIGTERM; prints their URLs and credentials as one JSON line.
+    #[command(hide = true)]
+    MockServers,
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::config::Settings;
 use crate::listener::{AdminAccess, admin_access};
+use crate::liveness::Liveness;
 use crate::state::StateError;
 use crate::sync::{
     CycleKind, CycleOptions, CycleReport, NoProgress, Outcome, SyncContext, run_cycle,
@@ -31,7 +32,8 @@ use crate::sync::{
 /// simply redone next start). Below the 20 s promised to operators, leaving time to flush.
 pub const SHUTDOWN_BOUND: Duration = Duration::from_secs(15);
 
-/// `/healthz` fails when the loop has not ticked for this long.
+/// `/healthz` fails when the liveness check has not passed for this long (it runs every
+/// 5 s at most; see [`crate::liveness`] for what passing means).
 const HEARTBEAT_STALE: i64 = 60;
 
 /// Why the daemon stopped with an error.
@@ -71,7 +73,9 @@ struct Shared {
     /// A resync is queued (or on its way into the queue) and has not started yet.
     resync_pending: AtomicBool,
     ready: AtomicBool,
+    /// Unix seconds of the last passed liveness check.
     heartbeat: AtomicI64,
+    liveness: Liveness,
     metrics: Option<PrometheusHandle>,
     allow_remote_admin: bool,
     admin_token: Option<secrecy::SecretString>,
@@ -115,7 +119,7 @@ pub fn record_cycle_metrics(report: &CycleReport) {
         .increment(1);
     metrics::histogram!("ldsync_cycle_duration_seconds", "kind" => report.kind.as_str())
         .record(report.duration_ms as f64 / 1000.0);
-    if report.outcome != Outcome::Failed {
+    if matches!(report.outcome, Outcome::Success | Outcome::PartialFailure) {
         metrics::gauge!("ldsync_last_success_timestamp_seconds").set(now() as f64);
     }
     metrics::gauge!("ldsync_last_cycle_assets_failed").set(report.failed as f64);
@@ -136,6 +140,7 @@ pub async fn run(
         resync_pending: AtomicBool::new(false),
         ready: AtomicBool::new(true),
         heartbeat: AtomicI64::new(now()),
+        liveness: Liveness::new(crate::liveness::bound(&settings), now()),
         metrics,
         allow_remote_admin: settings.server.allow_remote_admin,
         admin_token: settings.server.admin_token.clone(),
@@ -188,30 +193,36 @@ pub async fn run(
         .start()
         .await
         .map_err(|e| DaemonError::Schedule(e.to_string()))?;
-    if settings.schedule.run_on_start {
+    // A deep cycle or resync cut short by the last stop (or a crash) is redone first: it
+    // covers the start-up incremental cycle.
+    if let Some(kind) = store.unfinished_full_cycle() {
+        tracing::info!(
+            kind = kind.as_str(),
+            "the last {} did not finish (stopped or crashed); redoing it now",
+            kind.as_str()
+        );
+        if kind == CycleKind::Resync {
+            shared.resync_pending.store(true, Ordering::SeqCst);
+        }
+        let _ = shared.tx.try_send(kind);
+    } else if settings.schedule.run_on_start {
         shared.tick(CycleKind::Incremental);
     }
 
-    // Readiness and watchdog.
+    // Readiness and watchdog: both fed only while the loop is alive (idle, or its cycle
+    // completing requests within the liveness bound), so a wedged loop is restarted.
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     let watchdog = sd_notify::watchdog_enabled();
-    let heartbeat = {
-        let s = shared.clone();
-        tokio::spawn(async move {
-            let every = watchdog
-                .map(|w| w / 2)
-                .unwrap_or(Duration::from_secs(5))
-                .min(Duration::from_secs(5));
-            let mut interval = tokio::time::interval(every);
-            loop {
-                interval.tick().await;
-                s.heartbeat.store(now(), Ordering::SeqCst);
-                if watchdog.is_some() {
-                    let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
-                }
-            }
-        })
-    };
+    tracing::info!(
+        liveness_bound_s = shared.liveness.bound().as_secs(),
+        watchdog_s = watchdog.map(|w| w.as_secs()),
+        "liveness: a cycle must complete a request at least this often"
+    );
+    let heartbeat = spawn_heartbeat(
+        shared.clone(),
+        [ctx.lightdash_counters.clone(), ctx.dot_counters.clone()],
+        watchdog,
+    );
 
     // Signals.
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
@@ -247,6 +258,7 @@ pub async fn run(
             kind = rx.recv() => match kind { Some(k) => k, None => break },
         };
         shared.busy.store(true, Ordering::SeqCst);
+        shared.liveness.cycle_started(now());
         if kind == CycleKind::Resync {
             shared.resync_pending.store(false, Ordering::SeqCst);
         }
@@ -260,8 +272,8 @@ pub async fn run(
         let finished = tokio::select! {
             r = &mut cycle => r.ok(),
             _ = stop_rx.changed() => {
-                ctx.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
-                tracing::info!(bound_s = SHUTDOWN_BOUND.as_secs(), "waiting for the pushes in flight to finish");
+                ctx.request_stop();
+                tracing::info!(bound_s = SHUTDOWN_BOUND.as_secs(), "stopping the cycle: Lightdash requests cancelled, waiting for the Dot pushes in flight");
                 match tokio::time::timeout(SHUTDOWN_BOUND, &mut cycle).await {
                     Ok(r) => r.ok(),
                     Err(_) => {
@@ -272,7 +284,6 @@ pub async fn run(
                 }
             }
         };
-        shared.busy.store(false, Ordering::SeqCst);
         if let Some(run) = finished {
             let report = run.report;
             record_cycle_metrics(&report);
@@ -282,6 +293,9 @@ pub async fn run(
             log_summary(&report, store.size_on_disk());
             crate::stats::release_free_memory();
         }
+        // Idle only now: a hang in the bookkeeping above counts against liveness too.
+        shared.liveness.cycle_ended();
+        shared.busy.store(false, Ordering::SeqCst);
         if *stop_rx.borrow() {
             break;
         }
@@ -298,6 +312,42 @@ pub async fn run(
     store.flush()?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Checks liveness every min(5 s, WatchdogSec/2); while it passes, refreshes `/healthz` and
+/// sends `WATCHDOG=1` (when systemd asked for it); the first failure is logged at error.
+fn spawn_heartbeat(
+    s: Arc<Shared>,
+    counters: [Arc<crate::stats::ApiCounters>; 2],
+    watchdog: Option<Duration>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = watchdog
+            .map(|w| w / 2)
+            .unwrap_or(Duration::from_secs(5))
+            .min(Duration::from_secs(5));
+        let mut interval = tokio::time::interval(every);
+        let mut reported = false;
+        loop {
+            interval.tick().await;
+            let t = now();
+            let requests = counters.iter().map(|c| c.total()).sum();
+            if s.liveness.observe(t, requests) {
+                reported = false;
+                s.heartbeat.store(t, Ordering::SeqCst);
+                if watchdog.is_some() {
+                    let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+                }
+            } else if !reported {
+                reported = true;
+                tracing::error!(
+                    stalled_s = s.liveness.stalled_for(t),
+                    bound_s = s.liveness.bound().as_secs(),
+                    "the running cycle has completed no request within the liveness bound; /healthz fails and the watchdog is no longer fed"
+                );
+            }
+        }
+    })
 }
 
 /// The one summary event per cycle (counts and process figures; no content, no secrets).
@@ -339,9 +389,16 @@ fn router(shared: Arc<Shared>) -> axum::Router {
 async fn healthz(State(s): State<Arc<Shared>>) -> impl IntoResponse {
     let age = now() - s.heartbeat.load(Ordering::SeqCst);
     if age <= HEARTBEAT_STALE {
-        (StatusCode::OK, "ok\n")
+        (StatusCode::OK, "ok\n".to_owned())
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "loop stalled\n")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "loop stalled: the running cycle completed no request for {} s (bound {} s)\n",
+                s.liveness.stalled_for(now()),
+                s.liveness.bound().as_secs()
+            ),
+        )
     }
 }
 

@@ -1,10 +1,11 @@
 //! Shared HTTP plumbing: the reqwest client builder (no `Referer`, an explicit redirect
 //! policy), size-capped body reading, rate limiters, and the PURE retry rules (which
-//! responses to retry, how long to wait). The client builder, [`read_capped`] and
+//! responses to retry, how long to wait), and whether the configured URLs can be verified
+//! with the host's CA certificates. The client builder, the CA probe, [`read_capped`] and
 //! [`wait_for`] are the only I/O here.
 
 use std::num::NonZeroU32;
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Once, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -50,11 +51,11 @@ pub fn follows_redirect(from: &Url, to: &Url, hops: usize) -> bool {
     from.origin() == to.origin() && hops <= MAX_SAME_ORIGIN_REDIRECTS
 }
 
-/// Builds a client with our user agent, timeouts and redirect policy, and no `Referer`
-/// header (reqwest sends one on redirects by default, and with query auth it would carry the
-/// token). Installs the ring crypto provider once: reqwest is built without a default
-/// provider to keep the C build small.
-pub fn build_client(timeout: Duration, redirects: Redirects) -> reqwest::Client {
+/// Why the system's CA roots are unusable, found once per process by building a client
+/// that verifies against them (`None` when they loaded).
+static ROOTS_PROBLEM: OnceLock<Option<String>> = OnceLock::new();
+
+fn builder(timeout: Duration, redirects: Redirects) -> reqwest::ClientBuilder {
     CRYPTO.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
@@ -78,9 +79,87 @@ pub fn build_client(timeout: Duration, redirects: Redirects) -> reqwest::Client 
         .pool_idle_timeout(Duration::from_secs(60))
         .redirect(policy)
         .referer(false)
+}
+
+/// Why the system's CA certificates cannot be used (none installed: no `ca-certificates`
+/// package, or `SSL_CERT_FILE`/`SSL_CERT_DIR` naming nothing usable), or `None` when they
+/// can. Probed once per process.
+pub fn system_roots_problem() -> Option<String> {
+    ROOTS_PROBLEM
+        .get_or_init(|| {
+            builder(CONNECT_TIMEOUT, Redirects::None)
+                .build()
+                .err()
+                .map(|e| error_chain(&e))
+        })
+        .clone()
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Builds a client with our user agent, timeouts and redirect policy, and no `Referer`
+/// header (reqwest sends one on redirects by default, and with query auth it would carry the
+/// token). Installs the ring crypto provider once: reqwest is built without a default
+/// provider to keep the C build small.
+///
+/// Without usable system CA roots (see [`system_roots_problem`]) the client trusts no
+/// certificate at all: plain `http://` works, `https://` fails the handshake. Callers that
+/// need https check [`require_roots_for`] first, so that case is a configuration error
+/// naming the fix rather than a failed request.
+pub fn build_client(timeout: Duration, redirects: Redirects) -> reqwest::Client {
+    if system_roots_problem().is_none()
+        && let Ok(client) = builder(timeout, redirects).build()
+    {
+        return client;
+    }
+    builder(timeout, redirects)
+        .tls_certs_only([])
         .build()
-        // Only fails when the TLS backend cannot initialise, which is a broken build.
-        .expect("the HTTP client must build")
+        // An empty root store and the ring provider installed above leave nothing for the
+        // environment to break: this is a build fault, not a host fault.
+        .expect("an HTTP client without CA roots must build")
+}
+
+/// A URL that needs the system's CA certificates, which could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{key} is {url}, but no CA certificates could be loaded to verify it ({problem}); install the CA bundle (Debian/Ubuntu: apt-get install ca-certificates; Alpine/RHEL: the ca-certificates package) or point SSL_CERT_FILE at a PEM bundle"
+)]
+pub struct NoCaRoots {
+    /// The config key, e.g. `dot.url`.
+    pub key: String,
+    /// Its value.
+    pub url: String,
+    /// What the TLS stack said.
+    pub problem: String,
+}
+
+/// PURE: the first `https` URL among `urls` (config key, URL) when the system roots are
+/// unusable (`roots_problem` is `Some`), as an error naming the key and the fix.
+pub fn require_roots_for(
+    urls: &[(&str, &url::Url)],
+    roots_problem: Option<&str>,
+) -> Result<(), NoCaRoots> {
+    let Some(problem) = roots_problem else {
+        return Ok(());
+    };
+    match urls.iter().find(|(_, u)| u.scheme() == "https") {
+        Some((key, url)) => Err(NoCaRoots {
+            key: (*key).to_owned(),
+            url: url.to_string(),
+            problem: problem.to_owned(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Why a body could not be read whole.
@@ -216,6 +295,54 @@ pub async fn wait_for(limiter: &Limiter) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn https_needs_roots_http_does_not() {
+        let http = url::Url::parse("http://127.0.0.1:8080").unwrap();
+        let https = url::Url::parse("https://app.getdot.ai").unwrap();
+        assert_eq!(
+            require_roots_for(&[("lightdash.url", &https)], None),
+            Ok(())
+        );
+        assert_eq!(
+            require_roots_for(
+                &[("lightdash.url", &http), ("dot.url", &http)],
+                Some("none")
+            ),
+            Ok(())
+        );
+        let err = require_roots_for(
+            &[("lightdash.url", &http), ("dot.url", &https)],
+            Some("No CA"),
+        )
+        .unwrap_err();
+        assert_eq!(err.key, "dot.url");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("dot.url is https://app.getdot.ai/"),
+            "{text}"
+        );
+        assert!(
+            text.contains("apt-get install ca-certificates") && text.contains("No CA"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_without_roots_still_speaks_http() {
+        // Whatever this host has, the fallback client (no roots) must serve plain http.
+        let server = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::method("GET"))
+            .respond_with(wiremock::ResponseTemplate::new(204))
+            .mount(&server)
+            .await;
+        let client = builder(Duration::from_secs(5), Redirects::None)
+            .tls_certs_only([])
+            .build()
+            .unwrap();
+        let status = client.get(server.uri()).send().await.unwrap().status();
+        assert_eq!(status.as_u16(), 204);
+    }
 
     #[test]
     fn redirects_stay_within_the_origin() {

@@ -32,6 +32,7 @@ pub mod dot;
 pub mod http;
 pub mod lightdash;
 pub mod listener;
+pub mod liveness;
 pub mod redact;
 pub mod render;
 pub mod state;

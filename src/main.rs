@@ -12,6 +12,27 @@ use lightdash_dot_sync::state::StateError;
 use lightdash_dot_sync::sync::{CycleKind, CycleOptions};
 use lightdash_dot_sync::{app, redact, telemetry};
 
+/// Prints `error: …` on stderr; when stderr is the journal, every line at priority err
+/// (`<3>`, sd-daemon(3)), so `journalctl -p err` shows why the service stopped.
+macro_rules! fatal {
+    ($($arg:tt)*) => {
+        print_fatal(&format!($($arg)*))
+    };
+}
+
+fn print_fatal(message: &str) {
+    let journal = telemetry::stderr_is_journal();
+    let mut text = String::new();
+    for line in format!("error: {message}").lines() {
+        if journal {
+            text.push_str("<3>");
+        }
+        text.push_str(line);
+        text.push('\n');
+    }
+    eprint!("{text}");
+}
+
 /// Exit codes (DESIGN.md §2).
 const EXIT_CYCLE_FAILED: u8 = 2;
 const EXIT_CONFIG: u8 = ConfigError::EXIT_CODE as u8;
@@ -37,7 +58,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            fatal!("cannot start the async runtime: {e}");
             return ExitCode::from(EXIT_CYCLE_FAILED);
         }
     };
@@ -69,19 +90,27 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("error: demo failed: {e}");
+                fatal!("demo failed: {e}");
                 ExitCode::from(EXIT_CYCLE_FAILED)
             }
         };
     }
+    if let Some(Command::MockServers) = cli.command {
+        telemetry::init(LogFormat::Text, "warn", std::io::stderr);
+        return mock_servers().await;
+    }
     let settings = match load_settings(&cli) {
         Ok(s) => Arc::new(s),
         Err(e) => {
-            eprintln!("error: {e}");
+            fatal!("{e}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    telemetry::init(settings.log.format, &settings.log.level, std::io::stderr);
+    telemetry::init_stderr(settings.log.format, &settings.log.level);
+    if let Err(e) = require_ca_roots(&settings, &cli.command) {
+        fatal!("{e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     for (key, url) in settings.insecure_urls() {
         tracing::warn!(
             key,
@@ -91,7 +120,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
     }
 
     match cli.command {
-        Some(Command::Demo) => unreachable!("handled above"),
+        Some(Command::Demo) | Some(Command::MockServers) => unreachable!("handled above"),
         Some(Command::Check { offline }) => check(&settings, offline).await,
         Some(Command::Status { json }) => match app::status(&settings, json) {
             Ok(text) => {
@@ -99,7 +128,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                fatal!("{e}");
                 ExitCode::from(EXIT_CYCLE_FAILED)
             }
         },
@@ -109,7 +138,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                fatal!("{e}");
                 ExitCode::from(EXIT_CYCLE_FAILED)
             }
         },
@@ -132,7 +161,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             match lightdash_dot_sync::daemon::run(settings, cli.allow_mass_deactivation).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    fatal!("{e}");
                     ExitCode::from(e.exit_code())
                 }
             }
@@ -140,15 +169,62 @@ async fn dispatch(cli: Cli) -> ExitCode {
     }
 }
 
+/// The hidden `mock-servers` command: serves until SIGTERM or SIGINT.
+async fn mock_servers() -> ExitCode {
+    use tokio::signal::unix::{SignalKind, signal};
+    let running = match lightdash_dot_sync::demo::serve::start().await {
+        Ok(r) => r,
+        Err(e) => {
+            fatal!("cannot start the mock servers: {e}");
+            return ExitCode::from(EXIT_CYCLE_FAILED);
+        }
+    };
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        fatal!("cannot install signal handlers");
+        return ExitCode::from(EXIT_CYCLE_FAILED);
+    };
+    println!(
+        "{}",
+        serde_json::to_string(&running.endpoints).unwrap_or_default()
+    );
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    ExitCode::SUCCESS
+}
+
+/// An https URL this command will call needs the host's CA certificates: without them, exit
+/// 78 (restarting cannot install them) instead of failing every request.
+fn require_ca_roots(
+    settings: &Settings,
+    command: &Option<Command>,
+) -> Result<(), lightdash_dot_sync::http::NoCaRoots> {
+    let lightdash = ("lightdash.url", &settings.lightdash.url);
+    let dot = ("dot.url", &settings.dot.url);
+    let urls: &[(&str, &url::Url)] = match command {
+        Some(Command::Check { offline: true }) | Some(Command::Status { .. }) => return Ok(()),
+        Some(Command::Preview { .. }) => &[lightdash],
+        _ => &[lightdash, dot],
+    };
+    lightdash_dot_sync::http::require_roots_for(
+        urls,
+        lightdash_dot_sync::http::system_roots_problem().as_deref(),
+    )
+}
+
 async fn one_shot(settings: Arc<Settings>, opts: CycleOptions) -> ExitCode {
     let store = match app::open_store(&settings) {
         Ok(s) => s,
         Err(e @ StateError::Locked { .. }) => {
-            eprintln!("error: {e}");
+            fatal!("{e}");
             return ExitCode::from(EXIT_CYCLE_FAILED);
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            fatal!("{e}");
             return ExitCode::from(EXIT_CYCLE_FAILED);
         }
     };
@@ -167,7 +243,7 @@ async fn one_shot(settings: Arc<Settings>, opts: CycleOptions) -> ExitCode {
     lightdash_dot_sync::daemon::log_summary(&report, store_bytes);
     eprintln!("{}", report.one_line());
     if let Some(e) = &report.error {
-        eprintln!("error: {}", redact::strip_terminal_controls(e));
+        fatal!("{}", redact::strip_terminal_controls(e));
     }
     ExitCode::from(report.outcome.exit_code() as u8)
 }
@@ -183,7 +259,7 @@ async fn check(settings: &Settings, offline: bool) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            fatal!("{e}");
             ExitCode::from(EXIT_CYCLE_FAILED)
         }
     }

@@ -241,3 +241,89 @@ async fn a_long_one_shot_run_logs_progress_when_stderr_is_not_a_terminal() {
     // The bar is for terminals only: no carriage-return redraws in a captured stream.
     assert!(!err.contains('\r'));
 }
+
+/// Issue 14.1: a host without CA certificates (here: `SSL_CERT_FILE` naming an empty bundle).
+/// Plain http works; an https URL is a configuration error (78) naming the key and the fix,
+/// never a panic; `check --offline` needs no certificates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_ca_certificates_http_works_and_https_exits_78_naming_the_fix() {
+    let m = mocks_and_config().await;
+    // The binary on a host whose CA bundle is empty.
+    let without_roots = |args: &[&str]| {
+        let mut cmd = bin();
+        cmd.env("SSL_CERT_FILE", "/dev/null")
+            .env_remove("SSL_CERT_DIR")
+            .arg("-c")
+            .arg(&m.config)
+            .args(args);
+        run(cmd)
+    };
+    let out = without_roots(&["--once"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(m.dot.accepted_count() > 0, "pushed over http");
+
+    let text = std::fs::read_to_string(&m.config).unwrap();
+    let https = text.replace(&m.dot.url(), "https://dot.invalid");
+    std::fs::write(&m.config, https).unwrap();
+    let out = without_roots(&["--once"]).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("dot.url is https://dot.invalid/"), "{err}");
+    assert!(err.contains("apt-get install ca-certificates"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    let out = without_roots(&["check", "--offline"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// Issue 14.2: with stderr being the journal stream (`JOURNAL_STREAM` naming its device and
+/// inode, as systemd sets it), every line carries its syslog priority: the failed cycle at
+/// `<3>` (err), the summary at `<6>` (info). Without a matching stream, no prefixes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_the_journal_lines_carry_their_priority() {
+    use std::os::unix::fs::MetadataExt;
+    let m = mocks_and_config().await;
+    // A wrong Lightdash token: the cycle fails (an error event) after its summary (info).
+    std::fs::write(m.dir.path().join("lightdash.key"), "wrong-token\n").unwrap();
+    let text = std::fs::read_to_string(&m.config).unwrap();
+    std::fs::write(
+        &m.config,
+        text.replace("level = \"warn\"", "level = \"info\""),
+    )
+    .unwrap();
+    for journal in [true, false] {
+        let log = m.dir.path().join(format!("stderr-{journal}"));
+        let file = std::fs::File::create(&log).unwrap();
+        let meta = file.metadata().unwrap();
+        let stream = if journal {
+            format!("{}:{}", meta.dev(), meta.ino())
+        } else {
+            format!("{}:{}", meta.dev(), meta.ino() + 1)
+        };
+        // assert_cmd captures stderr; the stream must be this very file.
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lightdash-dot-sync"));
+        cmd.env("JOURNAL_STREAM", stream)
+            .arg("-c")
+            .arg(&m.config)
+            .arg("--once")
+            .stderr(file);
+        let status = tokio::task::spawn_blocking(move || cmd.status().expect("binary runs"))
+            .await
+            .expect("join");
+        assert_eq!(status.code(), Some(2));
+        let err = std::fs::read_to_string(&log).unwrap();
+        let line = |needle: &str| {
+            err.lines()
+                .find(|l| l.contains(needle))
+                .unwrap_or_else(|| panic!("no {needle:?} in {err}"))
+                .to_owned()
+        };
+        if journal {
+            assert!(line("ERROR cycle failed").starts_with("<3>"), "{err}");
+            assert!(line("INFO cycle finished").starts_with("<6>"), "{err}");
+        } else {
+            assert!(line("ERROR cycle failed").starts_with("20"), "{err}");
+            assert!(!err.contains("<3>") && !err.contains("<6>"), "{err}");
+        }
+    }
+}

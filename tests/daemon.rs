@@ -892,3 +892,118 @@ async fn invalid_cron_exits_78_before_any_request() {
     assert_eq!(env.dot.requests().len(), 0, "no request to Dot");
     assert_eq!(http(env.port, "GET", "/healthz").await, None, "no listener");
 }
+
+/// The "cycle finished" lines of a daemon's text log that report this kind and outcome.
+fn finished_lines(stderr: &str, kind: &str, outcome: &str) -> usize {
+    stderr
+        .lines()
+        .filter(|l| l.contains("cycle finished"))
+        .filter(|l| {
+            l.contains(&format!("kind=\"{kind}\"")) && l.contains(&format!("outcome=\"{outcome}\""))
+        })
+        .count()
+}
+
+/// Issue 14.3: a resync cut short by SIGTERM reports "interrupted", is recorded in the state,
+/// and the next start redoes it before anything else (Dot gets every asset again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_resync_is_reported_and_redone_at_the_next_start() {
+    let mut env = Env::start(Setup {
+        concurrency: 1,
+        sync: "0 0 0 1 1 *".into(),
+        ..Setup::default()
+    })
+    .await;
+    let expected = env.expected_assets().await;
+    let mut daemon = env.spawn_daemon("first", None);
+    daemon
+        .wait_metrics(Duration::from_secs(40), "the first cycle", |m| {
+            cycles(m, "incremental", "success") >= 1.0
+        })
+        .await;
+    delay_all(&env.dot, Duration::from_millis(400), None);
+    env.dot.clear_requests();
+    daemon.signal("USR1");
+    assert!(
+        eventually(Duration::from_secs(30), || env.accepted_ids().len() >= 2).await,
+        "resync pushes started; stderr:\n{}",
+        daemon.stderr()
+    );
+    daemon.signal("TERM");
+    let (code, _) = daemon.wait_exit(Duration::from_secs(40)).await;
+    assert_eq!(code, Some(0), "stderr:\n{}", daemon.stderr());
+    let partial = env.accepted_ids().len();
+    assert!(
+        partial < expected,
+        "the resync was cut short ({partial}/{expected})"
+    );
+    let err = daemon.stderr();
+    assert_eq!(finished_lines(&err, "resync", "interrupted"), 1, "{err}");
+    assert_eq!(finished_lines(&err, "resync", "success"), 0, "{err}");
+
+    // The next start redoes the resync (the schedule never fires; run_on_start would only
+    // run an incremental cycle, which pushes nothing here).
+    env.dot.clear_faults();
+    env.dot.clear_requests();
+    env.port = free_port();
+    env.write_config();
+    let mut second = env.spawn_daemon("second", None);
+    second
+        .wait_metrics(Duration::from_secs(40), "the redone resync", |m| {
+            cycles(m, "resync", "success") >= 1.0
+        })
+        .await;
+    assert_eq!(env.accepted_ids().len(), expected, "{}", second.stderr());
+    assert!(
+        second.stderr().contains("did not finish"),
+        "{}",
+        second.stderr()
+    );
+    second.signal("TERM");
+    assert_eq!(second.wait_exit(Duration::from_secs(20)).await.0, Some(0));
+
+    // Finished now: a third start runs the usual incremental cycle, not another resync.
+    env.dot.clear_requests();
+    env.port = free_port();
+    env.write_config();
+    let mut third = env.spawn_daemon("third", None);
+    third
+        .wait_metrics(Duration::from_secs(40), "the start-up cycle", |m| {
+            cycles(m, "incremental", "success") >= 1.0
+        })
+        .await;
+    assert_eq!(env.accepted_ids().len(), 0, "{}", third.stderr());
+}
+
+/// Issue 14.6: SIGTERM while a Lightdash listing hangs cancels it at once: the daemon exits 0
+/// through the normal path (the cycle reports "interrupted"), not by abandoning the cycle
+/// after the shutdown bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_cancels_a_hanging_lightdash_request() {
+    use lightdash_dot_sync::demo::mock_lightdash::{Fault, Route};
+    let env = Env::start(Setup {
+        sync: "0 0 0 1 1 *".into(),
+        ..Setup::default()
+    })
+    .await;
+    env.ld.set_fault(Route::Charts, Fault::Hang, None);
+    let mut daemon = env.spawn_daemon("daemon", None);
+    assert!(
+        eventually(Duration::from_secs(30), || env.ld.count(Route::Charts) >= 1).await,
+        "the charts listing was requested; stderr:\n{}",
+        daemon.stderr()
+    );
+    daemon.signal("TERM");
+    let (code, _) = daemon.wait_exit(Duration::from_secs(60)).await;
+    let err = daemon.stderr();
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        finished_lines(&err, "incremental", "interrupted"),
+        1,
+        "{err}"
+    );
+    assert!(
+        !err.contains("abandoned"),
+        "the cycle was waited for: {err}"
+    );
+}

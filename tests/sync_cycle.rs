@@ -921,3 +921,77 @@ async fn deep_cycle_catches_explore_edits_and_otherwise_pushes_nothing() {
             .contains("Relabelled metric")
     );
 }
+
+/// Reopens the app's state under changed settings, as a restart with an edited config does.
+fn restart_with(app: &mut TestApp, change: impl FnOnce(&mut lightdash_dot_sync::config::Settings)) {
+    let mut settings = (*app.settings).clone();
+    change(&mut settings);
+    app.settings = std::sync::Arc::new(settings);
+    app.restart();
+}
+
+/// Issue 14.4: a setting that changes rendered output re-renders every asset it affects at
+/// the next cycle, from stored details (no chart or dashboard detail fetch), and only once.
+#[tokio::test]
+async fn render_settings_changes_rerender_everything_from_stored_details() {
+    let mut app = spawn_app().await;
+    let first = app.cycle().await;
+    assert_eq!(first.report.outcome, Outcome::Success);
+    let all = app.dot.assets().len();
+
+    // A new link base (lightdash.public_url): every link moves, spaces, dashboards, charts.
+    restart_with(&mut app, |s| {
+        s.lightdash.public_url = url::Url::parse("https://bi.example.test/").unwrap();
+    });
+    app.clear_requests();
+    let run = app.cycle().await;
+    assert_eq!(run.report.outcome, Outcome::Success, "{:?}", run.report);
+    assert_eq!(app.dot_id_set().len(), all, "every asset is pushed again");
+    for (id, asset) in app.dot.assets() {
+        let url = asset.url.unwrap_or_default();
+        assert!(url.starts_with("https://bi.example.test/"), "{id}: {url}");
+    }
+    // Explores are never stored (labels come fresh from them); chart and dashboard details are.
+    for route in &DETAIL_ROUTES[..4] {
+        assert_eq!(
+            app.lightdash.count(*route),
+            0,
+            "{route:?} fetched to re-render"
+        );
+    }
+
+    // Once re-rendered, nothing more.
+    app.clear_requests();
+    app.cycle().await;
+    assert!(app.dot.requests().is_empty(), "{:?}", app.dot_ids());
+
+    // A smaller description cap re-renders the descriptions it cuts, again without fetching.
+    restart_with(&mut app, |s| s.sync.max_description_chars = 400);
+    app.clear_requests();
+    let run = app.cycle().await;
+    assert_eq!(run.report.outcome, Outcome::Success, "{:?}", run.report);
+    let long: Vec<String> = app
+        .dot
+        .assets()
+        .into_iter()
+        .filter(|(_, a)| {
+            a.dot_description
+                .as_ref()
+                .is_some_and(|d| d.chars().count() > 400)
+        })
+        .map(|(id, _)| id)
+        .collect();
+    assert!(long.is_empty(), "descriptions above the new cap: {long:?}");
+    assert!(
+        !app.dot.requests().is_empty(),
+        "the cap cut some description"
+    );
+    // Explores are never stored (labels come fresh from them); chart and dashboard details are.
+    for route in &DETAIL_ROUTES[..4] {
+        assert_eq!(
+            app.lightdash.count(*route),
+            0,
+            "{route:?} fetched to re-render"
+        );
+    }
+}

@@ -7,10 +7,12 @@
 //!   injection and request recording (I/O: binds a loopback port).
 //! - [`mock_dot`]: an HTTP mock of Dot's import endpoint that validates bodies against Dot's
 //!   schema and records what it accepted (I/O: binds a loopback port).
+//! - [`serve`]: both mocks as standalone servers behind the hidden `mock-servers` command.
 pub mod content;
 pub mod mock_dot;
 pub mod mock_lightdash;
 pub mod run;
+pub mod serve;
 pub mod server;
 
 /// A reqwest client for the mocks' tests. reqwest is built without a default crypto provider;

@@ -33,8 +33,9 @@ use crate::stats::ApiCounters;
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Attempts per Lightdash request (the first included). Lightdash is read-only for us, so a
-/// failed cycle is simply retried at the next tick; a few quick retries ride out blips.
-const MAX_ATTEMPTS: u32 = 3;
+/// failed cycle is simply retried at the next tick; a few quick retries ride out blips. The
+/// daemon's liveness bound counts on it.
+pub const MAX_ATTEMPTS: u32 = 3;
 
 /// Ids per as-code request: the server's default page size, and a URL well under 8 KiB.
 pub const AS_CODE_BATCH: usize = 100;

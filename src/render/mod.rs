@@ -35,9 +35,9 @@ use crate::lightdash::types::{
 };
 
 /// Bumped whenever the rendered output changes on purpose, so every asset is re-rendered
-/// and re-pushed once: it is part of every fingerprint and every listing signature (so
-/// unchanged listings are fetched again, and details the state kept from an older version,
-/// which may lack what the new format reads, are replaced).
+/// and re-pushed once: it is part of every fingerprint and (through the render settings
+/// key) every listing signature. Details the state kept are fetched again only when
+/// `state::store::DETAILS_FORMAT_VERSION` moves.
 ///
 /// History: 1 = v1; 2 = lead paragraph, labels as shown, Definitions, decode-once escaping,
 /// open dashboard filters, `/` in folder names, no empty markdown tiles.

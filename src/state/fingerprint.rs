@@ -4,13 +4,16 @@
 //! view count (view counts move on their own schedule, see `sync.view_count_refresh`), plus
 //! the render format version so a template change re-pushes everything once, on purpose.
 //! A *listing signature* identifies what the cheap listings say about an item; when it is
-//! unchanged the item needs no detail fetch. It includes the render format version too: a
-//! new format must re-render every asset from fresh details, not only those whose listing
-//! happened to change.
+//! unchanged the item needs no detail fetch. Signatures are combined with the
+//! [`render_settings_key`] ([`with_render_settings`]), so a setting that changes rendered
+//! output (link base, description cap, synced kinds, render format) marks every asset
+//! changed: the next cycle re-renders it from stored details, without refetching (details
+//! kept under an older `DETAILS_FORMAT_VERSION` are fetched again: they may lack what the
+//! renderer now reads).
 
-use crate::dot::types::ExternalAsset;
+use crate::dot::types::{AssetKind, ExternalAsset};
 use crate::lightdash::types::{ChartSummary, DashboardSummary, SpaceSummary};
-use crate::render::RENDER_FORMAT_VERSION;
+use crate::render::{RENDER_FORMAT_VERSION, RenderOptions};
 
 fn hash_parts(parts: &[&str]) -> String {
     let mut h = blake3::Hasher::new();
@@ -31,6 +34,26 @@ pub fn fingerprint(asset: &ExternalAsset) -> String {
     hash_parts(&[&RENDER_FORMAT_VERSION.to_string(), &json])
 }
 
+/// Identifies every setting that shapes rendered output: all of [`RenderOptions`] (through
+/// its `Debug` form, so an option added later is covered without touching this), the synced
+/// kinds (order-free) and [`RENDER_FORMAT_VERSION`].
+pub fn render_settings_key(options: &RenderOptions, kinds: &[AssetKind]) -> String {
+    let mut kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    hash_parts(&[
+        "render-settings",
+        &RENDER_FORMAT_VERSION.to_string(),
+        &format!("{options:?}"),
+        &kinds.join(","),
+    ])
+}
+
+/// A listing signature bound to the render settings it was rendered under.
+pub fn with_render_settings(signature: &str, settings_key: &str) -> String {
+    hash_parts(&[signature, settings_key])
+}
+
 fn private_flag(private: bool) -> &'static str {
     if private { "private" } else { "public" }
 }
@@ -40,7 +63,6 @@ fn private_flag(private: bool) -> &'static str {
 pub fn chart_signature(c: &ChartSummary, folder: &str, private: bool) -> String {
     hash_parts(&[
         "chart",
-        &RENDER_FORMAT_VERSION.to_string(),
         &c.name,
         c.description.as_deref().unwrap_or(""),
         &c.space_uuid,
@@ -57,7 +79,6 @@ pub fn chart_signature(c: &ChartSummary, folder: &str, private: bool) -> String 
 pub fn dashboard_signature(d: &DashboardSummary, folder: &str, private: bool) -> String {
     hash_parts(&[
         "dashboard",
-        &RENDER_FORMAT_VERSION.to_string(),
         &d.name,
         d.description.as_deref().unwrap_or(""),
         &d.space_uuid,
@@ -72,7 +93,6 @@ pub fn dashboard_signature(d: &DashboardSummary, folder: &str, private: bool) ->
 pub fn space_signature(s: &SpaceSummary, path: &str, private: bool) -> String {
     hash_parts(&[
         "space",
-        &RENDER_FORMAT_VERSION.to_string(),
         &s.name,
         s.slug.as_deref().unwrap_or(""),
         s.parent_space_uuid.as_deref().unwrap_or(""),
@@ -121,6 +141,36 @@ mod tests {
             change(&mut b);
             assert_ne!(fingerprint(&a), fingerprint(&b));
         }
+    }
+
+    #[test]
+    fn every_render_setting_is_part_of_the_key() {
+        let options = |site: &str, cap: usize| RenderOptions {
+            site_url: site.into(),
+            max_description_chars: cap,
+        };
+        let all = [AssetKind::Dashboard, AssetKind::Chart, AssetKind::Space];
+        let base = render_settings_key(&options("https://a", 100), &all);
+        let reordered = [AssetKind::Space, AssetKind::Chart, AssetKind::Dashboard];
+        assert_eq!(
+            base,
+            render_settings_key(&options("https://a", 100), &reordered)
+        );
+        assert_ne!(base, render_settings_key(&options("https://b", 100), &all));
+        assert_ne!(base, render_settings_key(&options("https://a", 99), &all));
+        assert_ne!(
+            base,
+            render_settings_key(&options("https://a", 100), &all[..2])
+        );
+        let sig = "abc";
+        assert_ne!(
+            with_render_settings(sig, &base),
+            with_render_settings(sig, &render_settings_key(&options("https://b", 100), &all))
+        );
+        assert_eq!(
+            with_render_settings(sig, &base),
+            with_render_settings(sig, &base)
+        );
     }
 
     #[test]

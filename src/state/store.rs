@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dot::types::{AssetKind, ExternalAsset};
 use crate::lightdash::types::{ChartDetails, DashboardDetails};
-use crate::sync::report::CycleReport;
+use crate::sync::report::{CycleKind, CycleReport};
 
 /// Version of the on-disk layout; a state written by another version is rebuilt.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -25,6 +25,10 @@ pub const REPORTS_KEPT: usize = 50;
 
 /// How long a held lock is retried before it is reported (see `try_open_patiently`).
 const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Key in the `meta` tree: the kind of the full cycle (deep or resync) started and not yet
+/// finished, as its [`CycleKind::as_str`].
+const UNFINISHED_CYCLE: &str = "unfinished_full_cycle";
 
 /// Corrupt states kept for inspection.
 const CORRUPT_KEPT: usize = 2;
@@ -444,6 +448,49 @@ impl Store {
         Ok(out)
     }
 
+    /// Records durably (flushed) that a full cycle of `kind` started, unless one covering
+    /// more is already recorded: if the process stops before [`Store::finish_full_cycle`],
+    /// the next start redoes it.
+    pub fn start_full_cycle(&self, kind: CycleKind) -> Result<(), StateError> {
+        if self
+            .unfinished_full_cycle()
+            .is_some_and(|k| k.coverage() >= kind.coverage())
+        {
+            return Ok(());
+        }
+        let meta = self.db.open_tree("meta")?;
+        meta.insert(UNFINISHED_CYCLE, kind.as_str().as_bytes())?;
+        meta.flush()?;
+        Ok(())
+    }
+
+    /// Clears the record of [`Store::start_full_cycle`] once a cycle of `kind` finished,
+    /// when it covers what was recorded (a finished deep cycle leaves a recorded resync).
+    pub fn finish_full_cycle(&self, kind: CycleKind) -> Result<(), StateError> {
+        match self.unfinished_full_cycle() {
+            Some(k) if k.coverage() <= kind.coverage() => {
+                let meta = self.db.open_tree("meta")?;
+                meta.remove(UNFINISHED_CYCLE)?;
+                meta.flush()?;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The full cycle started and not finished before the last stop, if any.
+    pub fn unfinished_full_cycle(&self) -> Option<CycleKind> {
+        let value = self
+            .db
+            .open_tree("meta")
+            .ok()?
+            .get(UNFINISHED_CYCLE)
+            .ok()??;
+        [CycleKind::Deep, CycleKind::Resync]
+            .into_iter()
+            .find(|k| k.as_str().as_bytes() == value.as_ref())
+    }
+
     /// Writes everything to disk.
     pub fn flush(&self) -> Result<(), StateError> {
         self.db.flush()?;
@@ -609,6 +656,27 @@ mod tests {
                 .to_string_lossy()
                 .starts_with("db.corrupt-")
         }));
+    }
+
+    #[test]
+    fn an_unfinished_full_cycle_survives_reopen_until_one_covering_it_finishes() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (store, _) = Store::open(dir.path(), &owner()).unwrap();
+            assert_eq!(store.unfinished_full_cycle(), None);
+            store.start_full_cycle(CycleKind::Resync).unwrap();
+            // A deep cycle starting later neither replaces nor clears the resync.
+            store.start_full_cycle(CycleKind::Deep).unwrap();
+            store.finish_full_cycle(CycleKind::Deep).unwrap();
+            assert_eq!(store.unfinished_full_cycle(), Some(CycleKind::Resync));
+        }
+        let (store, _) = Store::open(dir.path(), &owner()).unwrap();
+        assert_eq!(store.unfinished_full_cycle(), Some(CycleKind::Resync));
+        store.finish_full_cycle(CycleKind::Resync).unwrap();
+        assert_eq!(store.unfinished_full_cycle(), None);
+        store.start_full_cycle(CycleKind::Deep).unwrap();
+        store.start_full_cycle(CycleKind::Resync).unwrap();
+        assert_eq!(store.unfinished_full_cycle(), Some(CycleKind::Resync));
     }
 
     #[test]

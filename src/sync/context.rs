@@ -2,7 +2,7 @@
 //! callbacks. Types only, no I/O of its own.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::plan::Action;
 use super::report::{CycleKind, CycleReport};
@@ -29,7 +29,12 @@ pub struct SyncContext {
     /// Dot request counters.
     pub dot_counters: Arc<ApiCounters>,
     /// Set on shutdown: no new push starts; pushes in flight finish and are committed.
+    /// Set it with [`SyncContext::request_stop`], which also cancels Lightdash requests.
     pub stopping: Arc<AtomicBool>,
+    /// Dot pushes started and not yet committed (or counted as failed).
+    pub(crate) pushes_in_flight: Arc<AtomicUsize>,
+    /// Wakes a running cycle when a stop is requested.
+    stop_signal: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl SyncContext {
@@ -56,7 +61,38 @@ impl SyncContext {
             lightdash_counters,
             dot_counters,
             stopping: Arc::new(AtomicBool::new(false)),
+            pushes_in_flight: Arc::new(AtomicUsize::new(0)),
+            stop_signal: Arc::new(tokio::sync::watch::channel(false).0),
         }
+    }
+
+    /// Stops the running cycle (if any) as soon as no Dot push is in flight: pushes not
+    /// started are not started, Lightdash requests are dropped at once (nothing depends on
+    /// them), pushes in flight finish and are committed. The cycle reports
+    /// [`super::Outcome::Interrupted`].
+    pub fn request_stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.stop_signal.send_replace(true);
+    }
+
+    /// Resolves once a stop was requested and no push is in flight. Pushes decrement the
+    /// count only after their commit, so cancelling the cycle here loses no acknowledged push.
+    pub(crate) async fn stopped_between_pushes(&self) {
+        let mut stop = self.stop_signal.subscribe();
+        let _ = stop.wait_for(|stopped| *stopped).await;
+        // Pushes in flight take at most a request timeout each; polling is cheap next to that.
+        while self.pushes_in_flight.load(Ordering::SeqCst) > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Releases one counted push in flight when dropped (after its commit).
+pub(crate) struct InFlight<'a>(pub(crate) &'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

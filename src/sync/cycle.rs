@@ -14,6 +14,7 @@
 //! | report | [`super::report`] | pure |
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 // The types callers name as `sync::cycle::…` stay reachable here.
@@ -55,12 +56,37 @@ pub async fn run_cycle(ctx: &SyncContext, opts: CycleOptions, progress: &dyn Pro
         planned: &mut planned,
         progress,
     };
-    if let Err(e) = run_projects(ctx, opts, &mut sink).await {
+    let durable = !opts.dry_run && opts.full();
+    if durable && let Err(e) = ctx.store.start_full_cycle(opts.kind) {
+        tracing::error!(error = %e, "could not record the start of the cycle in the state; if it is cut short it is not redone at the next start");
+    }
+    let finished = tokio::select! {
+        biased;
+        r = run_projects(ctx, opts, &mut sink) => Some(r),
+        () = ctx.stopped_between_pushes() => None,
+    };
+    // A stop requested before the cycle ended may have left pushes unstarted.
+    let interrupted = finished.is_none() || ctx.stopping.load(Ordering::SeqCst);
+    if let Some(Err(e)) = finished {
         report.outcome = Outcome::Failed;
         report.error = Some(e);
     }
     // 10. Report.
     report.settle();
+    if interrupted {
+        report.outcome = Outcome::Interrupted;
+        report.error = Some(if durable {
+            format!(
+                "stopped before the {} finished; it is redone at the next start",
+                opts.kind.as_str()
+            )
+        } else {
+            "stopped before the cycle finished; what it did not push is pushed by the next cycle"
+                .to_owned()
+        });
+    } else if durable && let Err(e) = ctx.store.finish_full_cycle(opts.kind) {
+        tracing::error!(error = %e, "could not record the end of the cycle in the state; it is redone at the next start");
+    }
     report.lightdash_requests = stats::delta(&ctx.lightdash_counters.by_route(), &ld_before);
     report.dot_requests = ctx.dot_counters.total() - dot_before;
     report.duration_ms = started.elapsed().as_millis() as u64;

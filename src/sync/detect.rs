@@ -16,7 +16,10 @@ use crate::dot::types::AssetKind;
 use crate::lightdash::types::{ChartSummary, DashboardSummary};
 use crate::render::ProjectView;
 use crate::state::IndexEntry;
-use crate::state::fingerprint::{chart_signature, dashboard_signature, space_signature};
+use crate::state::fingerprint::{
+    chart_signature, dashboard_signature, render_settings_key, space_signature,
+    with_render_settings,
+};
 
 use super::listing::Listings;
 
@@ -90,14 +93,23 @@ pub fn detect<'l>(
 ) -> Detected<'l> {
     let tree = view.spaces;
     let mut out = Detected::default();
+    // Signatures are bound to the render settings: an asset rendered under other settings
+    // (link base, cap, kinds, format) counts as changed and is re-rendered from stored details.
+    let kinds: Vec<AssetKind> = rules.kinds.iter().copied().collect();
+    let key = render_settings_key(view.options, &kinds);
+    let bind = |sig: String| with_render_settings(&sig, &key);
     for s in &listings.spaces {
-        let sig = space_signature(s, &tree.path_string(&s.uuid), tree.is_private(&s.uuid));
+        let sig = bind(space_signature(
+            s,
+            &tree.path_string(&s.uuid),
+            tree.is_private(&s.uuid),
+        ));
         let scope = rules.of_kind(AssetKind::Space, scopes.of(&s.uuid));
         out.classify(entries, AssetKind::Space, &s.uuid, scope, sig);
     }
     for d in &listings.dashboards {
         let private = tree.is_private(&d.space_uuid);
-        let sig = dashboard_signature(d, &view.folder(&d.space_uuid), private);
+        let sig = bind(dashboard_signature(d, &view.folder(&d.space_uuid), private));
         let scope = rules.of_kind(AssetKind::Dashboard, scopes.of(&d.space_uuid));
         if out.classify(entries, AssetKind::Dashboard, &d.uuid, scope, sig) {
             out.dashboards_in.push(d);
@@ -105,7 +117,7 @@ pub fn detect<'l>(
     }
     for c in &listings.charts {
         let private = tree.is_private(&c.space_uuid);
-        let sig = chart_signature(c, &view.folder(&c.space_uuid), private);
+        let sig = bind(chart_signature(c, &view.folder(&c.space_uuid), private));
         let scope = rules.of_kind(AssetKind::Chart, scopes.of(&c.space_uuid));
         if out.classify(entries, AssetKind::Chart, &c.uuid, scope, sig) {
             out.charts_in.push(c);

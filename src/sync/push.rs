@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use futures_util::StreamExt;
 
-use super::context::{CycleOptions, Sink, SyncContext, kind_label};
+use super::context::{CycleOptions, InFlight, Sink, SyncContext, kind_label};
 use super::plan::{self, Action};
 use super::report::CycleReport;
 use crate::dot::DotError;
@@ -138,11 +138,18 @@ pub async fn push_and_commit(
             }
         }
     }
-    let (dot, stopping) = (&ctx.dot, &ctx.stopping);
+    let (dot, stopping, in_flight) = (&ctx.dot, &ctx.stopping, &ctx.pushes_in_flight);
     let mut results = futures_util::stream::iter(work)
         .map(|(action, (asset, commit))| async move {
             // Not committed, so simply planned again next time.
             if stopping.load(Ordering::SeqCst) {
+                return (action, asset, commit, None);
+            }
+            // Counted before the second look at `stopping` (both SeqCst): a stop either sees
+            // this push in flight or this push sees the stop.
+            in_flight.fetch_add(1, Ordering::SeqCst);
+            if stopping.load(Ordering::SeqCst) {
+                in_flight.fetch_sub(1, Ordering::SeqCst);
                 return (action, asset, commit, None);
             }
             let result = dot.upsert(&asset).await;
@@ -152,6 +159,8 @@ pub async fn push_and_commit(
     let mut skipped = 0usize;
     while let Some((action, asset, commit, result)) = results.next().await {
         sink.progress.push_done();
+        // A counted push is released after its commit below, whichever way it goes.
+        let _pushed = result.is_some().then(|| InFlight(in_flight));
         match result {
             None => skipped += 1,
             Some(Ok(())) => commit_one(ctx, &action, asset, commit, sink.report),

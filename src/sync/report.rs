@@ -19,6 +19,16 @@ pub enum CycleKind {
 }
 
 impl CycleKind {
+    /// How much a cycle covers: a resync covers a deep cycle, which covers an incremental
+    /// one. Decides which unfinished cycle is redone at the next start.
+    pub fn coverage(self) -> u8 {
+        match self {
+            CycleKind::Incremental => 0,
+            CycleKind::Deep => 1,
+            CycleKind::Resync => 2,
+        }
+    }
+
     /// Metric label.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -40,6 +50,9 @@ pub enum Outcome {
     PartialFailure,
     /// The cycle could not do its job: a listing failed or the fail-safe tripped (exit 2).
     Failed,
+    /// Stopped (SIGTERM, SIGINT) before it finished: what was pushed is committed, the rest
+    /// is left for the next start; an interrupted deep cycle or resync is redone then (exit 2).
+    Interrupted,
 }
 
 impl Outcome {
@@ -48,7 +61,7 @@ impl Outcome {
         match self {
             Outcome::Success => 0,
             Outcome::PartialFailure => 1,
-            Outcome::Failed => 2,
+            Outcome::Failed | Outcome::Interrupted => 2,
         }
     }
 
@@ -58,6 +71,7 @@ impl Outcome {
             Outcome::Success => "success",
             Outcome::PartialFailure => "partial_failure",
             Outcome::Failed => "failed",
+            Outcome::Interrupted => "interrupted",
         }
     }
 }
@@ -159,7 +173,7 @@ impl CycleReport {
 
     /// Sets the outcome from what happened, unless already failed.
     pub fn settle(&mut self) {
-        if self.outcome == Outcome::Failed {
+        if matches!(self.outcome, Outcome::Failed | Outcome::Interrupted) {
             return;
         }
         self.outcome = if !self.projects_failed.is_empty() || !self.failsafe.is_empty() {
