@@ -1,7 +1,7 @@
 //! Application wiring (I/O): opening the state, one-shot runs with progress output,
 //! `status`, `preview`, `check` and the `demo`. The daemon lives in [`crate::daemon`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
@@ -13,12 +13,15 @@ use serde::{Deserialize, Serialize};
 use crate::config::Settings;
 use crate::dot::types::{AssetKind, ExternalAsset};
 use crate::lightdash::LightdashClient;
-use crate::lightdash::types::{ChartDetails, DashboardDetails, ProjectType};
+use crate::lightdash::types::{
+    ChartDetails, ChartSummary, DashboardDetails, DashboardSummary, ProjectType, SpaceSummary,
+};
 use crate::render::{self, ChartIndex, Explores, ProjectView, RenderOptions, SpaceTree};
 use crate::state::{OpenOutcome, Owner, StateError, Store};
 use crate::stats::ApiCounters;
 use crate::sync::cycle::Planned;
 use crate::sync::details::{self, Wanted};
+use crate::sync::listing::Listings;
 use crate::sync::plan::Action;
 use crate::sync::{CycleOptions, CycleReport, Progress, SyncContext};
 
@@ -320,157 +323,199 @@ pub enum PreviewError {
     },
 }
 
-/// `preview <uuid|slug>`: renders one asset live. No Dot, no state.
+/// `preview <uuid|slug>`: renders one asset live. No Dot, no state. The first synced project
+/// with a space, dashboard or chart of that uuid or slug wins.
 pub async fn preview(settings: &Settings, key: &str) -> Result<ExternalAsset, PreviewError> {
     let ld = &settings.lightdash;
     let client = lightdash_client(settings);
-    let projects = client.projects().await?;
     let options = RenderOptions {
         site_url: ld.public_url.as_str().trim_end_matches('/').to_owned(),
         max_description_chars: settings.sync.max_description_chars,
     };
-    for project in projects.iter().filter(|p| {
-        if ld.projects.is_empty() {
-            p.project_type != ProjectType::Preview
-        } else {
-            ld.projects.contains(&p.project_uuid)
-        }
-    }) {
+    let (projects, _) = crate::sync::scope::select_projects(client.projects().await?, &ld.projects);
+    for project in &projects {
         let p = project.project_uuid.as_str();
         let (spaces, dashboards, charts) =
             tokio::try_join!(client.spaces(p), client.dashboards(p), client.charts(p))?;
-        let tree = SpaceTree::new(&spaces);
+        let listings = Listings {
+            spaces,
+            dashboards,
+            charts,
+            ..Default::default()
+        };
+        let tree = SpaceTree::new(&listings.spaces);
         let view = ProjectView {
             project,
             spaces: &tree,
             options: &options,
         };
-        let matches = |uuid: &str, slug: Option<&str>| uuid == key || slug == Some(key);
-        if let Some(space) = spaces.iter().find(|s| matches(&s.uuid, s.slug.as_deref())) {
-            let ds: Vec<_> = dashboards
-                .iter()
-                .filter(|d| d.space_uuid == space.uuid)
-                .collect();
-            let cs: Vec<_> = charts
-                .iter()
-                .filter(|c| c.space_uuid == space.uuid)
-                .collect();
-            let children = tree.children(&space.uuid);
-            return Ok(render::render_space(&view, space, &ds, &cs, &children));
-        }
-        let dashboard = dashboards
-            .iter()
-            .find(|d| matches(&d.uuid, d.slug.as_deref()));
-        let chart = charts.iter().find(|c| matches(&c.uuid, c.slug.as_deref()));
-        if dashboard.is_none() && chart.is_none() {
-            continue;
-        }
-        // Dashboards whose tiles we know: the one previewed, or (for a chart) all of them
-        // through as code only, never through the view-counting legacy route.
-        let dash_wanted: Vec<Wanted> = match (dashboard, chart) {
-            (Some(d), _) => vec![Wanted {
-                uuid: d.uuid.clone(),
-                slug: d.slug.clone(),
-            }],
-            (None, _) => Vec::new(),
-        };
-        let mut dash_details: BTreeMap<String, DashboardDetails> = BTreeMap::new();
-        if !dash_wanted.is_empty() {
-            let f = details::fetch_dashboards(&client, p, &dash_wanted).await;
-            if let Some((uuid, error)) = f.failed.into_iter().next() {
-                return Err(PreviewError::Details {
-                    id: AssetKind::Dashboard.asset_id(&uuid),
-                    error,
-                });
-            }
-            dash_details.extend(f.found);
-        } else if let Ok(batch) = client
-            .dashboards_as_code(
-                p,
-                &dashboards
-                    .iter()
-                    .map(|d| d.uuid.clone())
-                    .collect::<Vec<_>>(),
-            )
-            .await
-        {
-            let (items, _) =
-                crate::lightdash::client::decode_items::<DashboardDetails>(batch.items);
-            for d in &dashboards {
-                if let Some(item) = d.slug.as_deref().and_then(|s| items.get(s)) {
-                    dash_details.insert(d.uuid.clone(), item.clone());
-                }
-            }
-        }
-        let slug_to_uuid: std::collections::HashMap<&str, &str> = charts
-            .iter()
-            .filter_map(|c| c.slug.as_deref().map(|s| (s, c.uuid.as_str())))
-            .collect();
-        let mut chart_uuids: Vec<String> = chart.map(|c| vec![c.uuid.clone()]).unwrap_or_default();
-        if let Some(d) = dashboard.and_then(|d| dash_details.get(&d.uuid)) {
-            chart_uuids.extend(d.chart_uuids(&slug_to_uuid));
-        }
-        chart_uuids.sort();
-        chart_uuids.dedup();
-        let wanted: Vec<Wanted> = charts
-            .iter()
-            .filter(|c| chart_uuids.contains(&c.uuid))
-            .map(|c| Wanted {
-                uuid: c.uuid.clone(),
-                slug: c.slug.clone(),
-            })
-            .collect();
-        let fetched = details::fetch_charts(&client, p, &wanted).await;
-        if let Some(c) = chart
-            && let Some(error) = fetched.failed.get(&c.uuid)
-        {
-            return Err(PreviewError::Details {
-                id: AssetKind::Chart.asset_id(&c.uuid),
-                error: error.clone(),
-            });
-        }
-        let chart_details: BTreeMap<String, ChartDetails> = fetched.found.into_iter().collect();
-        let mut explores: Explores = Explores::new();
-        for d in chart_details.values() {
-            if let Some(name) = d.explore_name()
-                && !explores.contains_key(name)
-                && let Ok(e) = client.explore(p, name).await
-            {
-                explores.insert(name.to_owned(), e);
-            }
-        }
-        if let Some(d) = dashboard {
-            let mut index = ChartIndex::default();
-            for c in &charts {
-                index.insert(c, chart_details.get(&c.uuid));
-            }
-            let details = &dash_details[&d.uuid];
-            return Ok(render::render_dashboard(
-                &view, d, details, &index, &explores,
-            ));
-        }
-        if let Some(c) = chart {
-            let details = chart_details
-                .get(&c.uuid)
-                .ok_or_else(|| PreviewError::Details {
-                    id: AssetKind::Chart.asset_id(&c.uuid),
-                    error: "not returned".into(),
-                })?;
-            let shown_on: Vec<_> = dashboards
-                .iter()
-                .filter(|d| {
-                    c.dashboard_uuid.as_deref() == Some(d.uuid.as_str())
-                        || dash_details
-                            .get(&d.uuid)
-                            .is_some_and(|dd| dd.chart_uuids(&slug_to_uuid).contains(&c.uuid))
-                })
-                .collect();
-            return Ok(render::render_chart(
-                &view, c, details, &explores, &shown_on,
-            ));
+        if let Some(asset) = preview_in(&client, &view, &listings, key).await? {
+            return Ok(asset);
         }
     }
     Err(PreviewError::NotFound(key.to_owned()))
+}
+
+/// The asset `key` names in one project's listings, rendered; `None` when it has none.
+async fn preview_in(
+    client: &LightdashClient,
+    view: &ProjectView<'_>,
+    listings: &Listings,
+    key: &str,
+) -> Result<Option<ExternalAsset>, PreviewError> {
+    let matches = |uuid: &str, slug: Option<&str>| uuid == key || slug == Some(key);
+    if let Some(space) = listings
+        .spaces
+        .iter()
+        .find(|s| matches(&s.uuid, s.slug.as_deref()))
+    {
+        return Ok(Some(preview_space(view, listings, space)));
+    }
+    let dashboard = listings
+        .dashboards
+        .iter()
+        .find(|d| matches(&d.uuid, d.slug.as_deref()));
+    let chart = listings
+        .charts
+        .iter()
+        .find(|c| matches(&c.uuid, c.slug.as_deref()));
+    let p = view.project.project_uuid.as_str();
+    let slug_to_uuid: HashMap<&str, &str> = listings
+        .charts
+        .iter()
+        .filter_map(|c| c.slug.as_deref().map(|s| (s, c.uuid.as_str())))
+        .collect();
+    if let Some(d) = dashboard {
+        let details = dashboard_details(client, p, d).await?;
+        let mut wanted = details.chart_uuids(&slug_to_uuid);
+        wanted.extend(chart.map(|c| c.uuid.clone()));
+        let (charts, explores) = chart_inputs(client, p, listings, &wanted).await;
+        let mut index = ChartIndex::default();
+        for c in &listings.charts {
+            index.insert(c, charts.get(&c.uuid));
+        }
+        let asset = render::render_dashboard(view, d, &details, &index, &explores);
+        return Ok(Some(asset));
+    }
+    let Some(c) = chart else {
+        return Ok(None);
+    };
+    let (charts, explores) = chart_inputs(client, p, listings, std::slice::from_ref(&c.uuid)).await;
+    let details = charts.get(&c.uuid).ok_or_else(|| PreviewError::Details {
+        id: AssetKind::Chart.asset_id(&c.uuid),
+        error: "not returned".into(),
+    })?;
+    let shown_on = preview_shown_on(client, p, listings, c, &slug_to_uuid).await;
+    let asset = render::render_chart(view, c, details, &explores, &shown_on);
+    Ok(Some(asset))
+}
+
+/// A space with everything its listing shows (preview applies no scope).
+fn preview_space(
+    view: &ProjectView<'_>,
+    listings: &Listings,
+    space: &SpaceSummary,
+) -> ExternalAsset {
+    let ds: Vec<_> = listings
+        .dashboards
+        .iter()
+        .filter(|d| d.space_uuid == space.uuid)
+        .collect();
+    let cs: Vec<_> = listings
+        .charts
+        .iter()
+        .filter(|c| c.space_uuid == space.uuid)
+        .collect();
+    let children = view.spaces.children(&space.uuid);
+    render::render_space(view, space, &ds, &cs, &children)
+}
+
+async fn dashboard_details(
+    client: &LightdashClient,
+    p: &str,
+    d: &DashboardSummary,
+) -> Result<DashboardDetails, PreviewError> {
+    let wanted = [Wanted {
+        uuid: d.uuid.clone(),
+        slug: d.slug.clone(),
+    }];
+    let mut f = details::fetch_dashboards(client, p, &wanted).await;
+    if let Some((uuid, error)) = f.failed.into_iter().next() {
+        return Err(PreviewError::Details {
+            id: AssetKind::Dashboard.asset_id(&uuid),
+            error,
+        });
+    }
+    f.found
+        .remove(&d.uuid)
+        .ok_or_else(|| PreviewError::Details {
+            id: AssetKind::Dashboard.asset_id(&d.uuid),
+            error: "not returned".into(),
+        })
+}
+
+/// Details of these listed charts (failures leave them out) and their explores.
+async fn chart_inputs(
+    client: &LightdashClient,
+    p: &str,
+    listings: &Listings,
+    uuids: &[String],
+) -> (BTreeMap<String, ChartDetails>, Explores) {
+    let wanted: Vec<Wanted> = listings
+        .charts
+        .iter()
+        .filter(|c| uuids.contains(&c.uuid))
+        .map(|c| Wanted {
+            uuid: c.uuid.clone(),
+            slug: c.slug.clone(),
+        })
+        .collect();
+    let fetched = details::fetch_charts(client, p, &wanted).await;
+    for (uuid, error) in &fetched.failed {
+        tracing::warn!(id = %AssetKind::Chart.asset_id(uuid), error = %error, "chart details could not be fetched");
+    }
+    let charts: BTreeMap<String, ChartDetails> = fetched.found.into_iter().collect();
+    let mut explores = Explores::new();
+    for d in charts.values() {
+        if let Some(name) = d.explore_name()
+            && !explores.contains_key(name)
+            && let Ok(e) = client.explore(p, name).await
+        {
+            explores.insert(name.to_owned(), e);
+        }
+    }
+    (charts, explores)
+}
+
+/// The dashboards showing a chart: its own dashboard, and those with a tile showing it, read
+/// through as code only (never the view-counting legacy route).
+async fn preview_shown_on<'l>(
+    client: &LightdashClient,
+    p: &str,
+    listings: &'l Listings,
+    c: &ChartSummary,
+    slug_to_uuid: &HashMap<&str, &str>,
+) -> Vec<&'l DashboardSummary> {
+    let ids: Vec<String> = listings.dashboards.iter().map(|d| d.uuid.clone()).collect();
+    let mut tiles: HashMap<&str, Vec<String>> = HashMap::new();
+    if let Ok(batch) = client.dashboards_as_code(p, &ids).await {
+        let (items, _) = crate::lightdash::client::decode_items::<DashboardDetails>(batch.items);
+        for d in &listings.dashboards {
+            if let Some(item) = d.slug.as_deref().and_then(|s| items.get(s)) {
+                tiles.insert(d.uuid.as_str(), item.chart_uuids(slug_to_uuid));
+            }
+        }
+    }
+    listings
+        .dashboards
+        .iter()
+        .filter(|d| {
+            c.dashboard_uuid.as_deref() == Some(d.uuid.as_str())
+                || tiles
+                    .get(d.uuid.as_str())
+                    .is_some_and(|t| t.contains(&c.uuid))
+        })
+        .collect()
 }
 
 /// Prints an asset for people: its JSON (description elided) then its markdown.
@@ -543,10 +588,11 @@ pub async fn check_online(settings: &Settings) -> Result<String, String> {
             .await
             .map_err(|e| format!("listing spaces of {}: {e}", p.name))?;
         let tree = SpaceTree::new(&spaces);
+        let privacy = crate::sync::privacy::Privacy::resolve(&spaces);
         let included = spaces
             .iter()
             .filter(|s| {
-                (ld.include_private || !tree.is_private(&s.uuid))
+                (ld.include_private || privacy.space(&s.uuid).is_open())
                     && ld.spaces.allows(&tree.path_string(&s.uuid))
             })
             .count();

@@ -4,7 +4,7 @@
 #[path = "../benches/support/mod.rs"]
 mod bench_support;
 
-use bench_support::bench;
+use bench_support::bench::{self, Scenarios};
 use bench_support::synthetic::{SyntheticSpec, synthetic};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -28,7 +28,8 @@ async fn smoke_size_meets_the_structural_targets() {
     );
     let quiet = s("no-change");
     assert_eq!(quiet.dot_requests, 0);
-    assert_eq!(quiet.lightdash_total, 1 + 3);
+    // Projects, then per project the three listings, the trash and the verification list.
+    assert_eq!(quiet.lightdash_total, 1 + 5);
     assert!(quiet.detail_ids.is_empty());
     let edit = s("one chart");
     assert_eq!(edit.detail_ids.len(), 1, "{:?}", edit.detail_ids);
@@ -61,6 +62,75 @@ async fn smoke_size_meets_the_structural_targets() {
     let naive = s("naive");
     assert!(naive.lightdash_requests["LegacyDashboard"] > 0 && naive.dot_requests >= r.assets);
     assert!(r.state_logical_bytes > 0);
+}
+
+/// Memory does not grow with the organisation. At the base size every slice is already full
+/// (500 charts, 100 dashboards) and the state's page cache is warm, so from the base (1,540
+/// assets) to four times its size:
+/// - what a full cycle (cold, deep, resync) needs beyond the no-change cycle (which holds the
+///   listings and the state index only) grows by at most [`OVERHEAD_MARGIN_KB`]: the slices
+///   are bounded, and only the per-project ids, tiles and signatures grow (about 1 KB per
+///   asset; measured +5 MB). A cycle that held every asset's details and rendered body grew
+///   by about 7 KB per asset, over 30 MB here;
+/// - the peak itself grows by at most [`PEAK_MARGIN_KB`], which also covers the listings and
+///   state index (about 3.5 KB per asset in a debug build; measured +21 MB in all; compacting
+///   them is the next step, see BENCHMARKS.md).
+///
+/// Structural, never timed: peak RSS comes from the binary's own `/proc/self/status`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peak_memory_does_not_grow_with_the_organisation() {
+    let binary = std::path::PathBuf::from(env!("CARGO_BIN_EXE_lightdash-dot-sync"));
+    let base = SyntheticSpec {
+        spaces: 40,
+        dashboards: 500,
+        charts: 1_000,
+        ..SyntheticSpec::smoke()
+    };
+    let small = bench::run_scenarios(&binary, base, 1000.0, Scenarios::Full).await;
+    let large = bench::run_scenarios(&binary, base.times(4), 1000.0, Scenarios::Full).await;
+    assert_eq!(large.assets, 4 * small.assets);
+    let ((small_peak, small_base), (large_peak, large_base)) = (peaks(&small), peaks(&large));
+    let (small_over, large_over) = (
+        small_peak.saturating_sub(small_base),
+        large_peak.saturating_sub(large_base),
+    );
+    eprintln!(
+        "peak RSS {small_peak} kB (no-change {small_base} kB) at {} assets; {large_peak} kB (no-change {large_base} kB) at 4x",
+        base.total()
+    );
+    assert!(
+        large_over <= small_over + OVERHEAD_MARGIN_KB,
+        "a full cycle's memory beyond the listings grew from {small_over} kB to {large_over} kB at 4x the assets (margin {OVERHEAD_MARGIN_KB} kB)"
+    );
+    assert!(
+        large_peak <= small_peak + PEAK_MARGIN_KB,
+        "peak RSS grew from {small_peak} kB to {large_peak} kB at 4x the assets (margin {PEAK_MARGIN_KB} kB)"
+    );
+}
+
+/// How much a full cycle's memory beyond the no-change cycle may grow from the base size to
+/// four times it.
+const OVERHEAD_MARGIN_KB: u64 = 10 * 1024;
+
+/// How much the peak may grow from the base size to four times it.
+const PEAK_MARGIN_KB: u64 = 30 * 1024;
+
+/// The highest peak RSS of the full cycles, and the no-change cycle's, in kB.
+fn peaks(r: &bench::BenchResult) -> (u64, u64) {
+    for m in &r.scenarios {
+        assert_eq!(m.exit_code, 0, "{} failed", m.name);
+        assert!(m.peak_rss_kb > 0, "{} reported no peak RSS", m.name);
+    }
+    let of = |prefix: &str| {
+        r.scenarios
+            .iter()
+            .filter(|m| m.name.starts_with(prefix))
+            .map(|m| m.peak_rss_kb)
+            .max()
+            .unwrap()
+    };
+    let full = of("cold").max(of("deep")).max(of("full resync"));
+    (full, of("no-change"))
 }
 
 /// The synthetic organisation has the sizes asked for, is deterministic, and every chart's

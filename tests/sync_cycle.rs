@@ -171,8 +171,9 @@ async fn second_cycle_pushes_nothing_and_fetches_no_details() {
         assert_eq!(app.lightdash.count(route), 0, "{route:?}");
     }
     let projects = synced_projects(&app.content()).len();
-    assert_eq!(app.lightdash.requests().len(), 1 + 3 * projects);
-    assert_eq!(run.report.lightdash_total(), (1 + 3 * projects) as u64);
+    // Per project: the three listings, the trash and the verification list (newest servers).
+    assert_eq!(app.lightdash.requests().len(), 1 + 5 * projects);
+    assert_eq!(run.report.lightdash_total(), (1 + 5 * projects) as u64);
     assert_eq!(run.report.deactivated, 0);
 }
 

@@ -44,6 +44,32 @@ impl SyntheticSpec {
         }
     }
 
+    /// `assets` in all, in the proportions of [`Self::large`] (1 space : 4 dashboards : 20
+    /// charts): 50,000 is 2,000 spaces, 8,000 dashboards and 40,000 charts.
+    pub fn assets(assets: usize) -> Self {
+        Self {
+            spaces: assets / 25,
+            dashboards: assets * 4 / 25,
+            charts: assets * 4 / 5,
+            ..Self::large()
+        }
+    }
+
+    /// The same shape `factor` times larger (explores and projects unchanged).
+    pub fn times(self, factor: usize) -> Self {
+        Self {
+            spaces: self.spaces * factor,
+            dashboards: self.dashboards * factor,
+            charts: self.charts * factor,
+            ..self
+        }
+    }
+
+    /// Assets in all.
+    pub fn total(&self) -> usize {
+        self.spaces + self.dashboards + self.charts
+    }
+
     /// A size CI can afford in seconds.
     pub fn smoke() -> Self {
         Self {
@@ -220,6 +246,7 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                 path: Some(path),
                 dashboard_count: 0,
                 chart_count: 0,
+                ..Default::default()
             });
             space_n += 1;
         }
@@ -328,6 +355,7 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                 space_slug: None,
                 dashboard_slug: None,
                 dashboard_uuid: None,
+                ..Default::default()
             };
             let summary = ChartSummary {
                 uuid: chart_uuid,
@@ -343,6 +371,7 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                 chart_kind: Some(kind),
                 chart_type: Some(chart_type),
                 source: Some("dbt_explore".into()),
+                ..Default::default()
             };
             charts.push(ChartContent { summary, details });
             chart_n += 1;
@@ -359,12 +388,14 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                         name: "Overview".into(),
                         order: 0.0,
                         hidden: false,
+                        ..Default::default()
                     },
                     DashboardTab {
                         uuid: uuid(0x7a, dash_n * 2 + 1),
                         name: "Details".into(),
                         order: 1.0,
                         hidden: false,
+                        ..Default::default()
                     },
                 ]
             } else {
@@ -401,6 +432,7 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                     tab_uuid,
                     tile_slug: None,
                     properties,
+                    ..Default::default()
                 });
             }
             let e = &explores[i % explores.len()];
@@ -431,6 +463,7 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                 },
                 tiles,
                 space_slug: None,
+                ..Default::default()
             };
             let summary = DashboardSummary {
                 uuid: dash_uuid,
@@ -441,6 +474,7 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                 updated_by_user: Some(editor.clone()),
                 views: rng.u64(..20_000),
                 slug: details.slug.clone(),
+                ..Default::default()
             };
             dashboards.push(DashboardContent { summary, details });
             dash_n += 1;
@@ -455,6 +489,10 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
             dashboards,
             charts,
             explores,
+            trash: Vec::new(),
+            trashed_charts: Vec::new(),
+            trashed_dashboards: Vec::new(),
+            parameters: Default::default(),
         });
     }
     out

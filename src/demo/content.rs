@@ -9,10 +9,13 @@
 //! reference charts by `properties.savedChartUuid`, as Lightdash stores them; the mock derives
 //! the as-code `chartSlug` and `tileSlug` from it.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::lightdash::types::{
-    ChartDetails, ChartSummary, DashboardDetails, DashboardSummary, Explore, Project, SpaceSummary,
+    ChartDetails, ChartSummary, DashboardDetails, DashboardSummary, DeletedContent, Explore,
+    Project, SpaceSummary, UserRef,
 };
 
 /// Everything a mock Lightdash organisation holds.
@@ -35,6 +38,20 @@ pub struct ProjectContent {
     pub charts: Vec<ChartContent>,
     /// Compiled explores the charts query.
     pub explores: Vec<Explore>,
+    /// The project's trash: soft-deleted charts and dashboards, as
+    /// `GET /api/v2/content/deleted` lists them (see [`ProjectContent::trash_chart`]).
+    #[serde(default)]
+    pub trash: Vec<DeletedContent>,
+    /// Parameter definitions (`lightdash.config.yml` `parameters`), served by
+    /// `GET /api/v2/projects/{p}/parameters`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, crate::lightdash::types::ParameterDefinition>,
+    /// Trashed charts, kept so they can be restored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trashed_charts: Vec<ChartContent>,
+    /// Trashed dashboards, kept so they can be restored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trashed_dashboards: Vec<DashboardContent>,
 }
 
 /// A dashboard: listing entry plus definition.
@@ -46,7 +63,8 @@ pub struct DashboardContent {
     pub details: DashboardDetails,
 }
 
-/// A chart: listing entry plus definition.
+/// A chart: listing entry plus definition. A SQL-runner chart is a chart whose summary has
+/// `source: "sql"` and whose details carry `sql` (and `config`, `chartKind`, `limit`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ChartContent {
     /// What `GET /projects/{p}/charts` lists (authoritative for identity and metadata).
@@ -214,6 +232,59 @@ impl ProjectContent {
                 .retain(|t| t.properties.saved_chart_uuid.as_deref() != Some(uuid));
         }
         self.remove_chart(uuid)
+    }
+
+    /// Moves a chart to the trash, as Lightdash's soft delete (or Autopilot's bulk clean-up,
+    /// `by: None`) does: it leaves every listing and shows up in the trash. Tiles keep
+    /// pointing at it.
+    pub fn trash_chart(&mut self, uuid: &str, by: Option<UserRef>) -> Option<()> {
+        let chart = self.remove_chart(uuid)?;
+        self.trash.push(DeletedContent {
+            uuid: chart.summary.uuid.clone(),
+            content_type: Some("chart".into()),
+            source: Some(chart.summary.source.clone().unwrap_or("dbt_explore".into())),
+            deleted_at: Some("2026-11-28T03:00:00.000Z".into()),
+            deleted_by: by,
+            project_uuid: Some(self.project.project_uuid.clone()),
+        });
+        self.trashed_charts.push(chart);
+        Some(())
+    }
+
+    /// Moves a dashboard to the trash (see [`Self::trash_chart`]).
+    pub fn trash_dashboard(&mut self, uuid: &str, by: Option<UserRef>) -> Option<()> {
+        let dashboard = self.remove_dashboard(uuid)?;
+        self.trash.push(DeletedContent {
+            uuid: dashboard.summary.uuid.clone(),
+            content_type: Some("dashboard".into()),
+            source: None,
+            deleted_at: Some("2026-11-28T03:00:00.000Z".into()),
+            deleted_by: by,
+            project_uuid: Some(self.project.project_uuid.clone()),
+        });
+        self.trashed_dashboards.push(dashboard);
+        Some(())
+    }
+
+    /// Restores a trashed chart or dashboard: back in the listings with the same uuid.
+    pub fn restore(&mut self, uuid: &str) -> Option<()> {
+        self.trash.retain(|t| t.uuid != uuid);
+        if let Some(i) = self
+            .trashed_charts
+            .iter()
+            .position(|c| c.summary.uuid == uuid)
+        {
+            let chart = self.trashed_charts.remove(i);
+            self.charts.push(chart);
+            return Some(());
+        }
+        let i = self
+            .trashed_dashboards
+            .iter()
+            .position(|d| d.summary.uuid == uuid)?;
+        let dashboard = self.trashed_dashboards.remove(i);
+        self.dashboards.push(dashboard);
+        Some(())
     }
 
     /// Removes a dashboard.

@@ -30,7 +30,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
 use crate::demo::content::{ChartContent, DashboardContent, LightdashContent, ProjectContent};
-use crate::lightdash::types::{ProjectType, TileType};
+use crate::lightdash::types::{ProjectType, SpaceSummary, TileType};
 
 /// The organisation every mock item belongs to (content carries no organisation).
 pub const ORGANIZATION_UUID: &str = "172a2270-000f-42be-9c68-c4752c23ae51";
@@ -51,6 +51,22 @@ pub enum AsCodeMode {
     Absent,
 }
 
+/// Which generation of Lightdash the mock plays, for what it lists and which newer routes
+/// exist (see `shared/reference/lightdash-api.md`, 2026-11 update).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Generation {
+    /// Late-2026 servers: SQL-runner charts listed in `/charts` with `source: "sql"` and
+    /// served as code (`/code/sqlCharts`, `/sqlCharts/code`); spaces carry
+    /// `inheritParentPermissions` and the resolved `inheritsFromOrgOrProject`; `verification`
+    /// in listings and as code, the verification list, the trash, parameters.
+    #[default]
+    Newest,
+    /// Older servers: SQL charts only as `sql_chart` tiles (and `GET /sqlRunner/saved/{uuid}`),
+    /// spaces with `isPrivate` only, no verification, no trash route (the SPA answers), no
+    /// SQL charts as code, no parameters.
+    Older,
+}
+
 /// How the mock behaves; `..Default::default()` keeps tests short.
 #[derive(Debug, Clone)]
 pub struct MockLightdashOptions {
@@ -64,6 +80,8 @@ pub struct MockLightdashOptions {
     pub version: String,
     /// `siteUrl` reported by `/health`; `None` means the mock's own URL.
     pub site_url: Option<String>,
+    /// Which generation of server to play.
+    pub generation: Generation,
 }
 
 impl Default for MockLightdashOptions {
@@ -74,6 +92,7 @@ impl Default for MockLightdashOptions {
             page_size: 100,
             version: "0.2036.1".into(),
             site_url: None,
+            generation: Generation::Newest,
         }
     }
 }
@@ -102,6 +121,18 @@ pub enum Route {
     LegacyChart,
     /// `GET /api/v1/dashboards/{uuid}` (records a view).
     LegacyDashboard,
+    /// `GET /api/v1/projects/{p}/sqlCharts/code` or `/code/sqlCharts`.
+    SqlChartsCode,
+    /// `GET /api/v1/projects/{p}/sqlRunner/saved/{uuid}` or `.../saved/slug/{slug}`.
+    SqlChart,
+    /// `GET /api/v2/content/deleted?projectUuids=…` (the trash).
+    DeletedContent,
+    /// `GET /api/v1/projects/{p}/content-verification`.
+    ContentVerification,
+    /// `GET /api/v1/projects/{p}`.
+    Project,
+    /// `GET /api/v2/projects/{p}/parameters` (parameter definitions).
+    Parameters,
 }
 
 /// What an injected fault does to a request on its route. Faults act before authentication,
@@ -348,6 +379,26 @@ fn classify(method: &Method, path: &str) -> Option<Matched> {
     if method != Method::GET {
         return None;
     }
+    if let Some(p) = path
+        .strip_prefix("/api/v2/projects/")
+        .and_then(|r| r.trim_end_matches('/').strip_suffix("/parameters"))
+        .filter(|p| !p.contains('/'))
+    {
+        return Some(Matched {
+            route: Route::Parameters,
+            project: p.to_owned(),
+            id: String::new(),
+            new_generation: true,
+        });
+    }
+    if path.trim_end_matches('/') == "/api/v2/content/deleted" {
+        return Some(Matched {
+            route: Route::DeletedContent,
+            project: String::new(),
+            id: String::new(),
+            new_generation: true,
+        });
+    }
     let rest = path.strip_prefix("/api/v1/")?;
     let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
     let m = |route, project: &str, id: &str, new_generation| {
@@ -369,6 +420,12 @@ fn classify(method: &Method, path: &str) -> Option<Matched> {
         ["projects", p, "dashboards", "code"] => m(Route::DashboardsCode, p, "", false),
         ["projects", p, "code", "dashboards"] => m(Route::DashboardsCode, p, "", true),
         ["projects", p, "explores", name] => m(Route::Explore, p, name, false),
+        ["projects", p, "sqlCharts", "code"] => m(Route::SqlChartsCode, p, "", false),
+        ["projects", p, "code", "sqlCharts"] => m(Route::SqlChartsCode, p, "", true),
+        ["projects", p, "sqlRunner", "saved", id] => m(Route::SqlChart, p, id, false),
+        ["projects", p, "sqlRunner", "saved", "slug", slug] => m(Route::SqlChart, p, slug, true),
+        ["projects", p, "content-verification"] => m(Route::ContentVerification, p, "", false),
+        ["projects", p] => m(Route::Project, p, "", false),
         ["saved", id] => m(Route::LegacyChart, "", id, false),
         ["dashboards", id] => m(Route::LegacyDashboard, "", id, false),
         _ => None,
@@ -597,6 +654,35 @@ fn authorized(authorization: Option<&str>, token: &str) -> bool {
 }
 
 fn dispatch(shared: &Shared, matched: &Matched, query: &str, authorization: Option<&str>) -> Reply {
+    let generation = lock(&shared.options).generation;
+    match dispatch_any(shared, matched, query, authorization) {
+        Reply::Json(status, mut body) if generation == Generation::Older => {
+            strip_newer_fields(&mut body);
+            Reply::Json(status, body)
+        }
+        reply => reply,
+    }
+}
+
+/// Older servers know nothing of verification or parameters: drop them wherever they are.
+fn strip_newer_fields(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.remove("verification");
+            map.remove("parameters");
+            map.values_mut().for_each(strip_newer_fields);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_newer_fields),
+        _ => {}
+    }
+}
+
+fn dispatch_any(
+    shared: &Shared,
+    matched: &Matched,
+    query: &str,
+    authorization: Option<&str>,
+) -> Reply {
     let options = lock(&shared.options).clone();
     let is_authenticated = authorized(authorization, &options.token);
     if matched.route == Route::Health {
@@ -610,17 +696,9 @@ fn dispatch(shared: &Shared, matched: &Matched, query: &str, authorization: Opti
             "latest": {"version": options.version},
         }));
     }
-    // An as-code route this server version lacks is an unknown route: the SPA answers first.
-    if matches!(matched.route, Route::ChartsCode | Route::DashboardsCode) {
-        let exists = match options.as_code {
-            AsCodeMode::Both | AsCodeMode::Forbidden => true,
-            AsCodeMode::NewRoutes => matched.new_generation,
-            AsCodeMode::OldRoutes => !matched.new_generation,
-            AsCodeMode::Absent => false,
-        };
-        if !exists {
-            return Reply::Html;
-        }
+    // A route this server version lacks is an unknown route: the SPA answers first.
+    if !route_exists(&options, matched) {
+        return Reply::Html;
     }
     if authorization.is_none() {
         return error(401, "Failed to authorize user");
@@ -629,8 +707,12 @@ fn dispatch(shared: &Shared, matched: &Matched, query: &str, authorization: Opti
         return error(401, "Personal access token is not recognised");
     }
     let mut content = lock(&shared.content);
+    let generation = options.generation;
     if matched.route == Route::Projects {
         return ok(projects(&content));
+    }
+    if matched.route == Route::DeletedContent {
+        return deleted_content(&content, query);
     }
     if matched.route == Route::LegacyChart {
         return match legacy_chart(&content, &matched.id) {
@@ -648,9 +730,23 @@ fn dispatch(shared: &Shared, matched: &Matched, query: &str, authorization: Opti
         return error(404, &format!("Cannot find project {}", matched.project));
     };
     match matched.route {
-        Route::Spaces => ok(spaces(project)),
-        Route::Dashboards => ok(dashboard_list(project)),
-        Route::Charts => ok(chart_list(project)),
+        Route::Project => ok(project_object(project)),
+        Route::Spaces => ok(spaces(project, generation)),
+        Route::Dashboards => ok(dashboard_list(project, generation)),
+        Route::Charts => ok(chart_list(project, generation)),
+        Route::ContentVerification => ok(verified_list(project)),
+        // `Record<name, LightdashProjectParameter>` (`ParametersController.getParameters`).
+        Route::Parameters => ok(json!(project.parameters)),
+        Route::SqlChart => match find_sql_chart(project, matched) {
+            Some(chart) => ok(sql_chart_get(project, chart)),
+            None => error(404, "Saved sql chart not found"),
+        },
+        Route::SqlChartsCode => {
+            if options.as_code == AsCodeMode::Forbidden {
+                return error(403, "You are not allowed to download sql charts");
+            }
+            sql_charts_as_code_page(project, query, options.page_size)
+        }
         Route::Explore => match project.explore(&matched.id) {
             Some(_) => ok(explore(project, &matched.id)),
             None => error(404, &format!("Explore \"{}\" does not exist.", matched.id)),
@@ -672,10 +768,61 @@ fn dispatch(shared: &Shared, matched: &Matched, query: &str, authorization: Opti
             )
         }
         // Handled above.
-        Route::Health | Route::Projects | Route::LegacyChart | Route::LegacyDashboard => {
-            error(500, "unreachable route")
-        }
+        Route::Health
+        | Route::Projects
+        | Route::LegacyChart
+        | Route::LegacyDashboard
+        | Route::DeletedContent => error(500, "unreachable route"),
     }
+}
+
+/// Whether this server generation and as-code mode have the route at all.
+fn route_exists(options: &MockLightdashOptions, matched: &Matched) -> bool {
+    let newer_only = matches!(
+        matched.route,
+        Route::SqlChartsCode
+            | Route::DeletedContent
+            | Route::ContentVerification
+            | Route::Parameters
+    );
+    if newer_only && options.generation == Generation::Older {
+        return false;
+    }
+    if !matches!(
+        matched.route,
+        Route::ChartsCode | Route::DashboardsCode | Route::SqlChartsCode
+    ) {
+        return true;
+    }
+    match options.as_code {
+        AsCodeMode::Both | AsCodeMode::Forbidden => true,
+        AsCodeMode::NewRoutes => matched.new_generation,
+        AsCodeMode::OldRoutes => !matched.new_generation,
+        AsCodeMode::Absent => false,
+    }
+}
+
+/// `GET /api/v1/projects/{p}` (a reduced `Project`).
+fn project_object(project: &ProjectContent) -> Value {
+    json!({
+        "projectUuid": project.project.project_uuid,
+        "organizationUuid": ORGANIZATION_UUID,
+        "name": project.project.name,
+        "type": project.project.project_type,
+    })
+}
+
+/// The SQL chart a `sqlRunner/saved/...` request names: by uuid, or by slug on the by-slug
+/// route (which `new_generation` marks for this route).
+fn find_sql_chart<'a>(project: &'a ProjectContent, matched: &Matched) -> Option<&'a ChartContent> {
+    project.charts.iter().find(|c| {
+        c.summary.is_sql()
+            && if matched.new_generation {
+                c.summary.slug.as_deref() == Some(matched.id.as_str())
+            } else {
+                c.summary.uuid == matched.id
+            }
+    })
 }
 
 /// Serializes a value of our own types; they always serialize to an object.
@@ -723,7 +870,29 @@ fn first_viewed_at(views: u64, updated_at: &Option<String>) -> Value {
     }
 }
 
-fn spaces(project: &ProjectContent) -> Value {
+/// Lightdash's own resolution (`SpacePermissionModel.getInheritanceChains`, cited in
+/// `sync::privacy`): walk up while spaces inherit; open when the walk ends at a root that
+/// inherits. Kept separate from `sync::privacy` so the mock is an independent oracle.
+fn inherits_from_org_or_project(project: &ProjectContent, space: &SpaceSummary) -> bool {
+    let inherit = |s: &SpaceSummary| s.inherit_parent_permissions.unwrap_or(!s.is_private);
+    let mut current = space;
+    for _ in 0..64 {
+        if !inherit(current) {
+            return false;
+        }
+        match current
+            .parent_space_uuid
+            .as_deref()
+            .and_then(|p| project.space(p))
+        {
+            Some(parent) => current = parent,
+            None => return current.parent_space_uuid.is_none(),
+        }
+    }
+    false
+}
+
+fn spaces(project: &ProjectContent, generation: Generation) -> Value {
     let project_uuid = &project.project.project_uuid;
     Value::Array(
         project
@@ -754,10 +923,28 @@ fn spaces(project: &ProjectContent) -> Value {
                 item.insert("dashboardCount".into(), json!(dashboards));
                 item.insert("chartCount".into(), json!(charts));
                 item.insert("childSpaceCount".into(), json!(children));
-                item.insert(
-                    "inheritParentPermissions".into(),
-                    json!(space.parent_space_uuid.is_some() && !space.is_private),
-                );
+                // Newer servers (`packages/common/src/types/space.ts`): a space inherits its
+                // parent's access (a root: the project's) unless it is restricted.
+                match generation {
+                    Generation::Newest => {
+                        item.insert(
+                            "inheritParentPermissions".into(),
+                            json!(
+                                space
+                                    .inherit_parent_permissions
+                                    .unwrap_or(!space.is_private)
+                            ),
+                        );
+                        item.insert(
+                            "inheritsFromOrgOrProject".into(),
+                            json!(inherits_from_org_or_project(project, space)),
+                        );
+                    }
+                    Generation::Older => {
+                        item.remove("inheritParentPermissions");
+                        item.remove("inheritsFromOrgOrProject");
+                    }
+                }
                 item.insert("pinnedListUuid".into(), Value::Null);
                 item.insert("pinnedListOrder".into(), Value::Null);
                 item.insert("access".into(), json!([]));
@@ -767,7 +954,7 @@ fn spaces(project: &ProjectContent) -> Value {
     )
 }
 
-fn dashboard_list(project: &ProjectContent) -> Value {
+fn dashboard_list(project: &ProjectContent, generation: Generation) -> Value {
     Value::Array(
         project
             .dashboards
@@ -790,7 +977,16 @@ fn dashboard_list(project: &ProjectContent) -> Value {
                 item.insert("pinnedListUuid".into(), Value::Null);
                 item.insert("pinnedListOrder".into(), Value::Null);
                 item.insert("validationErrors".into(), json!([]));
-                item.insert("verification".into(), Value::Null);
+                // `DashboardBasicDetails.verification` (newest `dashboard.ts`).
+                match generation {
+                    Generation::Newest => {
+                        item.insert("verification".into(), json!(s.verification));
+                    }
+                    Generation::Older => {
+                        item.remove("verification");
+                    }
+                }
+                item.remove("inheritsFromOrgOrProject");
                 item.insert("tileTypes".into(), json!(tile_types));
                 Value::Object(item)
             })
@@ -802,14 +998,20 @@ fn space_name(project: &ProjectContent, space_uuid: &str) -> Value {
     json!(project.space(space_uuid).map(|s| s.name.clone()))
 }
 
-fn chart_list(project: &ProjectContent) -> Value {
+fn chart_list(project: &ProjectContent, generation: Generation) -> Value {
     Value::Array(
         project
             .charts
             .iter()
+            // Older servers list explore charts only; SQL charts show only as tiles.
+            .filter(|c| generation == Generation::Newest || !c.summary.is_sql())
             .map(|c| {
                 let s = &c.summary;
                 let mut item = to_object(s);
+                item.remove("inheritsFromOrgOrProject");
+                if generation == Generation::Older {
+                    item.remove("verification");
+                }
                 item.insert("projectUuid".into(), json!(project.project.project_uuid));
                 item.insert("organizationUuid".into(), json!(ORGANIZATION_UUID));
                 item.insert("spaceName".into(), space_name(project, &s.space_uuid));
@@ -927,6 +1129,8 @@ fn chart_object(chart: &ChartContent) -> Map<String, Value> {
     out.insert("description".into(), json!(s.description));
     out.insert("updatedAt".into(), json!(s.updated_at));
     out.insert("dashboardUuid".into(), json!(s.dashboard_uuid));
+    // `verification` in as-code payloads and detail GETs (newest `contentAsCode/charts.ts`).
+    out.insert("verification".into(), json!(s.verification));
     if let Some(Value::Object(query)) = out.get_mut("metricQuery")
         && let Some(Value::Object(filters)) = query.get_mut("filters")
     {
@@ -946,6 +1150,207 @@ fn chart_object(chart: &ChartContent) -> Map<String, Value> {
     out
 }
 
+/// The trash of the projects named in `projectUuids`, paged by `page` (1-based) and
+/// `pageSize` (`KnexPaginatedData`, `packages/common/src/types/knex-paginate.ts`; items
+/// `DeletedContentSummary`, `packages/common/src/types/softDelete.ts`).
+fn deleted_content(content: &LightdashContent, query: &str) -> Reply {
+    let mut projects = Vec::new();
+    let (mut page, mut page_size) = (1usize, 10usize);
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "projectUuids" => projects.push(value.into_owned()),
+            "page" => page = value.parse().unwrap_or(1).max(1),
+            "pageSize" => page_size = value.parse().unwrap_or(10).max(1),
+            _ => {}
+        }
+    }
+    let items: Vec<Value> = content
+        .projects
+        .iter()
+        .filter(|p| projects.contains(&p.project.project_uuid))
+        .flat_map(|p| {
+            p.trash.iter().map(move |t| {
+                let mut item = to_object(t);
+                let name = p
+                    .trashed_charts
+                    .iter()
+                    .find(|c| c.summary.uuid == t.uuid)
+                    .map(|c| (&c.summary.name, &c.summary.space_uuid))
+                    .or_else(|| {
+                        p.trashed_dashboards
+                            .iter()
+                            .find(|d| d.summary.uuid == t.uuid)
+                            .map(|d| (&d.summary.name, &d.summary.space_uuid))
+                    });
+                if let Some((name, space)) = name {
+                    item.insert("name".into(), json!(name));
+                    item.insert("spaceUuid".into(), json!(space));
+                    item.insert("spaceName".into(), space_name(p, space));
+                }
+                item.insert("description".into(), Value::Null);
+                item.insert("organizationUuid".into(), json!(ORGANIZATION_UUID));
+                Value::Object(item)
+            })
+        })
+        .collect();
+    let total = items.len();
+    let pages = total.div_ceil(page_size);
+    let data: Vec<Value> = items
+        .into_iter()
+        .skip((page - 1) * page_size)
+        .take(page_size)
+        .collect();
+    ok(json!({
+        "data": data,
+        "pagination": {"page": page, "pageSize": page_size, "totalResults": total, "totalPageCount": pages},
+    }))
+}
+
+/// `GET /projects/{p}/content-verification`: `VerifiedContentListItem[]`
+/// (`packages/common/src/types/contentVerification.ts`).
+fn verified_list(project: &ProjectContent) -> Value {
+    let charts = project.charts.iter().filter_map(|c| {
+        let v = c.summary.verification.as_ref()?;
+        Some(json!({
+            "uuid": derived_uuid(&format!("verification/{}", c.summary.uuid)),
+            "contentUuid": c.summary.uuid,
+            "contentType": "chart",
+            "name": c.summary.name,
+            "description": c.summary.description,
+            "spaceUuid": c.summary.space_uuid,
+            "spaceName": space_name(project, &c.summary.space_uuid),
+            "views": c.summary.views,
+            "lastUpdatedAt": c.summary.updated_at,
+            "slug": c.summary.slug,
+            "chartKind": c.summary.chart_kind,
+            "exploreName": c.details.explore_name(),
+            "verifiedBy": v.verified_by,
+            "verifiedAt": v.verified_at,
+        }))
+    });
+    let dashboards = project.dashboards.iter().filter_map(|d| {
+        let v = d.summary.verification.as_ref()?;
+        Some(json!({
+            "uuid": derived_uuid(&format!("verification/{}", d.summary.uuid)),
+            "contentUuid": d.summary.uuid,
+            "contentType": "dashboard",
+            "name": d.summary.name,
+            "description": d.summary.description,
+            "spaceUuid": d.summary.space_uuid,
+            "spaceName": space_name(project, &d.summary.space_uuid),
+            "views": d.summary.views,
+            "lastUpdatedAt": d.summary.updated_at,
+            "verifiedBy": v.verified_by,
+            "verifiedAt": v.verified_at,
+        }))
+    });
+    Value::Array(charts.chain(dashboards).collect())
+}
+
+/// `GET /projects/{p}/sqlRunner/saved/{uuid}`: `SqlChart` (`packages/common/src/types/sqlRunner.ts`).
+fn sql_chart_get(project: &ProjectContent, chart: &ChartContent) -> Value {
+    let s = &chart.summary;
+    let d = &chart.details;
+    let space = project.space(&s.space_uuid);
+    let dashboard = s
+        .dashboard_uuid
+        .as_deref()
+        .and_then(|u| project.dashboard(u))
+        .map(|d| json!({"uuid": d.summary.uuid, "name": d.summary.name}));
+    json!({
+        "savedSqlUuid": s.uuid,
+        "name": s.name,
+        "description": s.description,
+        "slug": s.slug,
+        "sql": d.sql,
+        "limit": d.limit.unwrap_or(500),
+        "config": d.config,
+        "chartKind": s.chart_kind.as_ref().or(d.chart_kind.as_ref()),
+        "createdAt": s.updated_at,
+        "createdBy": s.updated_by_user,
+        "lastUpdatedAt": s.updated_at,
+        "lastUpdatedBy": s.updated_by_user,
+        "space": {"uuid": s.space_uuid, "name": space.map(|x| x.name.clone()), "isPrivate": space.is_some_and(|x| x.is_private)},
+        "dashboard": dashboard,
+        "project": {"projectUuid": project.project.project_uuid},
+        "organization": {"organizationUuid": ORGANIZATION_UUID},
+        "views": s.views,
+        "firstViewedAt": first_viewed_at(s.views, &s.updated_at),
+        "lastViewedAt": first_viewed_at(s.views, &s.updated_at),
+    })
+}
+
+/// SQL charts as code (`ApiSqlChartAsCodeListResponse`, `SqlChartAsCode` in
+/// `packages/common/src/types/contentAsCode/charts.ts`; real file:
+/// `lightdash-demo-saas/lightdash/charts/avg-days-in-sales-cycle.sql.yml`): slug identity,
+/// `ids` as uuids or slugs, paged like the other kinds.
+fn sql_charts_as_code_page(project: &ProjectContent, query: &str, page_size: usize) -> Reply {
+    let mut ids: Option<Vec<String>> = None;
+    let mut offset = 0usize;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "ids" => ids.get_or_insert_with(Vec::new).push(value.into_owned()),
+            "offset" => offset = value.parse().unwrap_or(0),
+            _ => {}
+        }
+    }
+    let sql: Vec<&ChartContent> = project
+        .charts
+        .iter()
+        .filter(|c| c.summary.is_sql())
+        .collect();
+    let mut missing = Vec::new();
+    let selected: Vec<&ChartContent> = match &ids {
+        None => sql.clone(),
+        Some(ids) => {
+            for id in ids {
+                if !sql
+                    .iter()
+                    .any(|c| &c.summary.uuid == id || c.summary.slug.as_deref() == Some(id))
+                {
+                    missing.push(id.clone());
+                }
+            }
+            sql.iter()
+                .copied()
+                .filter(|c| {
+                    ids.iter()
+                        .any(|id| &c.summary.uuid == id || c.summary.slug.as_deref() == Some(id))
+                })
+                .collect()
+        }
+    };
+    let total = selected.len();
+    let start = offset.min(total);
+    let end = start.saturating_add(page_size.max(1)).min(total);
+    let items: Vec<Value> = selected[start..end]
+        .iter()
+        .map(|c| {
+            let s = &c.summary;
+            json!({
+                "name": s.name,
+                "description": s.description,
+                "slug": s.slug,
+                "sql": c.details.sql,
+                "limit": c.details.limit.unwrap_or(500),
+                "config": c.details.config,
+                "chartKind": s.chart_kind.as_ref().or(c.details.chart_kind.as_ref()),
+                "version": 1,
+                "contentType": "sql_chart",
+                "spaceSlug": project.space_slug(&s.space_uuid),
+                "updatedAt": s.updated_at,
+            })
+        })
+        .collect();
+    ok(json!({
+        "sqlCharts": items,
+        "missingIds": missing,
+        "spaces": [],
+        "total": total,
+        "offset": end,
+    }))
+}
+
 fn find_chart<'a>(
     content: &'a LightdashContent,
     id: &str,
@@ -953,7 +1358,10 @@ fn find_chart<'a>(
     content.projects.iter().find_map(|p| {
         p.charts
             .iter()
-            .find(|c| c.summary.uuid == id || c.summary.slug.as_deref() == Some(id))
+            .find(|c| {
+                !c.summary.is_sql()
+                    && (c.summary.uuid == id || c.summary.slug.as_deref() == Some(id))
+            })
             .map(|c| (p, c))
     })
 }
@@ -997,6 +1405,7 @@ fn dashboard_object(project: &ProjectContent, dashboard: &DashboardContent) -> M
     out.insert("description".into(), json!(s.description));
     out.insert("updatedAt".into(), json!(s.updated_at));
     out.insert("updatedByUser".into(), json!(s.updated_by_user));
+    out.insert("verification".into(), json!(s.verification));
     out.remove("spaceSlug");
     let tiles: Vec<Value> = dashboard
         .details
@@ -1030,6 +1439,22 @@ fn dashboard_object(project: &ProjectContent, dashboard: &DashboardContent) -> M
                     )),
                 );
                 props.entry("title").or_insert_with(|| json!(""));
+            }
+            if tile.tile_type == TileType::SqlChart
+                && let Some(Value::Object(props)) = t.get_mut("properties")
+            {
+                // `DashboardSqlChartTileProperties` (`dashboard.ts`): the name is the
+                // chart's current one; a deleted chart leaves `savedSqlUuid: null`.
+                let chart = tile
+                    .properties
+                    .saved_sql_uuid
+                    .as_deref()
+                    .and_then(|uuid| project.chart(uuid));
+                props.insert("savedSqlUuid".into(), json!(chart.map(|c| &c.summary.uuid)));
+                props.insert(
+                    "chartName".into(),
+                    json!(chart.map(|c| c.summary.name.clone()).unwrap_or_default()),
+                );
             }
             Value::Object(t)
         })
@@ -1120,15 +1545,28 @@ fn chart_as_code(
     Value::Object(out)
 }
 
+/// Chart slugs by chart uuid, built once per as-code request (a linear search per tile made
+/// a page of dashboards cost O(tiles × charts): minutes at 50,000 assets).
+fn chart_slugs(project: &ProjectContent) -> HashMap<&str, &str> {
+    project
+        .charts
+        .iter()
+        .filter_map(|c| Some((c.summary.uuid.as_str(), c.summary.slug.as_deref()?)))
+        .collect()
+}
+
 /// Tile slugs as `CoderService.getChartSlugForTileUuid` makes them: the chart's slug, or
 /// `<slug>-<n>` (1-based) when the chart appears in several tiles. Keyed by tile uuid.
-fn tile_slugs(project: &ProjectContent, dashboard: &DashboardContent) -> HashMap<String, String> {
+fn tile_slugs(
+    chart_slugs: &HashMap<&str, &str>,
+    dashboard: &DashboardContent,
+) -> HashMap<String, String> {
     let chart_slug = |tile: &crate::lightdash::types::DashboardTile| {
         tile.properties
             .saved_chart_uuid
             .as_deref()
-            .and_then(|uuid| project.chart(uuid))
-            .and_then(|c| c.summary.slug.clone())
+            .and_then(|uuid| chart_slugs.get(uuid))
+            .map(|s| (*s).to_owned())
     };
     let mut slugs = HashMap::new();
     for tile in &dashboard.details.tiles {
@@ -1158,12 +1596,13 @@ fn tile_slugs(project: &ProjectContent, dashboard: &DashboardContent) -> HashMap
 
 fn dashboard_as_code(
     project: &ProjectContent,
+    chart_slugs: &HashMap<&str, &str>,
     dashboard: &DashboardContent,
     new_generation: bool,
     now: &str,
 ) -> Value {
     let s = &dashboard.summary;
-    let slugs = tile_slugs(project, dashboard);
+    let slugs = tile_slugs(chart_slugs, dashboard);
     let mut out = to_object(&dashboard.details);
     for key in ["uuid", "updatedByUser"] {
         out.remove(key);
@@ -1173,6 +1612,7 @@ fn dashboard_as_code(
     out.insert("description".into(), json!(s.description));
     out.insert("updatedAt".into(), json!(s.updated_at));
     out.insert("spaceSlug".into(), json!(project.space_slug(&s.space_uuid)));
+    out.insert("verification".into(), json!(s.verification));
     let tiles: Vec<Value> = dashboard
         .details
         .tiles
@@ -1195,6 +1635,27 @@ fn dashboard_as_code(
                 });
                 t.insert("properties".into(), props);
                 if let Some(slug) = tile.uuid.as_ref().and_then(|u| slugs.get(u)) {
+                    t.insert("tileSlug".into(), json!(slug));
+                }
+            }
+            if tile.tile_type == TileType::SqlChart {
+                // `DashboardSqlChartTileAsCode` (`contentAsCode/dashboards.ts`).
+                let chart = tile
+                    .properties
+                    .saved_sql_uuid
+                    .as_deref()
+                    .and_then(|uuid| project.chart(uuid));
+                let slug = chart.and_then(|c| c.summary.slug.clone());
+                t.insert(
+                    "properties".into(),
+                    json!({
+                        "title": tile.properties.title.clone().unwrap_or_default(),
+                        "hideTitle": tile.properties.hide_title,
+                        "chartSlug": slug,
+                        "chartName": chart.map(|c| c.summary.name.clone()),
+                    }),
+                );
+                if let Some(slug) = slug {
                     t.insert("tileSlug".into(), json!(slug));
                 }
             }
@@ -1267,16 +1728,27 @@ fn as_code_page(
             .map(|d| (d.summary.uuid.as_str(), d.summary.slug.as_deref()))
             .collect()
     };
+    // SQL-runner charts live in their own as-code kind (`/code/sqlCharts`): asked for here,
+    // they come back in `missingIds`, as on a real server.
+    let eligible = |i: usize| !charts || !project.charts[i].summary.is_sql();
     let mut missing = Vec::new();
     let selected: Vec<usize> = match &ids {
-        None => (0..keys.len()).collect(),
+        None => (0..keys.len()).filter(|i| eligible(*i)).collect(),
         Some(ids) => {
             let mut wanted = vec![false; keys.len()];
+            // First match by uuid, then by slug, as a linear search in content order would.
+            let mut by_key: HashMap<&str, usize> = HashMap::new();
+            for (i, (uuid, slug)) in keys.iter().enumerate().rev() {
+                if !eligible(i) {
+                    continue;
+                }
+                by_key.insert(uuid, i);
+                if let Some(slug) = slug {
+                    by_key.insert(slug, i);
+                }
+            }
             for id in ids {
-                match keys
-                    .iter()
-                    .position(|(uuid, slug)| *uuid == id || *slug == Some(id.as_str()))
-                {
+                match by_key.get(id.as_str()).copied() {
                     Some(i) => wanted[i] = true,
                     None => missing.push(id.clone()),
                 }
@@ -1288,13 +1760,24 @@ fn as_code_page(
     let start = usize::try_from(offset).unwrap_or(usize::MAX).min(total);
     let end = start.saturating_add(page_size.max(1)).min(total);
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let slugs_by_uuid = if charts {
+        HashMap::new()
+    } else {
+        chart_slugs(project)
+    };
     let items: Vec<Value> = selected[start..end]
         .iter()
         .map(|&i| {
             let mut item = if charts {
                 chart_as_code(project, &project.charts[i], new_generation, &now)
             } else {
-                dashboard_as_code(project, &project.dashboards[i], new_generation, &now)
+                dashboard_as_code(
+                    project,
+                    &slugs_by_uuid,
+                    &project.dashboards[i],
+                    new_generation,
+                    &now,
+                )
             };
             if let Some(fields) = overrides.get(keys[i].0)
                 && let Value::Object(map) = &mut item

@@ -20,8 +20,8 @@ use serde_json::Value;
 use url::Url;
 
 use super::types::{
-    AsCodePage, ChartDetails, ChartSummary, DashboardDetails, DashboardSummary, Explore, Health,
-    Project, SpaceSummary,
+    AsCodePage, ChartDetails, ChartSummary, DashboardDetails, DashboardSummary, DeletedContent,
+    Explore, Health, Paginated, ParameterDefinitions, Project, SpaceSummary, VerifiedContent,
 };
 use crate::http::{self, BodyError, Limiter, Redirects, RetryDecision};
 use crate::redact::Redactor;
@@ -204,6 +204,8 @@ pub struct LightdashClient {
     limiter: Limiter,
     counters: Arc<ApiCounters>,
     as_code: Arc<Mutex<Option<AsCodeRoutes>>>,
+    /// SQL charts probe on their own: a server may have chart routes but no SQL-chart ones.
+    sql_as_code: Arc<Mutex<Option<AsCodeRoutes>>>,
     warned: Arc<Mutex<HashSet<String>>>,
     redactor: Arc<Redactor>,
     max_response_bytes: u64,
@@ -245,6 +247,7 @@ impl LightdashClient {
             limiter: http::limiter(requests_per_second),
             counters,
             as_code: Arc::new(Mutex::new(None)),
+            sql_as_code: Arc::new(Mutex::new(None)),
             warned: Arc::new(Mutex::new(HashSet::new())),
         }
     }
@@ -274,6 +277,15 @@ impl LightdashClient {
     /// may have been upgraded, or the token's role changed).
     pub fn reset_route_probe(&self) {
         *self.as_code.lock().expect("route probe lock") = None;
+        *self.sql_as_code.lock().expect("route probe lock") = None;
+    }
+
+    fn probe(&self, kind: &str) -> &Mutex<Option<AsCodeRoutes>> {
+        if kind == SQL_CHARTS {
+            &self.sql_as_code
+        } else {
+            &self.as_code
+        }
     }
 
     fn url(&self, path: &str) -> Url {
@@ -565,6 +577,117 @@ impl LightdashClient {
         self.as_code(project, "dashboards", ids).await
     }
 
+    /// SQL-runner charts as code (`/code/sqlCharts`, older `/sqlCharts/code`;
+    /// `ProjectCoderController.ts`, results key `sqlCharts`), decoded page by page and keyed by
+    /// slug; see [`Self::charts_as_code_decoded`]. Probed separately from the chart routes.
+    pub async fn sql_charts_as_code_decoded<T: DeserializeOwned>(
+        &self,
+        project: &str,
+        ids: &[String],
+    ) -> Result<AsCodeDecoded<T>, LightdashError> {
+        self.as_code(project, SQL_CHARTS, ids).await
+    }
+
+    /// `GET /api/v1/projects/{p}/sqlRunner/saved/{uuid}`: one SQL-runner chart (`SqlChart`,
+    /// `packages/common/src/types/sqlRunner.ts`), for tokens without the developer role and
+    /// servers without SQL charts as code.
+    pub async fn sql_chart(
+        &self,
+        project: &str,
+        uuid: &str,
+    ) -> Result<ChartDetails, LightdashError> {
+        let path = api_path(&["projects", project, "sqlRunner", "saved", uuid])?;
+        self.get("sql_chart", &path, &[]).await
+    }
+
+    /// `GET /api/v1/projects/{p}/sqlRunner/saved/slug/{slug}`: one SQL-runner chart by slug
+    /// (`SqlRunnerController.getSavedSqlChartBySlug`), for as-code `sql_chart` tiles, which
+    /// name their chart by slug only.
+    pub async fn sql_chart_by_slug(
+        &self,
+        project: &str,
+        slug: &str,
+    ) -> Result<ChartDetails, LightdashError> {
+        let path = api_path(&["projects", project, "sqlRunner", "saved", "slug", slug])?;
+        self.get("sql_chart", &path, &[]).await
+    }
+
+    /// `GET /api/v1/projects/{p}`: `Ok` while the project exists. A 404 here, while the
+    /// organisation's projects list fine, is Lightdash confirming the project was deleted.
+    pub async fn project(&self, project: &str) -> Result<(), LightdashError> {
+        let path = api_path(&["projects", project])?;
+        let _: serde::de::IgnoredAny = self.get("project", &path, &[]).await?;
+        Ok(())
+    }
+
+    /// The project's trash: `GET /api/v2/content/deleted?projectUuids=…` (`ContentController`
+    /// v2, `ApiDeletedContentResponse` in `packages/common/src/types/softDelete.ts`), every
+    /// page. `Ok(None)` when this server or token has no trash route (404, HTML, 403), so
+    /// callers keep their behaviour for servers without a trash.
+    pub async fn deleted_content(
+        &self,
+        project: &str,
+    ) -> Result<Option<Vec<DeletedContent>>, LightdashError> {
+        let mut out = Vec::new();
+        let mut page = 1u64;
+        loop {
+            let query = [
+                ("projectUuids", project.to_owned()),
+                ("page", page.to_string()),
+                ("pageSize", TRASH_PAGE_SIZE.to_string()),
+            ];
+            let result: Result<Paginated<DeletedContent>, _> = self
+                .get("deleted_content", "/api/v2/content/deleted", &query)
+                .await;
+            let answer = match result {
+                Ok(a) => a,
+                Err(e) if e.means_route_unavailable() => {
+                    tracing::debug!(project, error = %e, "no trash route; deletions are not confirmed by Lightdash");
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            };
+            let got = answer.data.len();
+            out.extend(answer.data);
+            let pages = answer.pagination.map(|p| p.total_page_count).unwrap_or(0);
+            // A server that ignores paging answers everything at once; one that does not
+            // advance would loop: stop on an empty page as well.
+            if page >= pages || got == 0 || page >= MAX_TRASH_PAGES {
+                return Ok(Some(out));
+            }
+            page += 1;
+        }
+    }
+
+    /// `GET /api/v2/projects/{p}/parameters`: the project's parameter definitions
+    /// (`ParametersController`). `Ok(None)` when the server or token has no such route.
+    pub async fn parameter_definitions(
+        &self,
+        project: &str,
+    ) -> Result<Option<ParameterDefinitions>, LightdashError> {
+        let path = api_path_in("/api/v2", &["projects", project, "parameters"])?;
+        match self.get("parameters", &path, &[]).await {
+            Ok(defs) => Ok(Some(defs)),
+            Err(e) if e.means_route_unavailable() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET /api/v1/projects/{p}/content-verification` (newest servers, developer role;
+    /// `ApiVerifiedContentListResponse` in `packages/common/src/types/contentVerification.ts`).
+    /// `Ok(None)` when the route is not there for this server or token.
+    pub async fn verified_content(
+        &self,
+        project: &str,
+    ) -> Result<Option<Vec<VerifiedContent>>, LightdashError> {
+        let path = api_path(&["projects", project, "content-verification"])?;
+        match self.get("content_verification", &path, &[]).await {
+            Ok(list) => Ok(Some(list)),
+            Err(e) if e.means_route_unavailable() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn as_code<A: AsCodeSink>(
         &self,
         project: &str,
@@ -574,7 +697,7 @@ impl LightdashClient {
         if ids.is_empty() {
             return Ok(A::default());
         }
-        let known = *self.as_code.lock().expect("route probe lock");
+        let known = *self.probe(kind).lock().expect("route probe lock");
         let order: &[AsCodeRoutes] = match known {
             Some(AsCodeRoutes::New) => &[AsCodeRoutes::New],
             Some(AsCodeRoutes::Old) => &[AsCodeRoutes::Old],
@@ -601,7 +724,7 @@ impl LightdashClient {
             }
             match failed {
                 None => {
-                    *self.as_code.lock().expect("route probe lock") = Some(generation);
+                    *self.probe(kind).lock().expect("route probe lock") = Some(generation);
                     return Ok(batch);
                 }
                 Some(e) if e.means_route_unavailable() => {
@@ -611,7 +734,7 @@ impl LightdashClient {
                 Some(e) => return Err(e),
             }
         }
-        *self.as_code.lock().expect("route probe lock") = Some(AsCodeRoutes::Unavailable);
+        *self.probe(kind).lock().expect("route probe lock") = Some(AsCodeRoutes::Unavailable);
         Err(last_error.unwrap_or_else(|| LightdashError::NotFound {
             route: api_path(&["projects", project, "code", kind]).unwrap_or_default(),
             name: "Unavailable".into(),
@@ -628,20 +751,20 @@ impl LightdashClient {
         ids: &[String],
         out: &mut A,
     ) -> Result<(), LightdashError> {
-        let route = if kind == "charts" {
-            "charts_as_code"
-        } else {
-            "dashboards_as_code"
+        let route = match kind {
+            "charts" => "charts_as_code",
+            SQL_CHARTS => "sql_charts_as_code",
+            _ => "dashboards_as_code",
         };
         let mut offset = 0u64;
         loop {
             let mut query: Vec<(&str, String)> = ids.iter().map(|id| ("ids", id.clone())).collect();
             query.push(("offset", offset.to_string()));
             let page: AsCodePage<Value> = self.get(route, path, &query).await?;
-            let items = if kind == "charts" {
-                page.charts
-            } else {
-                page.dashboards
+            let items = match kind {
+                "charts" => page.charts,
+                SQL_CHARTS => page.sql_charts,
+                _ => page.dashboards,
             };
             let got = items.len();
             out.add_page(items, page.missing_ids);
@@ -653,6 +776,15 @@ impl LightdashClient {
         }
     }
 }
+
+/// The as-code kind of SQL-runner charts (path segment and results key `sqlCharts`).
+const SQL_CHARTS: &str = "sqlCharts";
+
+/// Items per trash page asked for.
+const TRASH_PAGE_SIZE: u64 = 100;
+
+/// Trash pages read at most per project and cycle (a runaway server must not loop forever).
+const MAX_TRASH_PAGES: u64 = 1000;
 
 /// Where as-code pages go as they arrive.
 pub trait AsCodeSink: Default {

@@ -231,6 +231,15 @@ pub struct SpaceSummary {
     /// ltree path (`shared.demo_space.sales`); absent on old servers.
     #[serde(default)]
     pub path: Option<String>,
+    /// Newer servers: whether the space takes its access from its parent (a root space: from
+    /// the project). `false` means open to its own members only. Absent on older servers.
+    /// (`packages/common/src/types/space.ts` `Space.inheritParentPermissions`.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inherit_parent_permissions: Option<bool>,
+    /// Newest servers: the resolved answer, `true` when the chain of inheriting spaces reaches
+    /// a root that inherits from the project (`packages/backend/src/models/SpacePermissionModel.ts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inherits_from_org_or_project: Option<bool>,
     /// Number of dashboards, as Lightdash counts them.
     #[serde(default, deserialize_with = "null_default")]
     pub dashboard_count: u64,
@@ -290,6 +299,24 @@ pub struct DashboardSummary {
     /// Slug (newer servers); needed to match as-code results to uuids.
     #[serde(default)]
     pub slug: Option<String>,
+    /// Types of its tiles (`DashboardBasicDetailsWithTileTypes.tileTypes`): tells which
+    /// dashboards hold SQL-chart tiles without fetching them.
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub tile_types: Vec<TileType>,
+    /// Newest servers: who verified it and when (`null` when not verified).
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub verification: Option<Verification>,
+    /// Newest servers: resolved access of its space chain (`false`: restricted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inherits_from_org_or_project: Option<bool>,
 }
 
 /// `GET /api/v1/projects/{p}/charts` item (`SpaceQuery`).
@@ -329,9 +356,110 @@ pub struct ChartSummary {
     /// Config family (cartesian, table, ...).
     #[serde(default)]
     pub chart_type: Option<ChartType>,
-    /// `dbt_explore` or `sql` (others may appear).
+    /// `dbt_explore` or `sql` (others may appear). Newer servers list SQL-runner charts here
+    /// with `sql`; their details come from the SQL-chart routes.
     #[serde(default)]
     pub source: Option<String>,
+    /// Newest servers: who verified it and when (`null` when not verified).
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub verification: Option<Verification>,
+    /// Newest servers: resolved access of its space chain (`false`: restricted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inherits_from_org_or_project: Option<bool>,
+}
+
+impl ChartSummary {
+    /// Whether this is a SQL-runner chart (`source: "sql"`).
+    pub fn is_sql(&self) -> bool {
+        self.source.as_deref() == Some("sql")
+    }
+}
+
+/// `ContentVerificationInfo` (`packages/common/src/types/contentVerification.ts`): who verified
+/// a chart or dashboard, and when. Verifying does not move `updatedAt`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Verification {
+    /// The verifier.
+    pub verified_by: Option<UserRef>,
+    /// When (ISO-8601).
+    pub verified_at: Option<String>,
+}
+
+/// One item of `GET /api/v1/projects/{p}/content-verification` (`VerifiedContentListItem`,
+/// `packages/common/src/types/contentVerification.ts`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct VerifiedContent {
+    /// The verified chart's or dashboard's uuid (`uuid` is the verification's own id).
+    pub content_uuid: String,
+    /// `chart` or `dashboard`.
+    pub content_type: Option<String>,
+    /// The verifier.
+    pub verified_by: Option<UserRef>,
+    /// When.
+    pub verified_at: Option<String>,
+}
+
+/// One item of the trash, `GET /api/v2/content/deleted` (`DeletedContentSummary`,
+/// `packages/common/src/types/softDelete.ts`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DeletedContent {
+    /// The deleted chart's or dashboard's uuid.
+    pub uuid: String,
+    /// `chart` or `dashboard` (spaces may appear on newer servers).
+    pub content_type: Option<String>,
+    /// Charts: `dbt_explore` or `sql`.
+    pub source: Option<String>,
+    /// When it was moved to the trash.
+    pub deleted_at: Option<String>,
+    /// Who moved it (`null` for Autopilot's bulk clean-ups).
+    pub deleted_by: Option<UserRef>,
+    /// Its project.
+    pub project_uuid: Option<String>,
+}
+
+/// `KnexPaginatedData` (`packages/common/src/types/knex-paginate.ts`): `{data, pagination?}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(
+    rename_all = "camelCase",
+    default,
+    bound(deserialize = "T: Deserialize<'de>")
+)]
+pub struct Paginated<T> {
+    /// This page's items.
+    #[serde(deserialize_with = "null_default")]
+    pub data: Vec<T>,
+    /// Absent when the server did not paginate.
+    pub pagination: Option<Pagination>,
+}
+
+impl<T> Default for Paginated<T> {
+    fn default() -> Self {
+        Self {
+            data: Vec::new(),
+            pagination: None,
+        }
+    }
+}
+
+/// Paging of a [`Paginated`] answer.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Pagination {
+    /// 1-based page number.
+    pub page: u64,
+    /// Items per page.
+    pub page_size: u64,
+    /// Pages in all.
+    pub total_page_count: u64,
+    /// Items in all.
+    pub total_results: u64,
 }
 
 /// One field target of a filter rule.
@@ -730,9 +858,61 @@ pub struct ChartDetails {
     pub dashboard_slug: Option<String>,
     /// Legacy: the dashboard the chart belongs to.
     pub dashboard_uuid: Option<String>,
+    /// Newest servers: who verified it and when.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+    /// Newer servers: saved parameter values (`ParametersValuesMap`:
+    /// `packages/common/src/types/parameters.ts`), by parameter name.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<BTreeMap<String, Value>>,
+    /// SQL-runner charts: the query (`SqlChartAsCode.sql` / `SqlChart.sql`,
+    /// `packages/common/src/types/contentAsCode/charts.ts`, `sqlRunner.ts`). `Some` marks a
+    /// SQL chart; explore charts never have it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
+    /// SQL-runner charts: row limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    /// SQL-runner charts: the visual kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chart_kind: Option<ChartKind>,
+    /// SQL-runner charts: the visualisation (`fieldConfig` names the result columns).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<Value>,
+    /// SQL-runner charts (`GET /sqlRunner/saved/{uuid}`): the chart's uuid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saved_sql_uuid: Option<String>,
+    /// SQL-runner charts (`GET /sqlRunner/saved/{uuid}`): latest edit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_updated_at: Option<String>,
+    /// SQL-runner charts (`GET /sqlRunner/saved/{uuid}`): its space.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub space: Option<SqlChartSpace>,
+    /// SQL-runner charts (`GET /sqlRunner/saved/{uuid}`): views.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub views: Option<u64>,
+    /// Definitions of the parameters it uses, set by the cycle just before rendering (never
+    /// stored: the project's definitions are read each cycle).
+    #[serde(skip)]
+    pub parameter_definitions: ParameterDefinitions,
+}
+
+/// `SqlChart.space` (`packages/common/src/types/sqlRunner.ts`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SqlChartSpace {
+    /// Space uuid.
+    pub uuid: String,
+    /// Space name.
+    pub name: Option<String>,
 }
 
 impl ChartDetails {
+    /// Whether these are a SQL-runner chart's details.
+    pub fn is_sql(&self) -> bool {
+        self.sql.is_some()
+    }
+
     /// The explore queried, from whichever field this server filled in.
     pub fn explore_name(&self) -> Option<&str> {
         self.metric_query
@@ -756,6 +936,10 @@ pub struct DashboardTab {
     /// Hidden tabs are not shown to viewers.
     #[serde(deserialize_with = "null_default")]
     pub hidden: bool,
+    /// Newest as code: the portable tab id that tiles' `tabSlug` refers to
+    /// (`DashboardTabAsCode`, `packages/common/src/types/contentAsCode/dashboards.ts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
 }
 
 /// Tile properties: the union of every tile type's properties, all optional, so one struct
@@ -793,6 +977,12 @@ pub struct TileProperties {
     /// SQL chart tiles: the SQL chart.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub saved_sql_uuid: Option<String>,
+    /// Data-app tiles: the app (`DashboardDataAppTileProperties`, `dashboard.ts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_uuid: Option<String>,
+    /// Data-app tiles: set when the app was deleted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_deleted_at: Option<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -820,6 +1010,9 @@ pub struct DashboardTile {
     pub tab_uuid: Option<String>,
     /// As code: the tile's slug (keys of filter `tileTargets`).
     pub tile_slug: Option<String>,
+    /// Newest as code: the tab holding the tile, by the tab's `slug`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tab_slug: Option<String>,
     /// Type-specific properties.
     #[serde(deserialize_with = "null_default")]
     pub properties: TileProperties,
@@ -853,9 +1046,108 @@ pub struct DashboardDetails {
     pub tiles: Vec<DashboardTile>,
     /// As code: the dashboard's space as a path.
     pub space_slug: Option<String>,
+    /// Newest servers: who verified it and when.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+    /// Newer servers: dashboard parameter values by key (`DashboardParameters`,
+    /// `packages/common/src/types/parameters.ts`).
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<BTreeMap<String, DashboardParameter>>,
+    /// Dashboard config; only `pinnedParameters` is kept.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub config: Option<DashboardConfig>,
+    /// Definitions of the parameters it uses, set by the cycle just before rendering.
+    #[serde(skip)]
+    pub parameter_definitions: ParameterDefinitions,
+}
+
+/// A project parameter's definition, `GET /api/v2/projects/{p}/parameters` (results
+/// `Record<name, LightdashProjectParameter>`: `ParametersController`,
+/// `packages/common/src/types/lightdashProjectConfig.ts`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ParameterDefinition {
+    /// Label shown to users.
+    pub label: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// The project's default: a value or a list.
+    pub default: Option<Value>,
+    /// Several values may be chosen.
+    #[serde(deserialize_with = "null_default")]
+    pub multiple: bool,
+    /// Values beyond `options` may be typed in.
+    #[serde(rename = "allow_custom_values", deserialize_with = "null_default")]
+    pub allow_custom_values: bool,
+    /// Allowed values: strings, numbers, or `{label, value}` pairs.
+    #[serde(deserialize_with = "null_default")]
+    pub options: Vec<Value>,
+    /// Allowed values come from a dimension's values.
+    #[serde(rename = "options_from_dimension")]
+    pub options_from_dimension: Option<OptionsFromDimension>,
+}
+
+/// `options_from_dimension` of a parameter definition.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(default)]
+pub struct OptionsFromDimension {
+    /// dbt model.
+    pub model: String,
+    /// Dimension whose values are offered.
+    pub dimension: String,
+}
+
+/// Parameter definitions of a project, by parameter name.
+pub type ParameterDefinitions = BTreeMap<String, ParameterDefinition>;
+
+/// `DashboardParameterValue` (`packages/common/src/types/parameters.ts`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DashboardParameter {
+    /// Parameter name.
+    pub parameter_name: Option<String>,
+    /// Value: a string, number, or a list of them.
+    pub value: Value,
+}
+
+/// The part of `DashboardConfig` (`dashboard.ts`) we keep.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DashboardConfig {
+    /// Parameters pinned to the dashboard's header.
+    #[serde(deserialize_with = "null_default")]
+    pub pinned_parameters: Vec<String>,
+}
+
+/// How a dashboard tile names its SQL-runner chart: by uuid (API payloads) or slug (as code).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SqlChartRef {
+    /// `properties.savedSqlUuid`.
+    Uuid(String),
+    /// `properties.chartSlug` of a `sql_chart` tile.
+    Slug(String),
 }
 
 impl DashboardDetails {
+    /// The SQL-runner charts its `sql_chart` tiles show, sorted, once each.
+    pub fn sql_chart_refs(&self) -> Vec<SqlChartRef> {
+        let mut out: Vec<SqlChartRef> = self
+            .tiles
+            .iter()
+            .filter(|t| t.tile_type == TileType::SqlChart)
+            .filter_map(|t| {
+                let p = &t.properties;
+                p.saved_sql_uuid
+                    .clone()
+                    .map(SqlChartRef::Uuid)
+                    .or_else(|| p.chart_slug.clone().map(SqlChartRef::Slug))
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Uuids of the charts on its tiles, sorted, once each: `savedChartUuid` on legacy
     /// payloads, `chartSlug` resolved through the charts listing on as-code payloads.
     pub fn chart_uuids(&self, slug_to_uuid: &std::collections::HashMap<&str, &str>) -> Vec<String> {
@@ -863,13 +1155,17 @@ impl DashboardDetails {
             .tiles
             .iter()
             .filter_map(|t| {
-                t.properties.saved_chart_uuid.clone().or_else(|| {
-                    t.properties
-                        .chart_slug
-                        .as_deref()
-                        .and_then(|s| slug_to_uuid.get(s))
-                        .map(|u| (*u).to_owned())
-                })
+                t.properties
+                    .saved_chart_uuid
+                    .clone()
+                    .or_else(|| t.properties.saved_sql_uuid.clone())
+                    .or_else(|| {
+                        t.properties
+                            .chart_slug
+                            .as_deref()
+                            .and_then(|s| slug_to_uuid.get(s))
+                            .map(|u| (*u).to_owned())
+                    })
             })
             .collect();
         out.sort();
@@ -960,6 +1256,7 @@ impl<T> Default for AsCodePage<T> {
         Self {
             charts: Vec::new(),
             dashboards: Vec::new(),
+            sql_charts: Vec::new(),
             missing_ids: Vec::new(),
             total: 0,
             offset: 0,
@@ -1029,6 +1326,9 @@ pub struct AsCodePage<T> {
     /// Dashboards (`/dashboards/code`).
     #[serde(deserialize_with = "null_default")]
     pub dashboards: Vec<T>,
+    /// SQL charts (`/sqlCharts/code`, `ApiSqlChartAsCodeListResponse`).
+    #[serde(deserialize_with = "null_default")]
+    pub sql_charts: Vec<T>,
     /// Requested ids that were not found.
     #[serde(deserialize_with = "null_default")]
     pub missing_ids: Vec<String>,

@@ -99,6 +99,11 @@ pub fn render(
         "Sorted by",
         &bullets(&common::sort_texts(details, &c.fields)),
     );
+    let parameters = super::extras::chart_parameter_lines(
+        details.parameters.as_ref(),
+        &details.parameter_definitions,
+    );
+    doc.section(3, "Parameters", &parameters.join("\n"));
     let names: Vec<String> = c
         .dashboards
         .iter()
@@ -338,6 +343,11 @@ fn about_part(c: &ChartView<'_>) -> String {
         Some(Some(d)) => md.push_str(&format!("- Saved inside dashboard: {d}\n")),
         Some(None) => md.push_str("- Saved inside a dashboard\n"),
         None => {}
+    }
+    // The cycle resolves verification into the summary (the list, the listing, else the
+    // details); stored details may be older than an unverification.
+    if let Some(v) = super::extras::verification_line(c.summary.verification.as_ref()) {
+        md.push_str(&format!("- {v}\n"));
     }
     if let Some(limit) = c.details.metric_query.limit.filter(|l| *l > 0) {
         md.push_str(&format!("- Row limit: {limit}\n"));

@@ -63,6 +63,7 @@ pub fn render(
     doc.always(description_part(&d));
     doc.always(about_part(&d));
     doc.section(2, "Dashboard filters", &filters_part(&d));
+    doc.section(3, "Parameters", &parameters_part(&d));
     for (tab, tiles) in &d.tabs {
         doc.always(tab_part(&d, *tab, tiles));
     }
@@ -88,7 +89,7 @@ fn chart_tiles<'a>(d: &'a DashView<'a>) -> impl Iterator<Item = (&'a DashboardTi
     d.tabs
         .iter()
         .flat_map(|(_, tiles)| tiles.iter().copied())
-        .filter(|t| t.tile_type == TileType::SavedChart)
+        .filter(|t| matches!(t.tile_type, TileType::SavedChart | TileType::SqlChart))
         .filter_map(|t| resolve_chart(t, d.charts).map(|r| (t, r)))
 }
 
@@ -207,7 +208,34 @@ fn about_part(d: &DashView<'_>) -> String {
         n => format!("{n} tabs, {tiles}"),
     };
     md.push_str(&format!("- Layout: {layout}\n"));
+    // The cycle resolves verification into the summary (the list, the listing, else the
+    // details); stored details may be older than an unverification.
+    if let Some(v) = super::extras::verification_line(d.summary.verification.as_ref()) {
+        md.push_str(&format!("- {v}\n"));
+    }
     md
+}
+
+/// The dashboard's parameters, as viewers can set them.
+fn parameters_part(d: &DashView<'_>) -> String {
+    let pinned = d
+        .details
+        .config
+        .as_ref()
+        .map(|c| c.pinned_parameters.as_slice())
+        .unwrap_or_default();
+    let parameters = super::extras::dashboard_parameter_lines(
+        d.details.parameters.as_ref(),
+        pinned,
+        &d.details.parameter_definitions,
+    );
+    if parameters.is_empty() {
+        return String::new();
+    }
+    format!(
+        "Viewers can change these; they feed the charts' SQL.\n\n{}\n",
+        parameters.join("\n")
+    )
 }
 
 /// The dashboard filters in words, with the tiles each one skips by title.
@@ -295,21 +323,27 @@ fn tabs_with_tiles(details: &DashboardDetails) -> Vec<(TabHead<'_>, Vec<&Dashboa
     if tabs.is_empty() {
         return vec![(None, tiles)];
     }
-    let first = tabs[0].uuid.as_str();
-    let known = |u: &str| tabs.iter().any(|t| t.uuid == u);
+    // Tiles name their tab by `tabUuid` (API, older as code) or `tabSlug` (newest as code),
+    // whichever the payload has; an unknown or missing tab means the first tab.
+    let home = |t: &DashboardTile| -> usize {
+        tabs.iter()
+            .position(|tab| {
+                let by_uuid = t
+                    .tab_uuid
+                    .as_deref()
+                    .is_some_and(|u| !u.is_empty() && u == tab.uuid);
+                let by_slug = t
+                    .tab_slug
+                    .as_deref()
+                    .is_some_and(|s| tab.slug.as_deref() == Some(s));
+                by_uuid || by_slug
+            })
+            .unwrap_or(0)
+    };
     tabs.iter()
-        .map(|tab| {
-            let on_tab = tiles
-                .iter()
-                .copied()
-                .filter(|t| {
-                    let home = match t.tab_uuid.as_deref() {
-                        Some(u) if known(u) => u,
-                        _ => first,
-                    };
-                    home == tab.uuid
-                })
-                .collect();
+        .enumerate()
+        .map(|(i, tab)| {
+            let on_tab = tiles.iter().copied().filter(|t| home(t) == i).collect();
             (Some((tab.name.as_str(), tab.hidden)), on_tab)
         })
         .collect()
@@ -319,14 +353,46 @@ fn non_blank(s: Option<&str>) -> Option<&str> {
     s.filter(|s| !escape::is_blank(Some(s)))
 }
 
-/// The title a tile shows (raw): its own title, else its chart's name, else a type name.
+/// What a chart tile shows when its chart is not among the charts synced here: out of scope
+/// (private, excluded, a kind not synced) or gone. Deliberately the same words either way, and
+/// never the tile's own `title` or `chartName`: those are the chart's name as Lightdash last
+/// saw it, and naming content outside the scope is exactly what must not happen.
+pub const CHART_NOT_SHARED: &str = "A chart that is not shared here";
+
+/// What a chart tile whose chart Lightdash deleted shows (`savedChartUuid: null`).
+pub const CHART_DELETED: &str = "A chart that was deleted";
+
+fn is_chart_tile(tile: &DashboardTile) -> bool {
+    matches!(
+        tile.tile_type,
+        TileType::SavedChart | TileType::SqlChart | TileType::SemanticViewerChart
+    )
+}
+
+/// The placeholder for a chart tile whose chart is not in the index.
+fn unresolved_chart(tile: &DashboardTile) -> &'static str {
+    let p = &tile.properties;
+    let points_nowhere =
+        p.saved_chart_uuid.is_none() && p.saved_sql_uuid.is_none() && p.chart_slug.is_none();
+    if points_nowhere && tile.tile_type != TileType::SemanticViewerChart {
+        CHART_DELETED
+    } else {
+        CHART_NOT_SHARED
+    }
+}
+
+/// The title a tile shows (raw): its own title, else its chart's name, else a type name. A
+/// chart tile whose chart is not synced here shows a neutral placeholder instead.
 fn tile_title(tile: &DashboardTile, charts: &ChartIndex<'_>) -> String {
     let p = &tile.properties;
-    let chart_name = resolve_chart(tile, charts).map(|(s, _)| s.name.as_str());
+    let resolved = resolve_chart(tile, charts);
+    if is_chart_tile(tile) && resolved.is_none() {
+        return unresolved_chart(tile).to_owned();
+    }
+    let chart_name = resolved.map(|(s, _)| s.name.as_str());
     non_blank(p.title.as_deref())
         .or(non_blank(p.text.as_deref()))
         .or(non_blank(chart_name))
-        .or(non_blank(p.chart_name.as_deref()))
         .map(str::to_owned)
         .unwrap_or_else(|| match tile.tile_type {
             TileType::Markdown => "Text".to_owned(),
@@ -339,13 +405,38 @@ type Resolved<'a> = (
     Option<&'a crate::lightdash::types::ChartDetails>,
 );
 
-/// The chart a chart tile shows: by uuid (legacy payloads), else by slug (as code).
+/// The chart a chart tile shows: by uuid (legacy payloads: `savedChartUuid`, or
+/// `savedSqlUuid` for SQL charts), else by slug (as code). A tile of one kind never resolves
+/// to a chart of the other (an explore chart and a SQL chart may share a slug).
 fn resolve_chart<'a>(tile: &DashboardTile, charts: &ChartIndex<'a>) -> Option<Resolved<'a>> {
     let p = &tile.properties;
-    p.saved_chart_uuid
+    let sql = tile.tile_type == TileType::SqlChart;
+    let uuid = if sql {
+        p.saved_sql_uuid.as_deref()
+    } else {
+        p.saved_chart_uuid.as_deref()
+    };
+    let found = charts.by_uuid_sql(uuid, p.chart_slug.as_deref(), sql);
+    match tile.tile_type {
+        TileType::SavedChart | TileType::SqlChart => found,
+        _ => None,
+    }
+}
+
+/// The chart's own name when the tile renames it, and the chart's description.
+fn tile_chart_names<'a>(
+    tile: &DashboardTile,
+    summary: &'a crate::lightdash::types::ChartSummary,
+    details: Option<&'a crate::lightdash::types::ChartDetails>,
+) -> (Option<&'a str>, Option<&'a str>) {
+    let renamed = non_blank(tile.properties.title.as_deref())
+        .filter(|t| t.trim() != summary.name.trim())
+        .map(|_| summary.name.as_str());
+    let description = summary
+        .description
         .as_deref()
-        .and_then(|u| charts.by_uuid(u))
-        .or_else(|| p.chart_slug.as_deref().and_then(|s| charts.by_slug(s)))
+        .or(details.and_then(|d| d.description.as_deref()));
+    (renamed, description)
 }
 
 /// One tile: a `###` heading with its title and type, then what it shows. `None` for a
@@ -366,28 +457,14 @@ fn render_tile(
                     p.last_version_chart_kind.as_ref(),
                     details,
                 );
-                // Name the chart when the tile renames it.
-                let renamed = non_blank(p.title.as_deref())
-                    .filter(|t| t.trim() != summary.name.trim())
-                    .map(|_| summary.name.as_str());
-                let description = summary
-                    .description
-                    .as_deref()
-                    .or(details.and_then(|d| d.description.as_deref()));
+                let (renamed, description) = tile_chart_names(tile, summary, details);
                 lines = chart::tile_lines(renamed, description, details, explores);
                 if details.is_none() {
                     lines.push("- Chart definition not available".to_owned());
                 }
                 format!("{title} ({kind})")
             }
-            None => {
-                let why = if p.saved_chart_uuid.is_none() && p.chart_slug.is_none() {
-                    "missing chart: it was deleted"
-                } else {
-                    "missing chart: not found"
-                };
-                format!("{title} ({why})")
-            }
+            None => title,
         },
         TileType::Markdown => {
             let text = escape::markdown_tile(
@@ -414,8 +491,23 @@ fn render_tile(
         // The video URL is user text: never rendered, so never a link.
         TileType::Loom => format!("{title} (Loom video)"),
         TileType::Heading => format!("{title} (section heading)"),
-        TileType::SqlChart => format!("{title} (SQL chart)"),
-        TileType::SemanticViewerChart => format!("{title} (semantic viewer chart)"),
+        TileType::SqlChart => match resolve_chart(tile, charts) {
+            Some((summary, details)) => {
+                let (renamed, description) = tile_chart_names(tile, summary, details);
+                lines = super::sql_chart::tile_lines(renamed, description, details);
+                let kind = summary
+                    .chart_kind
+                    .as_ref()
+                    .or(details.and_then(|d| d.chart_kind.as_ref()))
+                    .map(common::kind_name)
+                    .unwrap_or_else(|| "chart".into());
+                format!("{title} (SQL {kind})")
+            }
+            None => title,
+        },
+        // Semantic-viewer charts are not synced (removed from Lightdash in 2026).
+        TileType::SemanticViewerChart => title,
+        TileType::DataApp if p.app_deleted_at.is_some() => format!("{title} (data app, deleted)"),
         TileType::DataApp => format!("{title} (data app)"),
         TileType::Unknown(t) => format!("{title} (tile of unknown type {})", escape::inline(t)),
     };

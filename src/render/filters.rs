@@ -224,7 +224,8 @@ pub fn dashboard_rule_text(
         let skipped: Vec<String> = targets
             .iter()
             .filter(|(_, v)| **v == Value::Bool(false))
-            .map(|(k, _)| tile_title(k).unwrap_or_else(|| escape::inline(k)))
+            // A key without a tile here is a tile slug, i.e. a chart's slug: never print it.
+            .map(|(k, _)| tile_title(k).unwrap_or_else(|| "a tile not shown here".to_owned()))
             .collect();
         if !skipped.is_empty() {
             notes.push(format!("not applied to: {}", skipped.join(", ")));

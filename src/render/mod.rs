@@ -8,8 +8,9 @@
 //! references once), [`fields`] (field ids → labels and what they compute), [`labels`] (the
 //! names a chart shows fields under), [`filters`] (filters in words), [`definitions`] (the
 //! "Definitions" section), `doc` (sections fitted to the length cap, least important left
-//! out first), [`common`] (chart type names, locations, the final cap), and one private
-//! module per asset kind. View counts are never
+//! out first), [`common`] (chart type names, locations, the final cap), [`extras`] (verified
+//! status, parameters), [`sql_chart`] (SQL-runner charts: their SQL, tables and columns), and
+//! one private module per asset kind. View counts are never
 //! put in the markdown: they change daily and the fingerprint leaves them out on purpose.
 
 mod chart;
@@ -20,10 +21,12 @@ mod dashboard;
 pub mod definitions;
 mod doc;
 pub mod escape;
+pub mod extras;
 pub mod fields;
 pub mod filters;
 pub mod labels;
 mod space;
+pub mod sql_chart;
 #[cfg(test)]
 mod tests;
 
@@ -39,9 +42,11 @@ use crate::lightdash::types::{
 /// key) every listing signature. Details the state kept are fetched again only when
 /// `state::store::DETAILS_FORMAT_VERSION` moves.
 ///
-/// History: 1 = v1; 2 = lead paragraph, labels as shown, Definitions, decode-once escaping,
-/// open dashboard filters, `/` in folder names, no empty markdown tiles.
-pub const RENDER_FORMAT_VERSION: u32 = 2;
+/// History: 1 = v1; 2 = verified status, parameters, SQL-runner charts, tile placeholders
+/// (fidelity) and, separately, the lead paragraph, labels as shown, Definitions,
+/// decode-once escaping, open dashboard filters, `/` in folder names, no empty markdown
+/// tiles (descriptions); 3 = both together.
+pub const RENDER_FORMAT_VERSION: u32 = 3;
 
 /// Rendering settings from the config.
 #[derive(Debug, Clone)]
@@ -178,6 +183,12 @@ impl ProjectView<'_> {
     }
 }
 
+/// `<site>/projects/<p>/<path>`: a deep link into this project's UI.
+pub(crate) fn project_link(view: &ProjectView<'_>, path: &str) -> String {
+    let site = view.options.site_url.trim_end_matches('/');
+    format!("{site}/projects/{}/{path}", view.project.project_uuid)
+}
+
 /// The charts of a project, for resolving dashboard tiles (by uuid on legacy payloads, by
 /// slug on as-code payloads). Details are `None` when they could not be fetched (for example
 /// a chart in a space the token cannot see); tiles then render from what the listing knows.
@@ -185,6 +196,7 @@ impl ProjectView<'_> {
 pub struct ChartIndex<'a> {
     by_uuid: HashMap<&'a str, (&'a ChartSummary, Option<&'a ChartDetails>)>,
     by_slug: HashMap<&'a str, &'a str>,
+    by_sql_slug: HashMap<&'a str, &'a str>,
 }
 
 impl<'a> ChartIndex<'a> {
@@ -197,7 +209,12 @@ impl<'a> ChartIndex<'a> {
             .as_deref()
             .or(details.and_then(|d| d.slug.as_deref()))
         {
-            self.by_slug.insert(slug, summary.uuid.as_str());
+            // Explore charts and SQL charts have separate slug namespaces in Lightdash.
+            if summary.is_sql() || details.is_some_and(ChartDetails::is_sql) {
+                self.by_sql_slug.insert(slug, summary.uuid.as_str());
+            } else {
+                self.by_slug.insert(slug, summary.uuid.as_str());
+            }
         }
     }
 
@@ -209,6 +226,35 @@ impl<'a> ChartIndex<'a> {
     /// The chart with this slug.
     pub fn by_slug(&self, slug: &str) -> Option<(&'a ChartSummary, Option<&'a ChartDetails>)> {
         self.by_slug.get(slug).and_then(|u| self.by_uuid(u))
+    }
+
+    /// The chart a tile points at, by uuid else slug, only if it is of the tile's family
+    /// (SQL-runner or explore chart).
+    pub fn by_uuid_sql(
+        &self,
+        uuid: Option<&str>,
+        slug: Option<&str>,
+        sql: bool,
+    ) -> Option<(&'a ChartSummary, Option<&'a ChartDetails>)> {
+        let is_sql = |(s, d): &(&ChartSummary, Option<&ChartDetails>)| {
+            s.is_sql() || d.is_some_and(|d| d.is_sql())
+        };
+        uuid.and_then(|u| self.by_uuid(u))
+            .or_else(|| slug.and_then(|s| self.by_slug_family(s, sql)))
+            .filter(|c| is_sql(c) == sql)
+    }
+
+    fn by_slug_family(
+        &self,
+        slug: &str,
+        sql: bool,
+    ) -> Option<(&'a ChartSummary, Option<&'a ChartDetails>)> {
+        let key = if sql {
+            self.by_sql_slug.get(slug)
+        } else {
+            self.by_slug.get(slug)
+        };
+        key.and_then(|u| self.by_uuid(u))
     }
 }
 
@@ -233,6 +279,9 @@ pub fn render_chart(
     explores: &Explores,
     shown_on: &[&DashboardSummary],
 ) -> ExternalAsset {
+    if details.is_sql() || summary.is_sql() {
+        return sql_chart::render(view, summary, details, shown_on);
+    }
     chart::render(view, summary, details, explores, shown_on)
 }
 

@@ -12,7 +12,7 @@
 //! renderer now reads).
 
 use crate::dot::types::{AssetKind, ExternalAsset};
-use crate::lightdash::types::{ChartSummary, DashboardSummary, SpaceSummary};
+use crate::lightdash::types::{ChartSummary, DashboardSummary, SpaceSummary, Verification};
 use crate::render::{RENDER_FORMAT_VERSION, RenderOptions};
 
 fn hash_parts(parts: &[&str]) -> String {
@@ -32,6 +32,22 @@ pub fn fingerprint(asset: &ExternalAsset) -> String {
     // Serializing a struct is deterministic: fields in declaration order.
     let json = serde_json::to_string(&canonical).unwrap_or_default();
     hash_parts(&[&RENDER_FORMAT_VERSION.to_string(), &json])
+}
+
+/// Verification in a signature: verifying does not move `updatedAt`, so it must be part of
+/// the signature for a (un)verification to reach Dot in an incremental cycle.
+fn verification_part(v: Option<&Verification>) -> String {
+    match v {
+        None => String::new(),
+        Some(v) => format!(
+            "verified:{}:{}",
+            v.verified_at.as_deref().unwrap_or(""),
+            v.verified_by
+                .as_ref()
+                .and_then(|u| u.user_uuid.as_deref())
+                .unwrap_or("")
+        ),
+    }
 }
 
 /// Identifies every setting that shapes rendered output: all of [`RenderOptions`] (through
@@ -72,6 +88,8 @@ pub fn chart_signature(c: &ChartSummary, folder: &str, private: bool) -> String 
         c.dashboard_uuid.as_deref().unwrap_or(""),
         c.chart_kind.as_ref().map(|k| k.as_str()).unwrap_or(""),
         private_flag(private),
+        &verification_part(c.verification.as_ref()),
+        c.source.as_deref().unwrap_or(""),
     ])
 }
 
@@ -86,6 +104,7 @@ pub fn dashboard_signature(d: &DashboardSummary, folder: &str, private: bool) ->
         d.updated_at.as_deref().unwrap_or(""),
         d.slug.as_deref().unwrap_or(""),
         private_flag(private),
+        &verification_part(d.verification.as_ref()),
     ])
 }
 

@@ -64,6 +64,11 @@ pub struct IndexEntry {
     /// Set when a re-render this asset needed failed: the next cycle renders it again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stale: bool,
+    /// Spaces: digest of everything the space shows (its listing, path, content and child
+    /// spaces) when last rendered; an incremental cycle renders a space again only when it
+    /// differs. Absent in older states (the space is then rendered once more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shows: Option<String>,
 }
 
 /// Details kept to re-render an asset without fetching it.
@@ -178,6 +183,10 @@ pub struct Store {
     index: sled::Tree,
     bodies: sled::Tree,
     reports: sled::Tree,
+    /// Details fetched during the running cycle that a later slice needs (dashboards render
+    /// from the details of the charts on their tiles); cleared by every cycle. Never "what
+    /// Dot has": losing it costs a fetch.
+    scratch: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -294,7 +303,7 @@ impl Store {
         let db = sled::Config::new()
             .path(db_path)
             // sled defaults to a 1 GiB page cache; our working set is far smaller.
-            .cache_capacity(16 * 1024 * 1024)
+            .cache_capacity(4 * 1024 * 1024)
             .flush_every_ms(Some(1000))
             .open();
         let db = match db {
@@ -325,6 +334,7 @@ impl Store {
             index: db.open_tree("index").map_err(unusable)?,
             bodies: db.open_tree("bodies").map_err(unusable)?,
             reports: db.open_tree("reports").map_err(unusable)?,
+            scratch: db.open_tree("scratch").map_err(unusable)?,
             db,
         };
         // Read the index and reports once: sled finds most corruption lazily, and we would
@@ -367,16 +377,48 @@ impl Store {
     /// Every index entry. Entries that do not decode are skipped with a warning (their asset
     /// is then treated as new and pushed again, which is always safe).
     pub fn index(&self) -> Result<Vec<(String, IndexEntry)>, StateError> {
-        let mut out = Vec::new();
-        for item in self.index.iter() {
-            let (k, v) = item?;
+        self.entries().collect()
+    }
+
+    /// Every index entry, decoded one at a time as the iterator is advanced (a large state is
+    /// never held twice). Entries that do not decode are skipped as in [`Self::index`].
+    pub fn entries(&self) -> impl Iterator<Item = Result<(String, IndexEntry), StateError>> + '_ {
+        self.index.iter().filter_map(|item| {
+            let (k, v) = match item {
+                Ok(kv) => kv,
+                Err(e) => return Some(Err(e.into())),
+            };
             let id = String::from_utf8_lossy(&k).into_owned();
             match serde_json::from_slice::<IndexEntry>(&v) {
-                Ok(e) => out.push((id, e)),
-                Err(e) => tracing::warn!(id, error = %e, "skipping an unreadable state entry"),
+                Ok(e) => Some(Ok((id, e))),
+                Err(e) => {
+                    tracing::warn!(id, error = %e, "skipping an unreadable state entry");
+                    None
+                }
             }
-        }
-        Ok(out)
+        })
+    }
+
+    /// Keeps details fetched this cycle for a later slice (LZ4-compressed JSON), by Dot id.
+    pub fn put_scratch<T: Serialize>(&self, id: &str, details: &T) -> Result<(), StateError> {
+        let json =
+            serde_json::to_vec(details).map_err(|e| StateError::Transaction(e.to_string()))?;
+        self.scratch
+            .insert(id.as_bytes(), lz4_flex::compress_prepend_size(&json))?;
+        Ok(())
+    }
+
+    /// Details kept by [`Self::put_scratch`] this cycle; `None` when absent or unreadable.
+    pub fn scratch<T: serde::de::DeserializeOwned>(&self, id: &str) -> Option<T> {
+        let v = self.scratch.get(id).ok().flatten()?;
+        let json = lz4_flex::decompress_size_prepended(&v).ok()?;
+        serde_json::from_slice(&json).ok()
+    }
+
+    /// Forgets every scratch entry (at the start and end of each project's cycle).
+    pub fn clear_scratch(&self) -> Result<(), StateError> {
+        self.scratch.clear()?;
+        Ok(())
     }
 
     /// One index entry.
@@ -560,6 +602,7 @@ mod tests {
             views: Some(2),
             views_pushed_at: 1,
             stale: false,
+            shows: None,
         }
     }
 
@@ -614,6 +657,29 @@ mod tests {
             Some(body("lightdash-chart-a"))
         );
         assert_eq!(store.index().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn scratch_keeps_details_until_cleared_and_entries_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path(), &owner()).unwrap();
+        let details = ChartDetails {
+            name: "Revenue".into(),
+            ..Default::default()
+        };
+        assert_eq!(store.scratch::<ChartDetails>("lightdash-chart-a"), None);
+        store.put_scratch("lightdash-chart-a", &details).unwrap();
+        assert_eq!(store.scratch("lightdash-chart-a"), Some(details));
+        store.clear_scratch().unwrap();
+        assert_eq!(store.scratch::<ChartDetails>("lightdash-chart-a"), None);
+        for uuid in ["a", "b"] {
+            let id = format!("lightdash-chart-{uuid}");
+            store.commit(&id, &entry(uuid), &body(&id)).unwrap();
+        }
+        let ids: Vec<String> = store.entries().map(|e| e.unwrap().0).collect();
+        assert_eq!(ids, ["lightdash-chart-a", "lightdash-chart-b"]);
+        // Scratch entries are not part of what Dot has.
+        assert_eq!(store.index().unwrap().len(), 2);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! | render | [`super::rendering`] | pure |
 //! | plan | [`super::plan`] | pure |
 //! | push, commit | [`super::push`] | yes |
+//! | fetch → render → plan → push → commit in bounded slices | [`super::slices`] | through the above |
 //! | report | [`super::report`] | pure |
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -21,17 +22,16 @@ use std::time::Instant;
 pub use super::context::{CycleOptions, CycleRun, NoProgress, Planned, Progress, SyncContext};
 use super::context::{Sink, now_secs};
 use super::detect::{self, Detected};
-use super::fetch::{self, ExploreSet, FetchScope};
 use super::listing::{self, Listings};
 use super::plan::{self, PlanInput};
 use super::push::{self, PushScope};
-use super::rendering::{self, RenderInput, Rendered};
+use super::rendering::{self, SpaceContents};
 use super::report::{CycleReport, Outcome};
-use super::scope::{self, ScopeRules, SpaceScopes};
+use super::scope::{self, Scope, ScopeRules, SpaceScopes};
+use super::slices::{self, Carry, Stages};
+use super::visibility;
 use crate::dot::types::AssetKind;
-use crate::lightdash::types::{
-    ChartDetails, ChartSummary, DashboardDetails, DashboardSummary, Project,
-};
+use crate::lightdash::types::Project;
 use crate::render::{ProjectView, RenderOptions, SpaceTree};
 use crate::state::IndexEntry;
 use crate::stats;
@@ -138,7 +138,84 @@ async fn run_projects(
         let entries = index.get(&project.project_uuid).unwrap_or(&empty);
         sync_project(ctx, opts, project, entries, sink).await;
     }
+    for (uuid, entries) in &index {
+        let listed = projects.iter().any(|p| &p.project_uuid == uuid);
+        let configured = wanted.is_empty() || wanted.contains(uuid);
+        if !listed && configured && entries.values().any(|e| e.active) {
+            deactivate_if_deleted(ctx, opts, uuid, entries, sink).await;
+        }
+    }
     Ok(())
+}
+
+/// A project the state knows live assets of is no longer listed. Its assets are deactivated
+/// only when Lightdash confirms the deletion: a `NotFoundError` envelope on
+/// `GET /api/v1/projects/{p}` (a 403, a transport error or an HTML page confirm nothing, and
+/// the assets are left as they are). Confirmed deletions pass the fail-safe.
+async fn deactivate_if_deleted(
+    ctx: &SyncContext,
+    opts: CycleOptions,
+    p: &str,
+    entries: &BTreeMap<String, IndexEntry>,
+    sink: &mut Sink<'_>,
+) {
+    match ctx.lightdash.project(p).await {
+        Err(crate::lightdash::LightdashError::NotFound { name, .. }) if !name.is_empty() => {}
+        Ok(()) => {
+            tracing::info!(
+                project = p,
+                "project not listed for this token but still exists in Lightdash; its assets are left as they are"
+            );
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(project = p, error = %e, "project not listed and its deletion not confirmed; its assets are left as they are");
+            return;
+        }
+    }
+    let confirmed: BTreeSet<String> = entries
+        .iter()
+        .filter(|(_, e)| e.active)
+        .map(|(id, _)| id.clone())
+        .collect();
+    tracing::warn!(
+        project = p,
+        assets = confirmed.len(),
+        "Lightdash confirms the project was deleted; deactivating its assets"
+    );
+    sink.report.projects_deleted.push(p.to_owned());
+    sink.report.projects_failed.retain(|f| f != p);
+    let (none, now) = (BTreeMap::new(), now_secs());
+    let (actions, _) = plan::plan_deactivations(&PlanInput {
+        kind: opts.kind,
+        now,
+        view_count_refresh_secs: 0,
+        max_deactivate_fraction: ctx.settings.sync.max_deactivate_fraction,
+        allow_mass_deactivation: opts.allow_mass_deactivation,
+        project: p,
+        entries,
+        rendered: Vec::new(),
+        unrendered_views: &none,
+        out_of_scope: &BTreeMap::new(),
+        in_scope: &BTreeSet::new(),
+        confirmed_deleted: &confirmed,
+    });
+    if opts.dry_run {
+        for action in actions {
+            push::count_action(sink.report, &push::tally(&action));
+            sink.planned.push(Planned {
+                project: p.to_owned(),
+                action,
+            });
+        }
+        return;
+    }
+    let scope = PushScope {
+        project: p,
+        entries,
+        now,
+    };
+    push::push_and_commit(ctx, opts, &scope, actions, &mut HashMap::new(), sink).await;
 }
 
 /// The state's entries, by project then Dot id.
@@ -146,11 +223,9 @@ fn state_by_project(
     ctx: &SyncContext,
 ) -> Result<BTreeMap<String, BTreeMap<String, IndexEntry>>, String> {
     let mut index: BTreeMap<String, BTreeMap<String, IndexEntry>> = BTreeMap::new();
-    for (id, entry) in ctx
-        .store
-        .index()
-        .map_err(|e| format!("reading the state failed: {e}"))?
-    {
+    // Streamed: each entry is decoded and moved into its project's map, never held twice.
+    for item in ctx.store.entries() {
+        let (id, entry) = item.map_err(|e| format!("reading the state failed: {e}"))?;
         index
             .entry(entry.project.clone())
             .or_default()
@@ -170,7 +245,13 @@ async fn sync_project(
 ) {
     let p = project.project_uuid.as_str();
     // 1. List.
-    let listings = match listing::list(ctx, p).await {
+    let listed = match listing::list(ctx, p).await {
+        Ok(mut l) => listing::discover_sql_charts(ctx, p, &mut l)
+            .await
+            .map(|()| l),
+        Err(e) => Err(e),
+    };
+    let mut listings = match listed {
         Ok(l) => l,
         Err(errors) => {
             tracing::error!(project = p, errors = ?errors, "listing failed; skipping this project (no deactivations) until a later cycle");
@@ -193,6 +274,9 @@ async fn sync_project(
         spaces: &settings.lightdash.spaces,
         kinds: &kinds,
     };
+    // Nothing out of scope shows through another asset: references to dashboards that are
+    // not synced are blanked here, once, for every later stage.
+    visibility::redact(&mut listings, &rules);
     let options = render_options(ctx);
     let tree = SpaceTree::new(&listings.spaces);
     let view = ProjectView {
@@ -236,187 +320,86 @@ struct ProjectRun<'a> {
     rules: &'a ScopeRules<'a>,
 }
 
-/// What the propagate and fetch stages gathered for rendering.
-struct Gathered<'l> {
-    charts_listed: HashMap<&'l str, &'l ChartSummary>,
-    dash_render: Vec<&'l DashboardSummary>,
-    dash_tiles: HashMap<String, Vec<String>>,
-    chart_render: BTreeSet<String>,
-    dash_details: HashMap<String, DashboardDetails>,
-    chart_details: HashMap<String, ChartDetails>,
-    explores: ExploreSet,
-    failed: BTreeMap<String, String>,
-}
-
-impl<'a> ProjectRun<'a> {
+impl ProjectRun<'_> {
+    /// Stages 2–9.
     async fn run(&self, sink: &mut Sink<'_>) {
+        let (listings, entries, full) = (self.listings, self.entries, self.opts.full());
         // 2. Scope.
-        let scopes = SpaceScopes::new(self.view.spaces, &self.listings.spaces, self.rules);
+        let scopes = SpaceScopes::new(self.view.spaces, &listings.spaces, self.rules);
         // 3. Detect change, from the listings alone.
-        let detected = detect::detect(self.listings, self.view, &scopes, self.rules, self.entries);
+        let detected = detect::detect(listings, self.view, &scopes, self.rules, entries);
         count_listed(sink.report, &detected);
-        // 4–5. Propagate along dependencies; fetch details and explores.
-        let g = self.gather(&detected, &scopes, sink.report).await;
-        // 6. Render.
-        let input = RenderInput {
-            view: self.view,
-            listings: self.listings,
-            detected: &detected,
-            scopes: &scopes,
-            rules: self.rules,
-            entries: self.entries,
-            charts_listed: &g.charts_listed,
-            dash_render: &g.dash_render,
-            dash_tiles: &g.dash_tiles,
-            chart_render: &g.chart_render,
-            dash_details: &g.dash_details,
-            chart_details: &g.chart_details,
-            explores: &g.explores,
-        };
-        let mut failed = g.failed;
-        let mut rendered = rendering::render_all(&input, &mut failed);
-        sink.report.rendered += rendered.assets.len();
-        self.debug_rss("rendered");
-        rendered.take_details(g.chart_details, g.dash_details);
-        drop(g.explores);
-        for (id, error) in &failed {
-            tracing::warn!(project = self.p, id = %id, error = %error, "asset skipped this cycle");
-            sink.report.fail(id, error);
-            push::mark_stale(self.ctx, self.opts, self.entries, id);
-        }
-        // 7–9. Plan, push, commit.
-        self.plan_and_push(&detected, rendered, &failed, sink).await;
+        let confirmed = listing::confirmed_deleted(listings);
+        let st = self.stages(&detected, &scopes, &confirmed);
+        self.clear_scratch();
+        // Deactivations need nothing rendered: decided (fail-safe first) and pushed first.
+        slices::deactivations(&st, sink).await;
+        // 4. Propagate: dashboards showing changed charts, and their tiles (their details
+        //    are fetched now and parked for their slice); then the charts this moves.
+        let mut carry = Carry::default();
+        let showing = detect::showing_changed_charts(&detected, listings, entries);
+        let dash_render = detect::dashboards_to_render(&detected, &showing, full, self.rules);
+        let tiles = slices::dashboard_tiles(&st, &mut carry, &dash_render, sink.report).await;
+        let chart_render =
+            detect::charts_to_render(&detected, &dash_render, &tiles, entries, full, self.rules);
+        let shown_on = rendering::shown_on(&detected, listings, &tiles, entries);
+        let on_tiles: HashSet<&str> = tiles.values().flatten().map(String::as_str).collect();
+        // 5–9. Fetch, render, plan, push and commit in bounded slices: charts, then
+        //    dashboards, then spaces; then view counts of what was not rendered. A chart
+        //    commit ends its "changed" state, so the dashboards it moves are marked due first.
+        slices::mark_dependents(&st, &dash_render, &showing);
+        slices::charts(&st, &mut carry, &chart_render, &shown_on, &on_tiles, sink).await;
+        self.debug_rss("charts");
+        slices::dashboards(&st, &mut carry, &dash_render, &tiles, sink).await;
+        self.debug_rss("dashboards");
+        let contents = SpaceContents::new(&detected, &listings.spaces, &scopes);
+        slices::spaces(&st, &contents, sink).await;
+        slices::view_counts(&st, &carry, &dash_render, &chart_render, sink).await;
+        self.clear_scratch();
     }
 
-    /// Stages 4–5: what to render beyond what changed, and the details and explores for it.
-    async fn gather(
-        &self,
-        detected: &Detected<'a>,
+    fn stages<'s>(
+        &'s self,
+        detected: &'s Detected<'s>,
         scopes: &SpaceScopes,
-        report: &mut CycleReport,
-    ) -> Gathered<'a> {
-        let (listings, full) = (self.listings, self.opts.full());
-        // Charts on dashboards need their details even when charts themselves are not synced.
-        let charts_listed: HashMap<&str, &ChartSummary> = listings
-            .charts
-            .iter()
-            .filter(|c| scopes.is_in(&c.space_uuid))
-            .map(|c| (c.uuid.as_str(), c))
-            .collect();
-        let slug_to_uuid: HashMap<&str, &str> = listings
-            .charts
-            .iter()
-            .filter_map(|c| c.slug.as_deref().map(|s| (s, c.uuid.as_str())))
-            .collect();
-        let fetch_scope = FetchScope {
-            project: self.p,
+        confirmed_deleted: &'s BTreeSet<String>,
+    ) -> Stages<'s> {
+        let charts = &self.listings.charts;
+        Stages {
+            ctx: self.ctx,
+            opts: self.opts,
+            p: self.p,
             entries: self.entries,
-            full,
-        };
-        let dash_render =
-            detect::dashboards_to_render(detected, listings, self.entries, full, self.rules);
-        let dashboards =
-            fetch::dashboard_details(self.ctx, &fetch_scope, &dash_render, report).await;
-        let mut failed = dashboards.failed;
-        let dash_tiles: HashMap<String, Vec<String>> = dashboards
-            .details
-            .iter()
-            .map(|(uuid, d)| (uuid.clone(), d.chart_uuids(&slug_to_uuid)))
-            .collect();
-        let chart_render = detect::charts_to_render(
+            listings: self.listings,
+            view: self.view,
             detected,
-            &dash_render,
-            &dash_tiles,
-            self.entries,
-            full,
-            self.rules,
-        );
-        let needed = detect::charts_needed(&chart_render, &dash_tiles, &charts_listed);
-        let charts =
-            fetch::chart_details(self.ctx, &fetch_scope, &needed, &charts_listed, report).await;
-        failed.extend(charts.failed);
-        self.debug_rss("details fetched");
-        let names = fetch::explore_names(charts.details.values(), dashboards.details.values());
-        let explores = fetch::explores(self.ctx, self.p, names, report).await;
-        Gathered {
-            charts_listed,
-            dash_render,
-            dash_tiles,
-            chart_render,
-            dash_details: dashboards.details,
-            chart_details: charts.details,
-            explores,
-            failed,
+            // Charts on dashboards need their details even when charts are not synced.
+            charts_listed: charts
+                .iter()
+                .filter(|c| {
+                    scopes.of_item(&c.space_uuid, c.inherits_from_org_or_project) == Scope::In
+                })
+                .map(|c| (c.uuid.as_str(), c))
+                .collect(),
+            dashboards_in: detected
+                .dashboards_in
+                .iter()
+                .map(|d| (d.uuid.as_str(), *d))
+                .collect(),
+            slug_to_uuid: charts
+                .iter()
+                .filter_map(|c| c.slug.as_deref().map(|s| (s, c.uuid.as_str())))
+                .collect(),
+            now: now_secs(),
+            confirmed_deleted,
         }
     }
 
-    /// Stages 7–9: plan against the state, then push and commit (or, for dry runs, record
-    /// the plan).
-    async fn plan_and_push(
-        &self,
-        detected: &Detected<'_>,
-        rendered: Rendered,
-        failed: &BTreeMap<String, String>,
-        sink: &mut Sink<'_>,
-    ) {
-        let settings = &self.ctx.settings;
-        let unrendered = rendering::unrendered_views(detected, &rendered, failed);
-        let Rendered {
-            assets,
-            mut commit_info,
-        } = rendered;
-        let now = now_secs();
-        let plan = plan::plan(PlanInput {
-            kind: self.opts.kind,
-            now,
-            view_count_refresh_secs: settings.sync.view_count_refresh.as_secs() as i64,
-            max_deactivate_fraction: settings.sync.max_deactivate_fraction,
-            allow_mass_deactivation: self.opts.allow_mass_deactivation,
-            project: self.p,
-            entries: self.entries,
-            rendered: assets,
-            unrendered_views: &unrendered,
-            out_of_scope: &detected.out_of_scope,
-            in_scope: &detected.in_scope,
-        });
-        sink.report.unchanged += plan.unchanged.len();
-        if let Some(trip) = &plan.failsafe {
-            tracing::error!(
-                project = self.p,
-                would_deactivate = trip.would_deactivate,
-                active = trip.active,
-                max_fraction = settings.sync.max_deactivate_fraction,
-                "fail-safe: refusing to deactivate this many assets at once; none were deactivated (check the Lightdash token's access, or rerun with --allow-mass-deactivation)"
-            );
-            metrics::counter!("ldsync_failsafe_trips_total").increment(1);
-            sink.report.failsafe.push(trip.clone());
+    /// Dry runs park details too: the scratch tree is never part of what the state keeps.
+    fn clear_scratch(&self) {
+        if let Err(e) = self.ctx.store.clear_scratch() {
+            tracing::warn!(error = %e, "could not clear the scratch details");
         }
-        if self.opts.dry_run {
-            for action in plan.actions {
-                push::count_action(sink.report, &push::tally(&action));
-                sink.planned.push(Planned {
-                    project: self.p.to_owned(),
-                    action,
-                });
-            }
-            return;
-        }
-        let listed_views = listed_views(detected);
-        let scope = PushScope {
-            project: self.p,
-            entries: self.entries,
-            listed_views: &listed_views,
-            now,
-        };
-        push::push_and_commit(
-            self.ctx,
-            self.opts,
-            &scope,
-            plan.actions,
-            &mut commit_info,
-            sink,
-        )
-        .await;
     }
 
     fn debug_rss(&self, phase: &str) {
@@ -424,7 +407,7 @@ impl<'a> ProjectRun<'a> {
             project = self.p,
             peak_rss_kb = stats::peak_rss_kb(),
             current_rss_kb = stats::current_rss_kb(),
-            "{phase}"
+            "{phase} done"
         );
     }
 }
@@ -440,17 +423,4 @@ fn count_listed(report: &mut CycleReport, detected: &Detected<'_>) {
         *report.listed.entry(kind.as_str().to_owned()).or_default() += n;
     }
     report.changed += detected.changed.len();
-}
-
-/// Listing view counts of in-scope dashboards and charts, by Dot id.
-fn listed_views(detected: &Detected<'_>) -> HashMap<String, u64> {
-    let dashboards = detected
-        .dashboards_in
-        .iter()
-        .map(|d| (AssetKind::Dashboard.asset_id(&d.uuid), d.views));
-    let charts = detected
-        .charts_in
-        .iter()
-        .map(|c| (AssetKind::Chart.asset_id(&c.uuid), c.views));
-    dashboards.chain(charts).collect()
 }

@@ -94,16 +94,11 @@ pub async fn fetch<T: Details>(
                         w.uuid.clone(),
                         format!("malformed details from Lightdash: {e}"),
                     );
-                } else if batch
-                    .missing_ids
-                    .iter()
-                    .any(|m| m == &w.uuid || Some(m.as_str()) == slug)
-                {
-                    out.failed.insert(
-                        w.uuid.clone(),
-                        "Lightdash no longer has it (missingIds)".into(),
-                    );
                 } else {
+                    // Not in the batch, or in `missingIds`: an id missing from one as-code
+                    // kind is never a deletion (a SQL chart asked for as an explore chart, a
+                    // listing newer than the as-code view). Only listings say what exists; ask
+                    // the per-item route, whose 404 fails this item alone.
                     legacy.push(w);
                 }
             }
@@ -122,8 +117,9 @@ pub async fn fetch<T: Details>(
     let results: Vec<(String, Result<T, LightdashError>)> = futures_util::stream::iter(legacy)
         .map(|uuid: String| {
             let client = client.clone();
+            let project = project.to_owned();
             async move {
-                let r = T::legacy(&client, &uuid).await;
+                let r = T::legacy(&client, &project, &uuid).await;
                 (uuid, r)
             }
         })
@@ -155,6 +151,7 @@ pub trait Details: DeserializeOwned + Send + 'static {
     /// One item through the legacy per-item route.
     fn legacy(
         client: &LightdashClient,
+        project: &str,
         uuid: &str,
     ) -> impl Future<Output = Result<Self, LightdashError>> + Send;
     /// Records the uuid (as-code items have none).
@@ -169,7 +166,11 @@ impl Details for ChartDetails {
     ) -> Result<AsCodeDecoded<Self>, LightdashError> {
         client.charts_as_code_decoded(project, ids).await
     }
-    async fn legacy(client: &LightdashClient, uuid: &str) -> Result<Self, LightdashError> {
+    async fn legacy(
+        client: &LightdashClient,
+        _project: &str,
+        uuid: &str,
+    ) -> Result<Self, LightdashError> {
         client.saved_chart(uuid).await
     }
     fn set_identity(&mut self, uuid: &str) {
@@ -186,10 +187,49 @@ impl Details for DashboardDetails {
         client.dashboards_as_code_decoded(project, ids).await
     }
     /// Records a view in Lightdash: only ever called for dashboards that changed.
-    async fn legacy(client: &LightdashClient, uuid: &str) -> Result<Self, LightdashError> {
+    async fn legacy(
+        client: &LightdashClient,
+        _project: &str,
+        uuid: &str,
+    ) -> Result<Self, LightdashError> {
         client.dashboard(uuid).await
     }
     fn set_identity(&mut self, uuid: &str) {
         self.uuid = Some(uuid.to_owned());
+    }
+}
+
+/// A SQL-runner chart's details: the same type as explore charts, fetched on other routes
+/// (SQL charts as code, else `GET /projects/{p}/sqlRunner/saved/{uuid}`).
+#[derive(Debug, serde::Deserialize)]
+#[serde(transparent)]
+pub struct SqlChart(pub ChartDetails);
+
+impl SqlChart {
+    /// The details, marked as a SQL chart's whatever route they came from.
+    pub fn into_details(self) -> ChartDetails {
+        let mut d = self.0;
+        d.sql.get_or_insert_with(String::new);
+        d
+    }
+}
+
+impl Details for SqlChart {
+    async fn as_code(
+        client: &LightdashClient,
+        project: &str,
+        ids: &[String],
+    ) -> Result<AsCodeDecoded<Self>, LightdashError> {
+        client.sql_charts_as_code_decoded(project, ids).await
+    }
+    async fn legacy(
+        client: &LightdashClient,
+        project: &str,
+        uuid: &str,
+    ) -> Result<Self, LightdashError> {
+        client.sql_chart(project, uuid).await.map(SqlChart)
+    }
+    fn set_identity(&mut self, uuid: &str) {
+        self.0.uuid = Some(uuid.to_owned());
     }
 }

@@ -102,23 +102,25 @@ pub fn detect<'l>(
         let sig = bind(space_signature(
             s,
             &tree.path_string(&s.uuid),
-            tree.is_private(&s.uuid),
+            scopes.is_restricted(&s.uuid),
         ));
         let scope = rules.of_kind(AssetKind::Space, scopes.of(&s.uuid));
         out.classify(entries, AssetKind::Space, &s.uuid, scope, sig);
     }
     for d in &listings.dashboards {
-        let private = tree.is_private(&d.space_uuid);
+        let private = scopes.is_restricted(&d.space_uuid);
         let sig = bind(dashboard_signature(d, &view.folder(&d.space_uuid), private));
-        let scope = rules.of_kind(AssetKind::Dashboard, scopes.of(&d.space_uuid));
+        let space = scopes.of_item(&d.space_uuid, d.inherits_from_org_or_project);
+        let scope = rules.of_kind(AssetKind::Dashboard, space);
         if out.classify(entries, AssetKind::Dashboard, &d.uuid, scope, sig) {
             out.dashboards_in.push(d);
         }
     }
     for c in &listings.charts {
-        let private = tree.is_private(&c.space_uuid);
+        let private = scopes.is_restricted(&c.space_uuid);
         let sig = bind(chart_signature(c, &view.folder(&c.space_uuid), private));
-        let scope = rules.of_kind(AssetKind::Chart, scopes.of(&c.space_uuid));
+        let space = scopes.of_item(&c.space_uuid, c.inherits_from_org_or_project);
+        let scope = rules.of_kind(AssetKind::Chart, space);
         if out.classify(entries, AssetKind::Chart, &c.uuid, scope, sig) {
             out.charts_in.push(c);
         }
@@ -126,20 +128,14 @@ pub fn detect<'l>(
     out
 }
 
-/// Dashboards to render: every in-scope one in full cycles; otherwise the changed ones and
-/// those showing a changed chart (by their stored tiles, or by a chart saved inside them).
-/// None when dashboards are not synced: their tiles are not worth a detail fetch (a view in
-/// Lightdash, on old servers).
-pub fn dashboards_to_render<'l>(
+/// In-scope dashboards showing a changed chart (by their stored tiles, or by a chart saved
+/// inside them), by uuid: they must be rendered again even when their own listing did not
+/// change, and must stay due until they are (see [`super::slices::mark_dependents`]).
+pub fn showing_changed_charts<'l>(
     detected: &Detected<'l>,
-    listings: &Listings,
+    listings: &'l Listings,
     entries: &BTreeMap<String, IndexEntry>,
-    full: bool,
-    rules: &ScopeRules<'_>,
-) -> Vec<&'l DashboardSummary> {
-    if !rules.syncs(AssetKind::Dashboard) {
-        return Vec::new();
-    }
+) -> HashSet<&'l str> {
     let holding_changed_chart: HashSet<&str> = listings
         .charts
         .iter()
@@ -149,14 +145,42 @@ pub fn dashboards_to_render<'l>(
     detected
         .dashboards_in
         .iter()
+        .filter(|d| {
+            holding_changed_chart.contains(d.uuid.as_str())
+                || entries
+                    .get(&AssetKind::Dashboard.asset_id(&d.uuid))
+                    .is_some_and(|e| e.charts.iter().any(|c| detected.chart_changed(c)))
+                // Older servers: SQL charts found through this dashboard's tiles.
+                || listings.sql_tiles.iter().any(|(c, ds)| {
+                    detected.chart_changed(c) && ds.iter().any(|x| x == &d.uuid)
+                })
+        })
+        .map(|d| d.uuid.as_str())
+        .collect()
+}
+
+/// Dashboards to render: every in-scope one in full cycles; otherwise the changed ones and
+/// those showing a changed chart (`showing`, from [`showing_changed_charts`]). None when
+/// dashboards are not synced: their tiles are not worth a detail fetch (a view in Lightdash,
+/// on old servers).
+pub fn dashboards_to_render<'l>(
+    detected: &Detected<'l>,
+    showing: &HashSet<&str>,
+    full: bool,
+    rules: &ScopeRules<'_>,
+) -> Vec<&'l DashboardSummary> {
+    if !rules.syncs(AssetKind::Dashboard) {
+        return Vec::new();
+    }
+    detected
+        .dashboards_in
+        .iter()
         .copied()
         .filter(|d| {
-            let id = AssetKind::Dashboard.asset_id(&d.uuid);
-            full || detected.changed.contains(&id)
-                || entries
-                    .get(&id)
-                    .is_some_and(|e| e.charts.iter().any(|c| detected.chart_changed(c)))
-                || holding_changed_chart.contains(d.uuid.as_str())
+            full || detected
+                .changed
+                .contains(&AssetKind::Dashboard.asset_id(&d.uuid))
+                || showing.contains(d.uuid.as_str())
         })
         .collect()
 }
@@ -249,6 +273,9 @@ mod tests {
                     saved_inside,
                     chart("cp", "private"),
                 ],
+                trash: None,
+                verification_listed: false,
+                sql_tiles: BTreeMap::new(),
             };
             Fixture {
                 tree: SpaceTree::new(&listings.spaces),
@@ -377,7 +404,9 @@ mod tests {
         entries.get_mut("lightdash-dashboard-d1").unwrap().charts = vec!["c1".into()];
         f.listings.charts[0].name = "Renamed".into();
         let d = f.detect(&entries);
-        let render = dashboards_to_render(&d, &f.listings, &entries, false, &f.rules());
+        let showing = showing_changed_charts(&d, &f.listings, &entries);
+        assert_eq!(showing, HashSet::from(["d1"]));
+        let render = dashboards_to_render(&d, &showing, false, &f.rules());
         assert_eq!(
             render.iter().map(|d| d.uuid.as_str()).collect::<Vec<_>>(),
             ["d1"]
@@ -386,7 +415,8 @@ mod tests {
         let mut f = Fixture::new();
         f.listings.charts[2].name = "Renamed".into();
         let d = f.detect(&entries);
-        let render = dashboards_to_render(&d, &f.listings, &entries, false, &f.rules());
+        let showing = showing_changed_charts(&d, &f.listings, &entries);
+        let render = dashboards_to_render(&d, &showing, false, &f.rules());
         assert_eq!(
             render.iter().map(|d| d.uuid.as_str()).collect::<Vec<_>>(),
             ["d2"]
@@ -394,12 +424,12 @@ mod tests {
         // Full cycles render every in-scope dashboard; none when dashboards are not synced.
         let d = f.detect(&entries);
         assert_eq!(
-            dashboards_to_render(&d, &f.listings, &entries, true, &f.rules()).len(),
+            dashboards_to_render(&d, &showing, true, &f.rules()).len(),
             2
         );
         f.kinds.remove(&AssetKind::Dashboard);
         let d = f.detect(&entries);
-        assert!(dashboards_to_render(&d, &f.listings, &entries, true, &f.rules()).is_empty());
+        assert!(dashboards_to_render(&d, &HashSet::new(), true, &f.rules()).is_empty());
     }
 
     #[test]
@@ -409,7 +439,9 @@ mod tests {
         entries.get_mut("lightdash-dashboard-d1").unwrap().charts = vec!["c1".into()];
         f.listings.dashboards[0].name = "Renamed".into();
         let d = f.detect(&entries);
-        let render = dashboards_to_render(&d, &f.listings, &entries, false, &f.rules());
+        let showing = showing_changed_charts(&d, &f.listings, &entries);
+        assert!(showing.is_empty());
+        let render = dashboards_to_render(&d, &showing, false, &f.rules());
         // The new tiles show c2 and a private chart, which is never rendered.
         let tiles: HashMap<String, Vec<String>> =
             [("d1".to_string(), vec!["c2".to_string(), "cp".to_string()])].into();

@@ -54,18 +54,34 @@ pub async fn dashboard_details(
 }
 
 /// Details of these charts (uuids of listed charts; others are skipped).
-pub async fn chart_details(
+pub async fn chart_details<'a>(
     ctx: &SyncContext,
     scope: &FetchScope<'_>,
-    uuids: &BTreeSet<String>,
-    listed: &HashMap<&str, &ChartSummary>,
+    uuids: &[&str],
+    listed: &HashMap<&str, &'a ChartSummary>,
     report: &mut CycleReport,
 ) -> DetailSet<ChartDetails> {
-    let items = uuids
+    // SQL-runner charts have their own routes: asked for as explore charts they would come
+    // back in `missingIds` (and 404 on `/saved/{uuid}`).
+    let (sql, explore): (Vec<&ChartSummary>, Vec<&ChartSummary>) = uuids
         .iter()
-        .filter_map(|u| listed.get(u.as_str()))
-        .map(|c| (c.uuid.as_str(), c.slug.as_deref(), &c.updated_at));
-    fetch_details(ctx, scope, AssetKind::Chart, items, report).await
+        .filter_map(|u| listed.get(u).copied())
+        .partition(|c| c.is_sql());
+    let items = |charts: Vec<&'a ChartSummary>| {
+        charts
+            .into_iter()
+            .map(|c| (c.uuid.as_str(), c.slug.as_deref(), &c.updated_at))
+    };
+    let mut out: DetailSet<ChartDetails> =
+        fetch_details(ctx, scope, AssetKind::Chart, items(explore), report).await;
+    if !sql.is_empty() {
+        let sql: DetailSet<details::SqlChart> =
+            fetch_details(ctx, scope, AssetKind::Chart, items(sql), report).await;
+        out.failed.extend(sql.failed);
+        out.details
+            .extend(sql.details.into_iter().map(|(u, d)| (u, d.into_details())));
+    }
+    out
 }
 
 async fn fetch_details<'i, T: Stored + details::Details>(
@@ -113,6 +129,14 @@ async fn fetch_details<'i, T: Stored + details::Details>(
 pub trait Stored: Sized {
     /// The stored details of the asset with this Dot id, if any and of this kind.
     fn stored(store: &Store, id: &str) -> Option<Self>;
+}
+
+impl Stored for details::SqlChart {
+    fn stored(store: &Store, id: &str) -> Option<Self> {
+        ChartDetails::stored(store, id)
+            .filter(ChartDetails::is_sql)
+            .map(details::SqlChart)
+    }
 }
 
 impl Stored for ChartDetails {

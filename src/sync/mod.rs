@@ -2,13 +2,18 @@
 //!
 //! - [`cycle`]: the orchestration, reading like the numbered list (I/O through the stages).
 //! - [`context`]: what a cycle talks to and carries (types).
-//! - [`listing`]: the listings (I/O) and the empty-listing fail-safe (pure).
-//! - [`scope`]: projects, privacy, include/exclude and kinds (pure).
+//! - [`listing`]: the listings, the trash, the verification list, SQL charts found through
+//!   tiles on older servers (I/O), and the empty-listing fail-safe (pure).
+//! - [`scope`]: projects, privacy, include/exclude and kinds (pure), with access resolved
+//!   by [`privacy`] as Lightdash resolves it (pure).
+//! - [`visibility`]: what one synced asset may say about another (pure).
 //! - [`detect`]: change detection and propagation along dependencies (pure).
 //! - [`fetch`]: details and explores (I/O), through [`details`] (as code first, then legacy).
 //! - [`rendering`]: what to render from what (pure; the markdown is [`crate::render`]).
 //! - [`plan`]: what to push (pure).
 //! - [`push`]: push, commit after acknowledgement, stale marking (I/O).
+//! - [`slices`]: fetch → render → plan → push → commit in bounded slices: charts, then
+//!   dashboards, then spaces, so memory does not grow with the organisation.
 //! - [`report`]: the cycle report (pure).
 pub mod context;
 pub mod cycle;
@@ -17,12 +22,15 @@ pub mod detect;
 pub mod fetch;
 pub mod listing;
 pub mod plan;
+pub mod privacy;
 pub mod push;
 pub mod rendering;
 pub mod report;
 pub mod scope;
+pub mod slices;
 #[cfg(test)]
 mod testing;
+pub mod visibility;
 
 pub use context::{CycleOptions, CycleRun, NoProgress, Progress, SyncContext};
 pub use cycle::run_cycle;

@@ -39,6 +39,9 @@ pub enum DeactivateReason {
     Private,
     /// Now excluded by `include_spaces`/`exclude_spaces`/`kinds` (never blocked).
     Excluded,
+    /// Gone, and Lightdash confirms it: in the project's trash, or the whole project was
+    /// deleted (never blocked: bulk clean-ups such as Autopilot's are real deletions).
+    Deleted,
 }
 
 /// One thing to do.
@@ -77,7 +80,8 @@ impl Action {
         }
     }
 
-    fn sort_key(&self) -> (usize, &str) {
+    /// Spaces, then dashboards, then charts, each by id.
+    pub fn sort_key(&self) -> (usize, &str) {
         let rank = AssetKind::split_id(self.id())
             .map(|(k, _)| AssetKind::ALL.iter().position(|x| *x == k).unwrap_or(3))
             .unwrap_or(3);
@@ -110,6 +114,9 @@ pub struct PlanInput<'a> {
     pub out_of_scope: &'a BTreeMap<String, DeactivateReason>,
     /// Every in-scope id (rendered or not, including ones whose render failed).
     pub in_scope: &'a BTreeSet<String>,
+    /// Ids whose disappearance Lightdash confirms (the trash, a deleted project). They are
+    /// deactivated whatever the fail-safe says; only unexplained disappearances count for it.
+    pub confirmed_deleted: &'a BTreeSet<String>,
 }
 
 /// The decision for one project.
@@ -128,11 +135,31 @@ fn view_refresh_due(entry: &IndexEntry, views: u64, input: &PlanInput<'_>) -> bo
     entry.views != Some(views) && input.now - entry.views_pushed_at >= input.view_count_refresh_secs
 }
 
-/// Decides what to push for one project.
+/// Decides what to push for one project: [`plan_rendered`], [`plan_view_counts`] and
+/// [`plan_deactivations`] together, in one deterministic order.
 pub fn plan(mut input: PlanInput<'_>) -> Plan {
-    let mut out = Plan::default();
     let rendered = std::mem::take(&mut input.rendered);
-    let input = &input;
+    let (mut out, _) = plan_rendered(&input, rendered);
+    let (view_counts, unchanged) = plan_view_counts(&input, input.unrendered_views);
+    out.actions.extend(view_counts);
+    out.unchanged.extend(unchanged);
+    let (deactivations, failsafe) = plan_deactivations(&input);
+    out.actions.extend(deactivations);
+    out.failsafe = failsafe;
+    out.actions.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    out.unchanged.sort();
+    out
+}
+
+/// Upserts for rendered assets that differ from what Dot has (or for every one in a resync);
+/// the others are listed as unchanged, and handed back. Works on any slice of a project's
+/// rendered assets (`input.rendered` is not read).
+pub fn plan_rendered(
+    input: &PlanInput<'_>,
+    rendered: Vec<ExternalAsset>,
+) -> (Plan, Vec<ExternalAsset>) {
+    let mut out = Plan::default();
+    let mut same = Vec::new();
     for asset in rendered {
         let entry = input.entries.get(&asset.id);
         let reason = match entry {
@@ -150,28 +177,48 @@ pub fn plan(mut input: PlanInput<'_>) -> Plan {
         };
         match reason {
             Some(reason) => out.actions.push(Action::Upsert { reason, asset }),
-            None => out.unchanged.push(asset.id),
+            None => {
+                out.unchanged.push(asset.id.clone());
+                same.push(asset);
+            }
         }
     }
-    for (id, &views) in input.unrendered_views {
+    (out, same)
+}
+
+/// View-count pushes for in-scope assets not rendered this cycle whose listed view count
+/// moved and whose refresh interval has passed; and the ids of the other active ones, which
+/// are unchanged too (their listing did not move, so neither did what Dot has), so the cycle
+/// summary's "unchanged" counts every asset left as it was, not only the ones rendered.
+pub fn plan_view_counts(
+    input: &PlanInput<'_>,
+    unrendered: &BTreeMap<String, u64>,
+) -> (Vec<Action>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut unchanged = Vec::new();
+    for (id, &views) in unrendered {
         match input.entries.get(id) {
             Some(entry)
                 if entry.active
                     && entry.views.is_some()
                     && view_refresh_due(entry, views, input) =>
             {
-                out.actions.push(Action::ViewCount {
+                out.push(Action::ViewCount {
                     id: id.clone(),
                     views,
                 });
             }
-            // Its listing did not change, so neither did what Dot has: unchanged too, or
-            // the cycle summary's "unchanged" would count only what happened to be rendered.
-            Some(entry) if entry.active => out.unchanged.push(id.clone()),
+            Some(entry) if entry.active => unchanged.push(id.clone()),
             _ => {}
         }
     }
+    (out, unchanged)
+}
 
+/// Deactivations, decided from the listings and the state alone: privacy and exclusion at
+/// once; disappearances only when they pass the fail-safe (else none of them, and the trip).
+pub fn plan_deactivations(input: &PlanInput<'_>) -> (Vec<Action>, Option<FailsafeTrip>) {
+    let mut out = Vec::new();
     let active: Vec<(&String, &IndexEntry)> = input
         .entries
         .iter()
@@ -185,9 +232,13 @@ pub fn plan(mut input: PlanInput<'_>) -> Plan {
         match input.out_of_scope.get(*id) {
             // Privacy and exclusion are the operator's (or the author's) explicit wish:
             // they take effect at once, whatever the fail-safe says.
-            Some(&reason) => out.actions.push(Action::Deactivate {
+            Some(&reason) => out.push(Action::Deactivate {
                 id: (*id).clone(),
                 reason,
+            }),
+            None if input.confirmed_deleted.contains(*id) => out.push(Action::Deactivate {
+                id: (*id).clone(),
+                reason: DeactivateReason::Deleted,
             }),
             None => gone.push((*id).clone()),
         }
@@ -197,21 +248,18 @@ pub fn plan(mut input: PlanInput<'_>) -> Plan {
         && gone.len() > FAILSAFE_MIN_COUNT
         && share > input.max_deactivate_fraction
     {
-        out.failsafe = Some(FailsafeTrip {
+        let trip = FailsafeTrip {
             project: input.project.to_owned(),
             would_deactivate: gone.len(),
             active: active.len(),
-        });
-    } else {
-        out.actions
-            .extend(gone.into_iter().map(|id| Action::Deactivate {
-                id,
-                reason: DeactivateReason::Gone,
-            }));
+        };
+        return (out, Some(trip));
     }
-    out.actions.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    out.unchanged.sort();
-    out
+    out.extend(gone.into_iter().map(|id| Action::Deactivate {
+        id,
+        reason: DeactivateReason::Gone,
+    }));
+    (out, None)
 }
 
 #[cfg(test)]
@@ -248,6 +296,7 @@ mod tests {
             views: a.view_count,
             views_pushed_at,
             stale: false,
+            shows: None,
         }
     }
 
@@ -258,6 +307,7 @@ mod tests {
         unrendered: BTreeMap<String, u64>,
         out_of_scope: BTreeMap<String, DeactivateReason>,
         in_scope: BTreeSet<String>,
+        confirmed: BTreeSet<String>,
         allow: bool,
     }
 
@@ -270,6 +320,7 @@ mod tests {
                 unrendered: BTreeMap::new(),
                 out_of_scope: BTreeMap::new(),
                 in_scope: BTreeSet::new(),
+                confirmed: BTreeSet::new(),
                 allow: false,
             }
         }
@@ -286,6 +337,7 @@ mod tests {
                 unrendered_views: &self.unrendered,
                 out_of_scope: &self.out_of_scope,
                 in_scope: &self.in_scope,
+                confirmed_deleted: &self.confirmed,
             })
         }
     }
@@ -402,6 +454,54 @@ mod tests {
         let p = c.run();
         assert!(p.failsafe.is_none());
         assert_eq!(p.actions.len(), 80);
+    }
+
+    #[test]
+    fn deletions_the_trash_confirms_pass_the_failsafe_and_the_rest_still_trips_it() {
+        let mut c = Case::new();
+        many(&mut c, 100);
+        c.in_scope = (0..20).map(|i| format!("lightdash-chart-{i:03}")).collect();
+        // Autopilot trashed 70 of the 80 that vanished; 10 are unexplained.
+        c.confirmed = (20..90)
+            .map(|i| format!("lightdash-chart-{i:03}"))
+            .collect();
+        let p = c.run();
+        assert!(
+            p.failsafe.is_none(),
+            "10 unexplained stay under the minimum"
+        );
+        let deleted = p
+            .actions
+            .iter()
+            .filter(|a| {
+                matches!(
+                    a,
+                    Action::Deactivate {
+                        reason: DeactivateReason::Deleted,
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!((deleted, p.actions.len()), (70, 80));
+        // 20 confirmed, 60 unexplained: the unexplained ones trip it, the confirmed go.
+        c.confirmed = (20..40)
+            .map(|i| format!("lightdash-chart-{i:03}"))
+            .collect();
+        let p = c.run();
+        let trip = p
+            .failsafe
+            .clone()
+            .expect("unexplained disappearances still trip it");
+        assert_eq!(trip.would_deactivate, 60);
+        assert_eq!(p.actions.len(), 20);
+        assert!(p.actions.iter().all(|a| matches!(
+            a,
+            Action::Deactivate {
+                reason: DeactivateReason::Deleted,
+                ..
+            }
+        )));
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub struct CommitInfo {
     pub space: Option<String>,
     /// Dashboards: chart uuids on its tiles.
     pub charts: Vec<String>,
+    /// Spaces: digest of what it shows (see [`crate::state::IndexEntry::shows`]).
+    pub shows: Option<String>,
     /// Details to keep for re-rendering without a fetch.
     pub details: Option<StoredDetails>,
 }
@@ -48,8 +50,6 @@ pub struct PushScope<'a> {
     pub project: &'a str,
     /// The state's entries of the project.
     pub entries: &'a BTreeMap<String, IndexEntry>,
-    /// Listing view counts by Dot id (deactivations carry the last one).
-    pub listed_views: &'a HashMap<String, u64>,
     /// Now, in unix seconds.
     pub now: i64,
 }
@@ -257,6 +257,7 @@ fn upserted(
         views: asset.view_count,
         views_pushed_at: scope.now,
         stale: false,
+        shows: info.shows,
     };
     (asset, Commit::Full(entry, info.details))
 }
@@ -296,10 +297,9 @@ fn deactivation(
         Some(b) => (b.asset, b.details),
         None => (bare_asset(id, entry.kind), None),
     };
+    // The view count stays the one Dot has: a deactivated asset is out of every listing we
+    // read views from.
     asset.active = false;
-    if let Some(v) = scope.listed_views.get(id) {
-        asset.view_count = Some(*v);
-    }
     let mut entry = entry.clone();
     entry.active = false;
     entry.fingerprint = fingerprint(&asset);
@@ -320,5 +320,59 @@ fn bare_asset(id: &str, kind: AssetKind) -> ExternalAsset {
         view_count: None,
         last_accessed_at: None,
         dot_description: None,
+    }
+}
+
+/// Brings the state entries of rendered assets Dot already has up to date (listing
+/// signature, `updatedAt` and details, tiles, space digest; the stale mark cleared), so an
+/// edit that changes nothing visible is not fetched and rendered again every cycle. The body
+/// stays what Dot has: the rendered asset equals it but for the view count, which is kept.
+pub fn refresh_unchanged(
+    ctx: &SyncContext,
+    opts: CycleOptions,
+    scope: &PushScope<'_>,
+    same: Vec<ExternalAsset>,
+    commit_info: &mut HashMap<String, CommitInfo>,
+) {
+    if opts.dry_run {
+        return;
+    }
+    for mut asset in same {
+        let (Some(known), Some(info)) =
+            (scope.entries.get(&asset.id), commit_info.remove(&asset.id))
+        else {
+            continue;
+        };
+        // The stored entry, not the one read at the start: this cycle may have marked it.
+        let old = &ctx
+            .store
+            .entry(&asset.id)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| known.clone());
+        let mut entry = old.clone();
+        entry.signature = info.signature;
+        entry.updated_at = info.updated_at;
+        entry.space = info.space;
+        entry.charts = info.charts;
+        entry.shows = info.shows;
+        entry.stale = false;
+        if &entry == old {
+            continue;
+        }
+        let written = if old.updated_at != entry.updated_at && info.details.is_some() {
+            asset.view_count = old.views;
+            let body = AssetBody {
+                details_format: crate::state::store::DETAILS_FORMAT_VERSION,
+                asset,
+                details: info.details,
+            };
+            ctx.store.commit(&body.asset.id, &entry, &body)
+        } else {
+            ctx.store.commit_entry(&asset.id, &entry)
+        };
+        if let Err(e) = written {
+            tracing::warn!(id = %entry.uuid, error = %e, "could not refresh the state entry; the asset is rendered again next cycle");
+        }
     }
 }

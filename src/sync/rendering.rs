@@ -1,16 +1,19 @@
 //! The render stage: details into Dot assets, with what each commit will need. PURE (the
 //! renderers are in [`crate::render`]; this module decides what to render from what).
 //!
-//! An asset whose inputs are incomplete (its explore failed to fetch, or a chart on its tiles
-//! lacks one) is not rendered but failed, so a partial description never replaces a good one.
+//! It renders one slice at a time: the caller passes a slice's details and nothing else is
+//! kept. An asset whose inputs are incomplete (its explore failed to fetch, or a chart on its
+//! tiles lacks one) is not rendered but failed, so a partial description never replaces a
+//! good one.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::detect::Detected;
 use super::fetch::ExploreSet;
 use super::listing::Listings;
 use super::push::CommitInfo;
-use super::scope::{ScopeRules, SpaceScopes};
+use super::scope::SpaceScopes;
 use crate::dot::types::{AssetKind, ExternalAsset};
 use crate::lightdash::types::{
     ChartDetails, ChartSummary, DashboardDetails, DashboardSummary, SpaceSummary,
@@ -18,40 +21,10 @@ use crate::lightdash::types::{
 use crate::render::{self, ChartIndex, ProjectView};
 use crate::state::{IndexEntry, StoredDetails};
 
-/// Everything the render stage reads.
-pub struct RenderInput<'a, 'l> {
-    /// The project as renderers see it.
-    pub view: &'a ProjectView<'a>,
-    /// The listings.
-    pub listings: &'l Listings,
-    /// Scope, signatures and change of every listed item.
-    pub detected: &'a Detected<'l>,
-    /// Space scopes.
-    pub scopes: &'a SpaceScopes,
-    /// Scope rules (kinds).
-    pub rules: &'a ScopeRules<'a>,
-    /// The state's entries of the project.
-    pub entries: &'a BTreeMap<String, IndexEntry>,
-    /// Listed charts in in-scope spaces, by uuid.
-    pub charts_listed: &'a HashMap<&'l str, &'l ChartSummary>,
-    /// Dashboards to render.
-    pub dash_render: &'a [&'l DashboardSummary],
-    /// Chart uuids on the tiles of each dashboard with details.
-    pub dash_tiles: &'a HashMap<String, Vec<String>>,
-    /// Charts to render.
-    pub chart_render: &'a BTreeSet<String>,
-    /// Dashboard details by uuid.
-    pub dash_details: &'a HashMap<String, DashboardDetails>,
-    /// Chart details by uuid.
-    pub chart_details: &'a HashMap<String, ChartDetails>,
-    /// Explores.
-    pub explores: &'a ExploreSet,
-}
-
 /// Rendered assets and what committing each will need.
 #[derive(Debug, Default)]
 pub struct Rendered {
-    /// The assets, dashboards then charts then spaces.
+    /// The assets, in render order.
     pub assets: Vec<ExternalAsset>,
     /// Commit info by Dot id.
     pub commit_info: HashMap<String, CommitInfo>,
@@ -63,8 +36,8 @@ impl Rendered {
         self.assets.push(asset);
     }
 
-    /// Moves the details each rendered asset was made from into its commit info (at scale
-    /// they are tens of megabytes: moved, not copied).
+    /// Moves the details each rendered asset was made from into its commit info (moved, not
+    /// copied).
     pub fn take_details(
         &mut self,
         mut charts: HashMap<String, ChartDetails>,
@@ -84,184 +57,330 @@ impl Rendered {
     }
 }
 
-/// Renders the dashboards and charts to render and every in-scope space. Assets that cannot
-/// be rendered now are added to `failed` (Dot id → why).
-pub fn render_all(input: &RenderInput<'_, '_>, failed: &mut BTreeMap<String, String>) -> Rendered {
-    let mut out = Rendered::default();
-    let dash_by_uuid: HashMap<&str, &DashboardSummary> = input
-        .detected
-        .dashboards_in
-        .iter()
-        .map(|d| (d.uuid.as_str(), *d))
-        .collect();
-    if input.rules.syncs(AssetKind::Dashboard) {
-        render_dashboards(input, failed, &mut out);
+/// The dashboards showing each chart (chart uuid → dashboard uuids): by their current tiles
+/// (stored tiles for dashboards not rendered this cycle), and by the chart's own
+/// `dashboardUuid`. Only in-scope dashboards count.
+pub fn shown_on<'a>(
+    detected: &Detected<'a>,
+    listings: &'a Listings,
+    tiles: &'a HashMap<String, Vec<String>>,
+    entries: &'a BTreeMap<String, IndexEntry>,
+) -> HashMap<&'a str, BTreeSet<&'a str>> {
+    let mut out: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    let mut in_scope: HashMap<&str, ()> = HashMap::new();
+    for d in &detected.dashboards_in {
+        in_scope.insert(d.uuid.as_str(), ());
+        let charts = match tiles.get(&d.uuid) {
+            Some(t) => Some(t),
+            None => entries
+                .get(&AssetKind::Dashboard.asset_id(&d.uuid))
+                .map(|e| &e.charts),
+        };
+        for c in charts.into_iter().flatten() {
+            out.entry(c.as_str()).or_default().insert(d.uuid.as_str());
+        }
     }
-    let shown_on = shown_on(input, &dash_by_uuid);
-    render_charts(input, &shown_on, failed, &mut out);
-    if input.rules.syncs(AssetKind::Space) {
-        render_spaces(input, &mut out);
+    for c in &listings.charts {
+        if let Some(d) = c
+            .dashboard_uuid
+            .as_deref()
+            .filter(|d| in_scope.contains_key(d))
+        {
+            out.entry(c.uuid.as_str()).or_default().insert(d);
+        }
     }
     out
 }
 
-fn render_dashboards(
-    input: &RenderInput<'_, '_>,
-    failed: &mut BTreeMap<String, String>,
-    out: &mut Rendered,
-) {
-    let mut chart_index = ChartIndex::default();
-    for c in input.charts_listed.values() {
-        chart_index.insert(c, input.chart_details.get(&c.uuid));
+/// What rendering a slice of charts reads besides the slice.
+pub struct ChartInputs<'a> {
+    /// The project as renderers see it.
+    pub view: &'a ProjectView<'a>,
+    /// Listed charts in in-scope spaces, by uuid.
+    pub listed: &'a HashMap<&'a str, &'a ChartSummary>,
+    /// In-scope dashboards by uuid.
+    pub dashboards: &'a HashMap<&'a str, &'a DashboardSummary>,
+    /// Dashboards showing each chart.
+    pub shown_on: &'a HashMap<&'a str, BTreeSet<&'a str>>,
+    /// Listing signatures by Dot id.
+    pub signatures: &'a HashMap<String, String>,
+    /// Explores fetched so far.
+    pub explores: &'a ExploreSet,
+    /// Whether the verification list was read (then listings are authoritative for it).
+    pub verification_listed: bool,
+}
+
+/// The listing entry to render with: its own verification, or, when no verification list
+/// was read and the listing has none, the details' (as code and detail GETs carry it; stored
+/// details may be older than an unverification, which the list would show).
+fn with_verification<'s, S: Clone + HasVerification>(
+    summary: &'s S,
+    details: Option<&crate::lightdash::types::Verification>,
+    listed: bool,
+) -> Cow<'s, S> {
+    if listed || summary.verification().is_some() || details.is_none() {
+        return Cow::Borrowed(summary);
     }
-    for d in input.dash_render {
-        let id = AssetKind::Dashboard.asset_id(&d.uuid);
-        if failed.contains_key(&id) {
-            continue;
-        }
-        let Some(details) = input.dash_details.get(&d.uuid) else {
-            continue;
-        };
-        let tiles = input.dash_tiles.get(&d.uuid).cloned().unwrap_or_default();
-        if let Some(e) = tiles
-            .iter()
-            .filter_map(|u| input.chart_details.get(u))
-            .find_map(|c| input.explores.failure(c))
-        {
-            failed.insert(id, e);
-            continue;
-        }
-        let asset = render::render_dashboard(
-            input.view,
-            d,
-            details,
-            &chart_index,
-            &input.explores.explores,
-        );
-        let info = CommitInfo {
-            kind: AssetKind::Dashboard,
-            uuid: d.uuid.clone(),
-            signature: input.detected.signatures[&id].clone(),
-            updated_at: d.updated_at.clone(),
-            space: Some(d.space_uuid.clone()),
-            charts: tiles,
-            details: None,
-        };
-        out.push(asset, info);
+    let mut s = summary.clone();
+    s.set_verification(details.cloned());
+    Cow::Owned(s)
+}
+
+/// Listing entries that carry a verification.
+trait HasVerification {
+    fn verification(&self) -> Option<&crate::lightdash::types::Verification>;
+    fn set_verification(&mut self, v: Option<crate::lightdash::types::Verification>);
+}
+
+impl HasVerification for ChartSummary {
+    fn verification(&self) -> Option<&crate::lightdash::types::Verification> {
+        self.verification.as_ref()
+    }
+    fn set_verification(&mut self, v: Option<crate::lightdash::types::Verification>) {
+        self.verification = v;
     }
 }
 
-/// The dashboards showing each chart: by their current tiles (stored tiles for dashboards
-/// not fetched this cycle), and by the chart's own `dashboardUuid`.
-fn shown_on<'l>(
-    input: &RenderInput<'_, 'l>,
-    dash_by_uuid: &HashMap<&str, &'l DashboardSummary>,
-) -> HashMap<String, BTreeSet<&'l str>> {
-    let mut shown_on: HashMap<String, BTreeSet<&'l str>> = HashMap::new();
-    for d in &input.detected.dashboards_in {
-        let id = AssetKind::Dashboard.asset_id(&d.uuid);
-        let tiles = input
-            .dash_tiles
-            .get(&d.uuid)
-            .or_else(|| input.entries.get(&id).map(|e| &e.charts));
-        for c in tiles.into_iter().flatten() {
-            shown_on
-                .entry(c.clone())
-                .or_default()
-                .insert(d.uuid.as_str());
-        }
+impl HasVerification for DashboardSummary {
+    fn verification(&self) -> Option<&crate::lightdash::types::Verification> {
+        self.verification.as_ref()
     }
-    for c in &input.listings.charts {
-        if let Some(d) = c
-            .dashboard_uuid
-            .as_deref()
-            .and_then(|d| dash_by_uuid.get(d))
-        {
-            shown_on
-                .entry(c.uuid.clone())
-                .or_default()
-                .insert(d.uuid.as_str());
-        }
+    fn set_verification(&mut self, v: Option<crate::lightdash::types::Verification>) {
+        self.verification = v;
     }
-    shown_on
 }
 
-fn render_charts(
-    input: &RenderInput<'_, '_>,
-    shown_on: &HashMap<String, BTreeSet<&str>>,
+/// Renders these charts from `details`; those that cannot be rendered now go to `failed`.
+pub fn render_charts(
+    input: &ChartInputs<'_>,
+    uuids: &[&String],
+    details: &HashMap<String, ChartDetails>,
     failed: &mut BTreeMap<String, String>,
-    out: &mut Rendered,
-) {
-    let dash_by_uuid: HashMap<&str, &DashboardSummary> = input
-        .detected
-        .dashboards_in
-        .iter()
-        .map(|d| (d.uuid.as_str(), *d))
-        .collect();
-    for uuid in input.chart_render {
+) -> Rendered {
+    let mut out = Rendered::default();
+    for uuid in uuids {
         let id = AssetKind::Chart.asset_id(uuid);
         if failed.contains_key(&id) {
             continue;
         }
-        let (Some(summary), Some(details)) = (
-            input.charts_listed.get(uuid.as_str()),
-            input.chart_details.get(uuid),
-        ) else {
+        let (Some(summary), Some(details)) = (input.listed.get(uuid.as_str()), details.get(*uuid))
+        else {
             continue;
         };
         if let Some(e) = input.explores.failure(details) {
             failed.insert(id, e);
             continue;
         }
-        let on: Vec<&DashboardSummary> = shown_on
-            .get(uuid)
+        let on: Vec<&DashboardSummary> = input
+            .shown_on
+            .get(uuid.as_str())
             .map(|s| {
                 s.iter()
-                    .filter_map(|d| dash_by_uuid.get(d).copied())
+                    .filter_map(|d| input.dashboards.get(d).copied())
                     .collect()
             })
             .unwrap_or_default();
+        let summary = with_verification(
+            *summary,
+            details.verification.as_ref(),
+            input.verification_listed,
+        );
         let asset =
-            render::render_chart(input.view, summary, details, &input.explores.explores, &on);
+            render::render_chart(input.view, &summary, details, &input.explores.explores, &on);
         let info = CommitInfo {
             kind: AssetKind::Chart,
-            uuid: uuid.clone(),
-            signature: input.detected.signatures[&id].clone(),
+            uuid: (*uuid).clone(),
+            signature: input.signatures[&id].clone(),
             updated_at: summary.updated_at.clone(),
             space: Some(summary.space_uuid.clone()),
             charts: Vec::new(),
+            shows: None,
             details: None,
         };
         out.push(asset, info);
     }
+    out
 }
 
-/// Spaces render from listings alone: any change to their content or children shows up in
-/// the fingerprint, without propagation rules.
-fn render_spaces(input: &RenderInput<'_, '_>, out: &mut Rendered) {
-    let detected = input.detected;
-    let mut dashboards: HashMap<&str, Vec<&DashboardSummary>> = HashMap::new();
-    for d in &detected.dashboards_in {
-        dashboards.entry(d.space_uuid.as_str()).or_default().push(d);
+/// What rendering a slice of dashboards reads besides the slice.
+pub struct DashboardInputs<'a> {
+    /// The project as renderers see it.
+    pub view: &'a ProjectView<'a>,
+    /// Chart uuids on each dashboard's tiles.
+    pub tiles: &'a HashMap<String, Vec<String>>,
+    /// Listing signatures by Dot id.
+    pub signatures: &'a HashMap<String, String>,
+    /// Explores fetched so far.
+    pub explores: &'a ExploreSet,
+    /// Whether the verification list was read (then listings are authoritative for it).
+    pub verification_listed: bool,
+}
+
+/// Renders these dashboards from their details and their tiles' charts (`charts` resolves
+/// tiles; `chart_details` are the slice's chart details); failures go to `failed`.
+pub fn render_dashboards(
+    input: &DashboardInputs<'_>,
+    dashboards: &[&DashboardSummary],
+    details: &HashMap<String, DashboardDetails>,
+    charts: &ChartIndex<'_>,
+    chart_details: &HashMap<String, ChartDetails>,
+    failed: &mut BTreeMap<String, String>,
+) -> Rendered {
+    let mut out = Rendered::default();
+    for d in dashboards {
+        let id = AssetKind::Dashboard.asset_id(&d.uuid);
+        if failed.contains_key(&id) {
+            continue;
+        }
+        let Some(details) = details.get(&d.uuid) else {
+            continue;
+        };
+        let tiles = input.tiles.get(&d.uuid).cloned().unwrap_or_default();
+        if let Some(e) = tiles
+            .iter()
+            .filter_map(|u| chart_details.get(u))
+            .find_map(|c| input.explores.failure(c))
+        {
+            failed.insert(id, e);
+            continue;
+        }
+        let summary =
+            with_verification(*d, details.verification.as_ref(), input.verification_listed);
+        let asset = render::render_dashboard(
+            input.view,
+            &summary,
+            details,
+            charts,
+            &input.explores.explores,
+        );
+        let info = CommitInfo {
+            kind: AssetKind::Dashboard,
+            uuid: d.uuid.clone(),
+            signature: input.signatures[&id].clone(),
+            updated_at: d.updated_at.clone(),
+            space: Some(d.space_uuid.clone()),
+            charts: tiles,
+            shows: None,
+            details: None,
+        };
+        out.push(asset, info);
     }
-    let mut charts: HashMap<&str, Vec<&ChartSummary>> = HashMap::new();
-    for c in &detected.charts_in {
-        charts.entry(c.space_uuid.as_str()).or_default().push(c);
+    out
+}
+
+/// The in-scope content of every space, gathered in one pass over the listings (asking per
+/// space would be quadratic in the number of spaces).
+#[derive(Debug, Default)]
+pub struct SpaceContents<'a> {
+    dashboards: HashMap<&'a str, Vec<&'a DashboardSummary>>,
+    charts: HashMap<&'a str, Vec<&'a ChartSummary>>,
+    children: HashMap<&'a str, Vec<&'a SpaceSummary>>,
+}
+
+impl<'a> SpaceContents<'a> {
+    /// Groups in-scope dashboards, charts and child spaces by the space holding them.
+    pub fn new(detected: &Detected<'a>, spaces: &'a [SpaceSummary], scopes: &SpaceScopes) -> Self {
+        let mut out = SpaceContents::default();
+        for d in &detected.dashboards_in {
+            out.dashboards
+                .entry(d.space_uuid.as_str())
+                .or_default()
+                .push(d);
+        }
+        for c in &detected.charts_in {
+            out.charts.entry(c.space_uuid.as_str()).or_default().push(c);
+        }
+        out.children = children_in_scope(spaces, scopes);
+        out
     }
-    let children = children_in_scope(&input.listings.spaces, input.scopes);
-    for s in &input.listings.spaces {
+
+    fn of(
+        &self,
+        space: &str,
+    ) -> (
+        &[&'a DashboardSummary],
+        &[&'a ChartSummary],
+        &[&'a SpaceSummary],
+    ) {
+        (
+            self.dashboards.get(space).map(Vec::as_slice).unwrap_or(&[]),
+            self.charts.get(space).map(Vec::as_slice).unwrap_or(&[]),
+            self.children.get(space).map(Vec::as_slice).unwrap_or(&[]),
+        )
+    }
+}
+
+/// Digest of everything a space asset is rendered from: the project, the space's listing and
+/// path, and the listings of its in-scope dashboards, charts and child spaces. View counts are
+/// left out: they are never rendered (see [`crate::render`]) and move daily. PURE.
+pub fn space_shows(
+    view: &ProjectView<'_>,
+    space: &SpaceSummary,
+    contents: &SpaceContents<'_>,
+) -> String {
+    let (dashboards, charts, children) = contents.of(&space.uuid);
+    let mut h = blake3::Hasher::new();
+    let mut part = |bytes: &[u8]| {
+        h.update(&(bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    part(format!("v{}", render::RENDER_FORMAT_VERSION).as_bytes());
+    part(view.project.project_uuid.as_bytes());
+    part(view.project.name.as_bytes());
+    part(view.options.site_url.as_bytes());
+    part(&view.options.max_description_chars.to_le_bytes());
+    part(view.spaces.path_string(&space.uuid).as_bytes());
+    part(&json(space));
+    for d in dashboards {
+        let d = DashboardSummary {
+            views: 0,
+            ..(*d).clone()
+        };
+        part(&json(&d));
+    }
+    for c in charts {
+        let c = ChartSummary {
+            views: 0,
+            ..(*c).clone()
+        };
+        part(&json(&c));
+    }
+    for s in children {
+        part(&json(s));
+    }
+    h.finalize().to_hex()[..32].to_owned()
+}
+
+/// A listing entry as bytes to hash (the listing types serialise infallibly).
+fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+/// Renders the in-scope spaces that need it: all in full cycles; otherwise those whose
+/// listing changed or whose digest ([`space_shows`]) differs from the one committed.
+pub fn render_spaces(
+    view: &ProjectView<'_>,
+    spaces: &[SpaceSummary],
+    detected: &Detected<'_>,
+    contents: &SpaceContents<'_>,
+    entries: &BTreeMap<String, IndexEntry>,
+    full: bool,
+) -> Rendered {
+    let mut out = Rendered::default();
+    for s in spaces {
         let id = AssetKind::Space.asset_id(&s.uuid);
         if !detected.in_scope.contains(&id) {
             continue;
         }
-        let key = s.uuid.as_str();
-        let asset = render::render_space(
-            input.view,
-            s,
-            dashboards.get(key).map(Vec::as_slice).unwrap_or(&[]),
-            charts.get(key).map(Vec::as_slice).unwrap_or(&[]),
-            children.get(key).map(Vec::as_slice).unwrap_or(&[]),
-        );
+        let shows = space_shows(view, s, contents);
+        let same = entries
+            .get(&id)
+            .is_some_and(|e| e.shows.as_deref() == Some(shows.as_str()));
+        if !full && !detected.changed.contains(&id) && same {
+            continue;
+        }
+        let (dashboards, charts, children) = contents.of(&s.uuid);
+        let asset = render::render_space(view, s, dashboards, charts, children);
         let info = CommitInfo {
             kind: AssetKind::Space,
             uuid: s.uuid.clone(),
@@ -269,14 +388,15 @@ fn render_spaces(input: &RenderInput<'_, '_>, out: &mut Rendered) {
             updated_at: None,
             space: s.parent_space_uuid.clone(),
             charts: Vec::new(),
+            shows: Some(shows),
             details: None,
         };
         out.push(asset, info);
     }
+    out
 }
 
-/// In-scope child spaces of every space, by name then uuid: one pass over the listing (asking
-/// the tree per space would be quadratic in the number of spaces).
+/// In-scope child spaces of every space, by name then uuid, in one pass over the listing.
 pub fn children_in_scope<'l>(
     spaces: &'l [SpaceSummary],
     scopes: &SpaceScopes,
@@ -284,7 +404,7 @@ pub fn children_in_scope<'l>(
     let mut seen = std::collections::HashSet::new();
     let mut out: HashMap<&str, Vec<&SpaceSummary>> = HashMap::new();
     for s in spaces {
-        // The tree keeps one space per uuid; so does this.
+        // The space tree keeps one space per uuid; so does this.
         if !seen.insert(s.uuid.as_str()) || !scopes.is_in(&s.uuid) {
             continue;
         }
@@ -298,37 +418,26 @@ pub fn children_in_scope<'l>(
     out
 }
 
-/// Listing view counts of in-scope dashboards and charts not rendered this cycle (nor failed):
-/// the plan pushes their view counts when due.
-pub fn unrendered_views(
-    detected: &Detected<'_>,
-    rendered: &Rendered,
-    failed: &BTreeMap<String, String>,
-) -> BTreeMap<String, u64> {
-    let dashboards = detected
-        .dashboards_in
-        .iter()
-        .map(|d| (AssetKind::Dashboard.asset_id(&d.uuid), d.views));
-    let charts = detected
-        .charts_in
-        .iter()
-        .map(|c| (AssetKind::Chart.asset_id(&c.uuid), c.views));
-    dashboards
-        .chain(charts)
-        .filter(|(id, _)| {
-            !rendered.commit_info.contains_key(id)
-                && !failed.contains_key(id)
-                && detected.in_scope.contains(id)
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::SpaceFilter;
-    use crate::render::SpaceTree;
-    use crate::sync::testing::space;
+    use crate::lightdash::types::{Project, ProjectType};
+    use crate::render::{RenderOptions, SpaceTree};
+    use crate::sync::detect;
+    use crate::sync::scope::ScopeRules;
+    use crate::sync::testing::{chart, dashboard, entry, space};
+
+    fn rules_for<'a>(
+        filter: &'a SpaceFilter,
+        kinds: &'a std::collections::HashSet<AssetKind>,
+    ) -> ScopeRules<'a> {
+        ScopeRules {
+            include_private: false,
+            spaces: filter,
+            kinds,
+        }
+    }
 
     #[test]
     fn children_are_the_in_scope_direct_children_by_name() {
@@ -341,11 +450,7 @@ mod tests {
         let spaces = vec![space("root", None), b, a, private, space("deep", Some("a"))];
         let kinds = AssetKind::ALL.into_iter().collect();
         let filter = SpaceFilter::default();
-        let rules = ScopeRules {
-            include_private: false,
-            spaces: &filter,
-            kinds: &kinds,
-        };
+        let rules = rules_for(&filter, &kinds);
         let scopes = SpaceScopes::new(&SpaceTree::new(&spaces), &spaces, &rules);
         let children = children_in_scope(&spaces, &scopes);
         let names =
@@ -353,5 +458,115 @@ mod tests {
         assert_eq!(names("root"), ["a", "b"]);
         assert_eq!(names("a"), ["deep"]);
         assert_eq!(children.len(), 2);
+    }
+
+    /// Digests of spaces `s` and `t` for these listings.
+    fn digests(listings: &Listings) -> (String, String) {
+        let kinds = AssetKind::ALL.into_iter().collect();
+        let filter = SpaceFilter::default();
+        let rules = rules_for(&filter, &kinds);
+        let tree = SpaceTree::new(&listings.spaces);
+        let project = Project {
+            project_uuid: "p".into(),
+            name: "P".into(),
+            project_type: ProjectType::Default,
+        };
+        let options = RenderOptions {
+            site_url: "https://ld".into(),
+            max_description_chars: 20_000,
+        };
+        let view = ProjectView {
+            project: &project,
+            spaces: &tree,
+            options: &options,
+        };
+        let scopes = SpaceScopes::new(&tree, &listings.spaces, &rules);
+        let detected = detect::detect(listings, &view, &scopes, &rules, &BTreeMap::new());
+        let contents = SpaceContents::new(&detected, &listings.spaces, &scopes);
+        (
+            space_shows(&view, &listings.spaces[0], &contents),
+            space_shows(&view, &listings.spaces[1], &contents),
+        )
+    }
+
+    fn two_spaces() -> Listings {
+        Listings {
+            spaces: vec![space("s", None), space("t", None)],
+            dashboards: vec![dashboard("d", "s")],
+            charts: vec![chart("c", "s"), chart("e", "t")],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_space_digest_moves_with_what_it_shows_only() {
+        let base = digests(&two_spaces());
+        // Views are never rendered.
+        let mut l = two_spaces();
+        l.charts[0].views = 99;
+        l.dashboards[0].views = 7;
+        assert_eq!(digests(&l), base);
+        // A chart renamed in `s` moves `s` only.
+        let mut l = two_spaces();
+        l.charts[0].name = "Renamed".into();
+        let (s, t) = digests(&l);
+        assert_ne!(s, base.0);
+        assert_eq!(t, base.1);
+        // A chart moving from `t` to `s` moves both.
+        let mut l = two_spaces();
+        l.charts[1].space_uuid = "s".into();
+        let (s, t) = digests(&l);
+        assert_ne!(s, base.0);
+        assert_ne!(t, base.1);
+        // A new child space moves its parent.
+        let mut l = two_spaces();
+        l.spaces.push(space("child", Some("t")));
+        let (s, t) = digests(&l);
+        assert_eq!(s, base.0);
+        assert_ne!(t, base.1);
+    }
+
+    #[test]
+    fn charts_are_shown_on_current_or_stored_tiles_and_their_own_dashboard() {
+        let mut inside = chart("inside", "s");
+        inside.dashboard_uuid = Some("d2".into());
+        let listings = Listings {
+            spaces: vec![space("s", None)],
+            dashboards: vec![dashboard("d1", "s"), dashboard("d2", "s")],
+            charts: vec![chart("c1", "s"), chart("c2", "s"), inside],
+            ..Default::default()
+        };
+        let kinds = AssetKind::ALL.into_iter().collect();
+        let filter = SpaceFilter::default();
+        let rules = rules_for(&filter, &kinds);
+        let tree = SpaceTree::new(&listings.spaces);
+        let project = Project {
+            project_uuid: "p".into(),
+            name: "P".into(),
+            project_type: ProjectType::Default,
+        };
+        let options = RenderOptions {
+            site_url: String::new(),
+            max_description_chars: 100,
+        };
+        let view = ProjectView {
+            project: &project,
+            spaces: &tree,
+            options: &options,
+        };
+        let scopes = SpaceScopes::new(&tree, &listings.spaces, &rules);
+        let mut entries = BTreeMap::new();
+        let mut stored = entry(AssetKind::Dashboard, "d2");
+        stored.charts = vec!["c2".into()];
+        entries.insert("lightdash-dashboard-d2".to_string(), stored);
+        let detected = detect::detect(&listings, &view, &scopes, &rules, &entries);
+        // d1 was fetched this cycle: its current tiles count; d2 was not: its stored ones.
+        let tiles: HashMap<String, Vec<String>> =
+            [("d1".to_string(), vec!["c1".to_string(), "c2".to_string()])].into();
+        let on = shown_on(&detected, &listings, &tiles, &entries);
+        let list = |c: &str| on[c].iter().copied().collect::<Vec<_>>();
+        assert_eq!(list("c1"), ["d1"]);
+        assert_eq!(list("c2"), ["d1", "d2"]);
+        assert_eq!(list("inside"), ["d2"]);
     }
 }

@@ -119,6 +119,10 @@ pub struct CycleReport {
     pub projects: usize,
     /// Projects whose listings failed (their deactivations were skipped).
     pub projects_failed: Vec<String>,
+    /// Projects Lightdash confirms were deleted (gone from the organisation, and a 404 on
+    /// `GET /api/v1/projects/{p}`); their assets were deactivated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub projects_deleted: Vec<String>,
     /// Assets in scope by kind.
     pub listed: BTreeMap<String, usize>,
     /// Assets whose listing changed (or that are new).

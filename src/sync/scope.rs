@@ -1,13 +1,17 @@
 //! The scope stage: which projects, spaces and kinds are synced, and if not, why. PURE.
 //!
-//! Privacy first (DESIGN.md §4): a space that is private (itself or an ancestor) is out of
-//! scope unless `lightdash.include_private`; a space we cannot see at all may be someone's
-//! private space, so it is out of scope too. Then the operator's filters: `include_spaces`/
+//! Privacy first (DESIGN.md §4): a space Lightdash restricts (as [`super::privacy`] resolves
+//! it from the server's generation of fields: inheritance chain, resolved flag, or the legacy
+//! any-private-ancestor rule) is out of scope unless `lightdash.include_private`; a space we
+//! cannot see at all, or whose access cannot be decided, may be someone's private space, so
+//! it is out of scope too. Charts and dashboards can be restricted further by their own
+//! `inheritsFromOrgOrProject` ([`SpaceScopes::of_item`]). Then the operator's filters: `include_spaces`/
 //! `exclude_spaces` globs on the space path, and `sync.kinds`.
 
 use std::collections::{HashMap, HashSet};
 
 use super::plan::DeactivateReason;
+use super::privacy::{Access, Privacy};
 use crate::config::SpaceFilter;
 use crate::dot::types::AssetKind;
 use crate::lightdash::types::{Project, ProjectType, SpaceSummary};
@@ -53,15 +57,18 @@ impl ScopeRules<'_> {
 #[derive(Debug, Clone, Default)]
 pub struct SpaceScopes {
     by_space: HashMap<String, Scope>,
+    privacy: Privacy,
+    include_private: bool,
 }
 
 impl SpaceScopes {
     /// Decides the scope of each listed space.
     pub fn new(tree: &SpaceTree, spaces: &[SpaceSummary], rules: &ScopeRules<'_>) -> Self {
+        let privacy = Privacy::resolve(spaces);
         let by_space = spaces
             .iter()
             .map(|s| {
-                let scope = if tree.is_private(&s.uuid) && !rules.include_private {
+                let scope = if !privacy.space(&s.uuid).is_open() && !rules.include_private {
                     Scope::Out(DeactivateReason::Private)
                 } else if !rules.spaces.allows(&tree.path_string(&s.uuid)) {
                     Scope::Out(DeactivateReason::Excluded)
@@ -71,7 +78,33 @@ impl SpaceScopes {
                 (s.uuid.clone(), scope)
             })
             .collect();
-        Self { by_space }
+        Self {
+            by_space,
+            privacy,
+            include_private: rules.include_private,
+        }
+    }
+
+    /// The scope of a chart or dashboard in `space`: its space's, restricted further when its
+    /// own `inheritsFromOrgOrProject` (newest servers) says it is not open to the project.
+    pub fn of_item(&self, space: &str, inherits_from_org_or_project: Option<bool>) -> Scope {
+        match self.of(space) {
+            Scope::In
+                if !self.include_private
+                    && !self
+                        .privacy
+                        .item(space, inherits_from_org_or_project)
+                        .is_open() =>
+            {
+                Scope::Out(DeactivateReason::Private)
+            }
+            scope => scope,
+        }
+    }
+
+    /// Whether Lightdash restricts this space (or cannot say), whatever `include_private`.
+    pub fn is_restricted(&self, space: &str) -> bool {
+        self.privacy.space(space) != Access::Project
     }
 
     /// The scope of a space by uuid. A space we cannot see may be someone's private space:

@@ -53,5 +53,6 @@ pub fn entry(kind: AssetKind, uuid: &str) -> IndexEntry {
         views: None,
         views_pushed_at: 0,
         stale: false,
+        shows: None,
     }
 }
