@@ -30,11 +30,28 @@ pub const STATUS_FILE: &str = "status.json";
 
 /// Opens the state for this process, recording who holds it.
 pub fn open_store(settings: &Settings) -> Result<Store, StateError> {
+    open_store_with(settings, Store::open)
+}
+
+/// Opens the state for the daemon: a storage fault (a full disk) does not stop it; the store
+/// starts faulted, readiness says so, and every cycle tries to reopen it first.
+pub fn open_store_for_daemon(settings: &Settings) -> Result<Store, StateError> {
+    let store = open_store_with(settings, Store::open_or_defer)?;
+    if let Some(reason) = store.fault() {
+        tracing::error!(path = %settings.state.path.display(), reason = %reason, "the state cannot be opened (not corruption: it is left as it is); not ready until the storage works again, retried every cycle");
+    }
+    Ok(store)
+}
+
+/// [`Store::open`] or [`Store::open_or_defer`].
+type OpenFn = fn(&Path, &Owner) -> Result<(Store, OpenOutcome), StateError>;
+
+fn open_store_with(settings: &Settings, open: OpenFn) -> Result<Store, StateError> {
     let owner = Owner {
         pid: std::process::id(),
         listen: settings.server.listen.map(|a| a.to_string()),
     };
-    let (store, outcome) = Store::open(&settings.state.path, &owner)?;
+    let (store, outcome) = open(&settings.state.path, &owner)?;
     match outcome {
         OpenOutcome::Opened => {
             tracing::debug!(path = %settings.state.path.display(), "state opened")
@@ -291,10 +308,99 @@ pub async fn run_once(
     let ctx = SyncContext::new(settings, store.clone());
     let mut progress = OneShotProgress::new();
     progress.start_ticker(Duration::from_secs(5));
-    let run = crate::sync::run_cycle(&ctx, opts, progress.as_ref()).await;
+    let run = run_cycle_guarded(&ctx, opts, progress.as_ref()).await;
     progress.finish();
     if !opts.dry_run {
         publish_status(&store);
+    }
+    run
+}
+
+/// Runs one cycle with a panic inside it caught and turned into a failed cycle.
+///
+/// A panic is a bug, but one a piece of content can trigger on every cycle (field report:
+/// a Turkish date label): left alone it kills a one-shot run with exit 101 and no report,
+/// and in the daemon it vanished inside the cycle task while `/healthz` stayed green. Caught
+/// here it becomes a [`Outcome::Failed`](crate::sync::Outcome) report (exit 2, the failed
+/// cycle metric, `status`), written to the state like any other report.
+pub async fn run_cycle_guarded(
+    ctx: &SyncContext,
+    opts: CycleOptions,
+    progress: &dyn Progress,
+) -> crate::sync::CycleRun {
+    guard_cycle(ctx, opts, crate::sync::run_cycle(ctx, opts, progress)).await
+}
+
+/// [`run_cycle_guarded`] for any cycle future (tests drive it with one that panics).
+pub async fn guard_cycle(
+    ctx: &SyncContext,
+    opts: CycleOptions,
+    cycle: impl std::future::Future<Output = crate::sync::CycleRun>,
+) -> crate::sync::CycleRun {
+    use futures_util::FutureExt;
+    let started_at_ms = chrono::Utc::now().timestamp_millis();
+    let started = std::time::Instant::now();
+    let failed = |error: String| CycleReport {
+        kind: opts.kind,
+        dry_run: opts.dry_run,
+        started_at_ms,
+        duration_ms: started.elapsed().as_millis() as u64,
+        outcome: crate::sync::Outcome::Failed,
+        error: Some(error),
+        ..CycleReport::default()
+    };
+    // A store that failed to write (a full disk) is reopened first; while it cannot write,
+    // the cycle fails at once: pushing what could not be recorded only means pushing it again.
+    if !opts.dry_run
+        && ctx.store.fault().is_some()
+        && let Err(e) = ctx.store.recover()
+    {
+        let report = failed(format!("the state cannot be written: {e}"));
+        tracing::error!(kind = opts.kind.as_str(), error = %e, "cycle skipped: the state cannot be written");
+        return crate::sync::CycleRun {
+            report,
+            planned: Vec::new(),
+        };
+    }
+    let mut run = match std::panic::AssertUnwindSafe(cycle).catch_unwind().await {
+        Ok(run) => run,
+        Err(payload) => {
+            let why = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(no message)".to_owned());
+            let report = failed(format!(
+                "internal error: the cycle panicked ({why}); nothing after the panic was done. Please report this with the log"
+            ));
+            tracing::error!(kind = opts.kind.as_str(), panic = %why, "the cycle panicked; counted as a failed cycle");
+            if !opts.dry_run
+                && let Err(e) = ctx
+                    .store
+                    .add_report(&report)
+                    .and_then(|_| ctx.store.flush())
+            {
+                tracing::error!(error = %e, "could not write the cycle report to the state");
+            }
+            crate::sync::CycleRun {
+                report,
+                planned: Vec::new(),
+            }
+        }
+    };
+    if opts.dry_run {
+        return run;
+    }
+    if let Some(reason) = ctx.store.fault() {
+        // Assets were pushed but not recorded: they are pushed again once the state works.
+        run.report.outcome = crate::sync::Outcome::Failed;
+        run.report.error.get_or_insert(format!(
+            "the state cannot be written ({reason}); it was left as it is and is reopened before the next cycle"
+        ));
+    } else if run.report.outcome == crate::sync::Outcome::Success
+        && let Err(e) = ctx.store.note_cycle_succeeded()
+    {
+        tracing::warn!(error = %e, "could not record the successful cycle in the state");
     }
     run
 }
@@ -332,15 +438,16 @@ pub async fn preview(settings: &Settings, key: &str) -> Result<ExternalAsset, Pr
         site_url: ld.public_url.as_str().trim_end_matches('/').to_owned(),
         max_description_chars: settings.sync.max_description_chars,
     };
-    let (projects, _) = crate::sync::scope::select_projects(client.projects().await?, &ld.projects);
+    let (projects, _) =
+        crate::sync::scope::select_projects(client.projects().await?.items, &ld.projects);
     for project in &projects {
         let p = project.project_uuid.as_str();
         let (spaces, dashboards, charts) =
             tokio::try_join!(client.spaces(p), client.dashboards(p), client.charts(p))?;
         let listings = Listings {
-            spaces,
-            dashboards,
-            charts,
+            spaces: spaces.items,
+            dashboards: dashboards.items,
+            charts: charts.items,
             ..Default::default()
         };
         let tree = SpaceTree::new(&listings.spaces);

@@ -775,67 +775,122 @@ fn parse_url(key: &str, value: &str, problems: &mut Vec<Problem>) -> Option<Url>
     }
 }
 
-fn positive_rate(key: &str, v: f64, problems: &mut Vec<Problem>) {
-    if !(v.is_finite() && v > 0.0) {
-        problems.push(problem(
-            key,
-            format!("must be a positive number (got {v})"),
-            "set the allowed requests per second, e.g. 5",
-        ));
-    }
+/// The range every numeric setting must fall in: what the code can use without overflow,
+/// a hang or a panic (a rate of `1e-30` overflowed the limiter's period; a timeout of
+/// `u64::MAX` seconds overflows deadlines), and what is sensible for an operator.
+pub mod limits {
+    use std::ops::RangeInclusive;
+    use std::time::Duration;
+
+    /// `lightdash.requests_per_second`, `dot.requests_per_second`: one request per 100 s up
+    /// to a million per second (the benchmarks run "unlimited" at 100,000).
+    pub const REQUESTS_PER_SECOND: RangeInclusive<f64> = 0.01..=1_000_000.0;
+    /// `lightdash.timeout_secs`, `dot.timeout_secs`: up to an hour.
+    pub const TIMEOUT_SECS: RangeInclusive<u64> = 1..=3_600;
+    /// `dot.concurrency`: pushes in flight.
+    pub const CONCURRENCY: RangeInclusive<usize> = 1..=64;
+    /// `dot.max_attempts`: attempts per push, the first included.
+    pub const MAX_ATTEMPTS: RangeInclusive<u32> = 1..=20;
+    /// `sync.max_deactivate_fraction`.
+    pub const MAX_DEACTIVATE_FRACTION: RangeInclusive<f64> = 0.0..=1.0;
+    /// `sync.view_count_refresh`: up to ten years.
+    pub const VIEW_COUNT_REFRESH: RangeInclusive<Duration> =
+        Duration::ZERO..=Duration::from_secs(3_650 * 86_400);
+    /// `sync.max_description_chars`.
+    pub const MAX_DESCRIPTION_CHARS: RangeInclusive<usize> = 1_000..=1_000_000;
+    /// `lightdash.max_response_mib`.
+    pub const MAX_RESPONSE_MIB: RangeInclusive<u64> = 1..=65_536;
+    /// `server.max_connections`.
+    pub const MAX_CONNECTIONS: RangeInclusive<usize> = 1..=65_536;
+    /// `server.header_read_timeout_secs`.
+    pub const HEADER_READ_TIMEOUT_SECS: RangeInclusive<u64> = 1..=3_600;
 }
 
-fn at_most(key: &str, v: u64, max: u64, problems: &mut Vec<Problem>) {
-    if v > max {
-        problems.push(problem(
-            key,
-            format!("must be at most {max} (got {v})"),
-            format!("set a value between 1 and {max}"),
-        ));
+/// Checks that `v` lies in `range` (NaN never does); the problem names the range and an
+/// example value.
+fn bounded<T: PartialOrd + fmt::Debug>(
+    key: &str,
+    v: T,
+    range: std::ops::RangeInclusive<T>,
+    example: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
+    if range.contains(&v) {
+        return Some(v);
     }
+    problems.push(problem(
+        key,
+        format!(
+            "must be between {:?} and {:?} (got {v:?})",
+            range.start(),
+            range.end()
+        ),
+        format!("set {example}"),
+    ));
+    None
 }
 
-fn at_least_one(key: &str, v: u64, what: &str, problems: &mut Vec<Problem>) {
-    if v == 0 {
-        problems.push(problem(
-            key,
-            "must be at least 1 (got 0)",
-            format!("set {what}"),
-        ));
-    }
-}
-
-/// Parses a 6-field cron exactly as tokio-cron-scheduler does.
+/// Parses a 6-field cron exactly as the daemon's schedules do ([`crate::schedule::parse`]).
 pub fn parse_cron(expr: &str) -> Result<(), String> {
-    croner::parser::CronParser::builder()
-        .seconds(croner::parser::Seconds::Required)
-        .dom_and_dow(true)
-        .build()
-        .parse(expr)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    crate::schedule::parse(expr).map(|_| ())
 }
 
 impl RawSettings {
     /// Checks every key and resolves secrets; `env` supplies `CREDENTIALS_DIRECTORY`.
+    /// Every problem is collected (one round trip for the operator), section by section.
     pub fn validate(&self, env: &HashMap<String, String>) -> Result<Settings, ConfigError> {
         let mut p = Vec::new();
-        let l = &self.lightdash;
-        let url = parse_url("lightdash.url", &l.url, &mut p);
-        let public_url = if l.public_url.trim().is_empty() {
+        let lightdash = self.lightdash.validate(env, &mut p);
+        let dot = self.dot.validate(env, &mut p);
+        let sync = self.sync.validate(&mut p);
+        let schedule = self.schedule.validate(&mut p);
+        let state = self.state.validate(&mut p);
+        let server = self.server.validate(env, &mut p);
+        let log = self.log.validate(&mut p);
+        match (lightdash, dot, sync, schedule, state, server, log) {
+            (
+                Some(lightdash),
+                Some(dot),
+                Some(sync),
+                Some(schedule),
+                Some(state),
+                Some(server),
+                Some(log),
+            ) if p.is_empty() => Ok(Settings {
+                lightdash,
+                dot,
+                sync,
+                schedule,
+                state,
+                server,
+                log,
+            }),
+            _ => Err(ConfigError::Invalid(p)),
+        }
+    }
+}
+
+impl RawLightdash {
+    fn validate(
+        &self,
+        env: &HashMap<String, String>,
+        p: &mut Vec<Problem>,
+    ) -> Option<LightdashSettings> {
+        let url = parse_url("lightdash.url", &self.url, p);
+        let public_url = if self.public_url.trim().is_empty() {
             url.clone()
         } else {
-            parse_url("lightdash.public_url", &l.public_url, &mut p)
+            parse_url("lightdash.public_url", &self.public_url, p)
         };
-        let ld_key = resolve_secret(
+        let api_key = resolve_secret(
             "lightdash.api_key",
             "lightdash.api_key_file",
-            &l.api_key,
-            &l.api_key_file,
+            &self.api_key,
+            &self.api_key_file,
             env,
-            &mut p,
+            p,
         );
-        for (i, project) in l.projects.iter().enumerate() {
+        for (i, project) in self.projects.iter().enumerate() {
             if project.trim().is_empty() {
                 p.push(problem(
                     &format!("lightdash.projects[{i}]"),
@@ -844,7 +899,7 @@ impl RawSettings {
                 ));
             }
         }
-        let spaces = match SpaceFilter::new(&l.include_spaces, &l.exclude_spaces) {
+        let spaces = match SpaceFilter::new(&self.include_spaces, &self.exclude_spaces) {
             Ok(f) => Some(f),
             Err((pattern, e)) => {
                 p.push(problem(
@@ -855,44 +910,96 @@ impl RawSettings {
                 None
             }
         };
-        positive_rate(
+        let rate = bounded(
             "lightdash.requests_per_second",
-            l.requests_per_second,
-            &mut p,
+            self.requests_per_second,
+            limits::REQUESTS_PER_SECOND,
+            "the allowed requests per second, e.g. 10",
+            p,
         );
-        at_least_one(
+        let timeout = bounded(
             "lightdash.timeout_secs",
-            l.timeout_secs,
+            self.timeout_secs,
+            limits::TIMEOUT_SECS,
             "a timeout in seconds, e.g. 30",
-            &mut p,
+            p,
         );
-        at_least_one(
+        let max_response_mib = bounded(
             "lightdash.max_response_mib",
-            l.max_response_mib,
+            self.max_response_mib,
+            limits::MAX_RESPONSE_MIB,
             "a cap in MiB, e.g. 256",
-            &mut p,
+            p,
         );
-        at_most(
-            "lightdash.max_response_mib",
-            l.max_response_mib,
-            65_536,
-            &mut p,
-        );
+        Some(LightdashSettings {
+            url: url?,
+            public_url: public_url?,
+            api_key: api_key?,
+            projects: self.projects.iter().map(|s| s.trim().to_owned()).collect(),
+            include_private: self.include_private,
+            spaces: spaces?,
+            requests_per_second: rate?,
+            timeout: Duration::from_secs(timeout?),
+            max_response_bytes: max_response_mib?.saturating_mul(1024 * 1024),
+        })
+    }
+}
 
-        let d = &self.dot;
-        let dot_url = parse_url("dot.url", &d.url, &mut p);
-        let auth = match d.auth.as_str() {
+impl RawDot {
+    fn validate(&self, env: &HashMap<String, String>, p: &mut Vec<Problem>) -> Option<DotSettings> {
+        let url = parse_url("dot.url", &self.url, p);
+        let auth = self.auth(env, p);
+        let rate = bounded(
+            "dot.requests_per_second",
+            self.requests_per_second,
+            limits::REQUESTS_PER_SECOND,
+            "the allowed requests per second, e.g. 5",
+            p,
+        );
+        let concurrency = bounded(
+            "dot.concurrency",
+            self.concurrency,
+            limits::CONCURRENCY,
+            "the number of pushes in flight, e.g. 4",
+            p,
+        );
+        let max_attempts = bounded(
+            "dot.max_attempts",
+            self.max_attempts,
+            limits::MAX_ATTEMPTS,
+            "the attempts per push, e.g. 5",
+            p,
+        );
+        let timeout = bounded(
+            "dot.timeout_secs",
+            self.timeout_secs,
+            limits::TIMEOUT_SECS,
+            "a timeout in seconds, e.g. 30",
+            p,
+        );
+        Some(DotSettings {
+            url: url?,
+            auth: auth?,
+            requests_per_second: rate?,
+            concurrency: concurrency?,
+            max_attempts: max_attempts?,
+            timeout: Duration::from_secs(timeout?),
+        })
+    }
+
+    fn auth(&self, env: &HashMap<String, String>, p: &mut Vec<Problem>) -> Option<DotAuth> {
+        match self.auth.as_str() {
             "header" => resolve_secret(
                 "dot.api_key",
                 "dot.api_key_file",
-                &d.api_key,
-                &d.api_key_file,
+                &self.api_key,
+                &self.api_key_file,
                 env,
-                &mut p,
+                p,
             )
             .map(|api_key| DotAuth::Header { api_key }),
             "query" => {
-                if d.user_id.trim().is_empty() {
+                if self.user_id.trim().is_empty() {
                     p.push(problem(
                         "dot.user_id",
                         "is required when dot.auth = \"query\"",
@@ -902,15 +1009,15 @@ impl RawSettings {
                 let token = resolve_secret(
                     "dot.api_token",
                     "dot.api_token_file",
-                    &d.api_token,
-                    &d.api_token_file,
+                    &self.api_token,
+                    &self.api_token_file,
                     env,
-                    &mut p,
+                    p,
                 );
                 token
-                    .filter(|_| !d.user_id.trim().is_empty())
+                    .filter(|_| !self.user_id.trim().is_empty())
                     .map(|api_token| DotAuth::Query {
-                        user_id: d.user_id.trim().to_owned(),
+                        user_id: self.user_id.trim().to_owned(),
                         api_token,
                     })
             }
@@ -922,30 +1029,14 @@ impl RawSettings {
                 ));
                 None
             }
-        };
-        positive_rate("dot.requests_per_second", d.requests_per_second, &mut p);
-        at_least_one(
-            "dot.concurrency",
-            d.concurrency as u64,
-            "the number of pushes in flight, e.g. 4",
-            &mut p,
-        );
-        at_least_one(
-            "dot.max_attempts",
-            d.max_attempts.into(),
-            "the attempts per push, e.g. 5",
-            &mut p,
-        );
-        at_least_one(
-            "dot.timeout_secs",
-            d.timeout_secs,
-            "a timeout in seconds, e.g. 30",
-            &mut p,
-        );
+        }
+    }
+}
 
-        let s = &self.sync;
+impl RawSync {
+    fn validate(&self, p: &mut Vec<Problem>) -> Option<SyncSettings> {
         let mut kinds = Vec::new();
-        for k in &s.kinds {
+        for k in &self.kinds {
             match AssetKind::parse(k) {
                 Some(kind) if !kinds.contains(&kind) => kinds.push(kind),
                 Some(_) => {}
@@ -956,7 +1047,7 @@ impl RawSettings {
                 )),
             }
         }
-        if s.kinds.is_empty() {
+        if self.kinds.is_empty() {
             p.push(problem(
                 "sync.kinds",
                 "is empty",
@@ -964,40 +1055,58 @@ impl RawSettings {
             ));
         }
         kinds.sort();
-        if !(0.0..=1.0).contains(&s.max_deactivate_fraction) || s.max_deactivate_fraction.is_nan() {
-            p.push(problem(
-                "sync.max_deactivate_fraction",
-                format!(
-                    "must be between 0 and 1 (got {})",
-                    s.max_deactivate_fraction
-                ),
-                "set a share like 0.5",
-            ));
-        }
-        let view_count_refresh = match humantime::parse_duration(s.view_count_refresh.trim()) {
-            Ok(d) => Some(d),
+        let fraction = bounded(
+            "sync.max_deactivate_fraction",
+            self.max_deactivate_fraction,
+            limits::MAX_DEACTIVATE_FRACTION,
+            "a share like 0.5",
+            p,
+        );
+        let view_count_refresh = match humantime::parse_duration(self.view_count_refresh.trim()) {
+            Ok(d) if limits::VIEW_COUNT_REFRESH.contains(&d) => Some(d),
+            Ok(_) => {
+                p.push(problem(
+                    "sync.view_count_refresh",
+                    format!("{:?} is longer than ten years", self.view_count_refresh),
+                    "use a duration like \"24h\" or \"30m\"",
+                ));
+                None
+            }
             Err(e) => {
                 p.push(problem(
                     "sync.view_count_refresh",
-                    format!("{:?} is not a duration ({e})", s.view_count_refresh),
+                    format!("{:?} is not a duration ({e})", self.view_count_refresh),
                     "use a duration like \"24h\" or \"30m\"",
                 ));
                 None
             }
         };
-        if s.max_description_chars < 1_000 {
+        let max_description_chars = bounded(
+            "sync.max_description_chars",
+            self.max_description_chars,
+            limits::MAX_DESCRIPTION_CHARS,
+            "a cap like 20000",
+            p,
+        );
+        Some(SyncSettings {
+            kinds,
+            max_deactivate_fraction: fraction?,
+            view_count_refresh: view_count_refresh?,
+            max_description_chars: max_description_chars?,
+        })
+    }
+}
+
+impl RawSchedule {
+    fn validate(&self, p: &mut Vec<Problem>) -> Option<ScheduleSettings> {
+        if let Err(e) = parse_cron(&self.sync) {
             p.push(problem(
-                "sync.max_description_chars",
-                format!("must be at least 1000 (got {})", s.max_description_chars),
-                "set a cap like 20000",
+                "schedule.sync",
+                format!("{:?} is not a valid cron ({e})", self.sync),
+                "use 6 fields: sec min hour day-of-month month day-of-week, e.g. \"0 */15 * * * *\"",
             ));
         }
-
-        let sc = &self.schedule;
-        if let Err(e) = parse_cron(&sc.sync) {
-            p.push(problem("schedule.sync", format!("{:?} is not a valid cron ({e})", sc.sync), "use 6 fields: sec min hour day-of-month month day-of-week, e.g. \"0 */15 * * * *\""));
-        }
-        let deep = (!sc.deep.trim().is_empty()).then(|| sc.deep.clone());
+        let deep = (!self.deep.trim().is_empty()).then(|| self.deep.clone());
         if let Some(deep) = &deep
             && let Err(e) = parse_cron(deep)
         {
@@ -1007,80 +1116,106 @@ impl RawSettings {
                 "use 6 fields, e.g. \"0 30 2 * * *\", or \"\" for no deep cycles",
             ));
         }
-        let timezone = match sc.timezone.parse::<chrono_tz::Tz>() {
+        let timezone = match self.timezone.parse::<chrono_tz::Tz>() {
             Ok(tz) => Some(tz),
             Err(_) => {
                 p.push(problem(
                     "schedule.timezone",
-                    format!("unknown time zone {:?}", sc.timezone),
+                    format!("unknown time zone {:?}", self.timezone),
                     "use an IANA name like \"UTC\" or \"Europe/Berlin\"",
                 ));
                 None
             }
         };
+        Some(ScheduleSettings {
+            sync: self.sync.clone(),
+            deep,
+            timezone: timezone?,
+            run_on_start: self.run_on_start,
+        })
+    }
+}
 
-        if self.state.path.as_os_str().is_empty() {
+impl RawState {
+    fn validate(&self, p: &mut Vec<Problem>) -> Option<StateSettings> {
+        if self.path.as_os_str().is_empty() {
             p.push(problem(
                 "state.path",
                 "is empty",
                 "set a writable directory, e.g. /var/lib/lightdash-dot-sync",
             ));
+            return None;
         }
+        Some(StateSettings {
+            path: self.path.clone(),
+        })
+    }
+}
 
-        let listen = if self.server.listen.trim().is_empty() {
-            None
-        } else {
-            match self.server.listen.trim().parse::<SocketAddr>() {
-                Ok(a) => Some(a),
-                Err(_) => {
-                    p.push(problem(
-                        "server.listen",
-                        format!("{:?} is not an address", self.server.listen),
-                        "use ip:port like \"127.0.0.1:9464\", or \"\" to disable",
-                    ));
-                    None
-                }
-            }
-        };
-
+impl RawServer {
+    fn validate(
+        &self,
+        env: &HashMap<String, String>,
+        p: &mut Vec<Problem>,
+    ) -> Option<ServerSettings> {
         // Optional: without it, loopback peers may resync (the documented port-forward).
-        let admin_token = match (&self.server.admin_token, &self.server.admin_token_file) {
+        // `Some(None)`: configured but unusable (the problem is recorded).
+        let admin_token = match (&self.admin_token, &self.admin_token_file) {
             (None, None) => None,
-            (value, file) => resolve_secret(
+            (value, file) => Some(resolve_secret(
                 "server.admin_token",
                 "server.admin_token_file",
                 value,
                 file,
                 env,
-                &mut p,
-            ),
+                p,
+            )),
         };
-        at_least_one(
+        let max_connections = bounded(
             "server.max_connections",
-            self.server.max_connections as u64,
+            self.max_connections,
+            limits::MAX_CONNECTIONS,
             "the connections served at once, e.g. 64",
-            &mut p,
+            p,
         );
-        at_least_one(
+        let header_read_timeout = bounded(
             "server.header_read_timeout_secs",
-            self.server.header_read_timeout_secs,
+            self.header_read_timeout_secs,
+            limits::HEADER_READ_TIMEOUT_SECS,
             "a timeout in seconds, e.g. 10",
-            &mut p,
+            p,
         );
-        at_most(
-            "server.max_connections",
-            self.server.max_connections as u64,
-            65_536,
-            &mut p,
-        );
-        at_most(
-            "server.header_read_timeout_secs",
-            self.server.header_read_timeout_secs,
-            3_600,
-            &mut p,
-        );
+        let listen = if self.listen.trim().is_empty() {
+            None
+        } else {
+            match self.listen.trim().parse::<SocketAddr>() {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    p.push(problem(
+                        "server.listen",
+                        format!("{:?} is not an address", self.listen),
+                        "use ip:port like \"127.0.0.1:9464\", or \"\" to disable",
+                    ));
+                    return None;
+                }
+            }
+        };
+        Some(ServerSettings {
+            listen,
+            allow_remote_admin: self.allow_remote_admin,
+            admin_token: match admin_token {
+                Some(token) => Some(token?),
+                None => None,
+            },
+            max_connections: max_connections?,
+            header_read_timeout: Duration::from_secs(header_read_timeout?),
+        })
+    }
+}
 
-        let format = match self.log.format.as_str() {
+impl RawLog {
+    fn validate(&self, p: &mut Vec<Problem>) -> Option<LogSettings> {
+        let format = match self.format.as_str() {
             "text" => Some(LogFormat::Text),
             "json" => Some(LogFormat::Json),
             other => {
@@ -1092,84 +1227,18 @@ impl RawSettings {
                 None
             }
         };
-        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+        if tracing_subscriber::EnvFilter::try_new(&self.level).is_err() {
             p.push(problem(
                 "log.level",
-                format!("{:?} is not a level or filter", self.log.level),
+                format!("{:?} is not a level or filter", self.level),
                 "use error, warn, info, debug or trace",
             ));
+            return None;
         }
-
-        match (
-            url,
-            public_url,
-            ld_key,
-            spaces,
-            dot_url,
-            auth,
-            view_count_refresh,
-            timezone,
-            format,
-        ) {
-            (
-                Some(url),
-                Some(public_url),
-                Some(api_key),
-                Some(spaces),
-                Some(dot_url),
-                Some(auth),
-                Some(view_count_refresh),
-                Some(timezone),
-                Some(format),
-            ) if p.is_empty() => Ok(Settings {
-                lightdash: LightdashSettings {
-                    url,
-                    public_url,
-                    api_key,
-                    projects: l.projects.iter().map(|s| s.trim().to_owned()).collect(),
-                    include_private: l.include_private,
-                    spaces,
-                    requests_per_second: l.requests_per_second,
-                    timeout: Duration::from_secs(l.timeout_secs),
-                    max_response_bytes: l.max_response_mib.saturating_mul(1024 * 1024),
-                },
-                dot: DotSettings {
-                    url: dot_url,
-                    auth,
-                    requests_per_second: d.requests_per_second,
-                    concurrency: d.concurrency,
-                    max_attempts: d.max_attempts,
-                    timeout: Duration::from_secs(d.timeout_secs),
-                },
-                sync: SyncSettings {
-                    kinds,
-                    max_deactivate_fraction: s.max_deactivate_fraction,
-                    view_count_refresh,
-                    max_description_chars: s.max_description_chars,
-                },
-                schedule: ScheduleSettings {
-                    sync: sc.sync.clone(),
-                    deep,
-                    timezone,
-                    run_on_start: sc.run_on_start,
-                },
-                state: StateSettings {
-                    path: self.state.path.clone(),
-                },
-                server: ServerSettings {
-                    listen,
-                    allow_remote_admin: self.server.allow_remote_admin,
-                    admin_token,
-                    max_connections: self.server.max_connections,
-                    header_read_timeout: Duration::from_secs(self.server.header_read_timeout_secs),
-                },
-                log: LogSettings {
-                    format,
-                    level: self.log.level.clone(),
-                },
-            }),
-            _ => Err(ConfigError::Invalid(p)),
-        }
+        Some(LogSettings {
+            format: format?,
+            level: self.level.clone(),
+        })
     }
 }
 
@@ -1470,6 +1539,109 @@ mod tests {
         ] {
             assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
         }
+    }
+
+    /// Field report: `requests_per_second = 1e-30` passed `check --offline`, then panicked
+    /// (exit 101, a restart loop). Every numeric setting is bounded to what the code can use,
+    /// at both ends, and the problem names the key and the range.
+    #[test]
+    fn every_numeric_setting_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = minimal(&dir);
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "lightdash",
+                "requests_per_second = 1e-30",
+                "lightdash.requests_per_second",
+            ),
+            (
+                "lightdash",
+                "requests_per_second = 1e300",
+                "lightdash.requests_per_second",
+            ),
+            (
+                "lightdash",
+                "requests_per_second = nan",
+                "lightdash.requests_per_second",
+            ),
+            (
+                "lightdash",
+                "requests_per_second = -1.0",
+                "lightdash.requests_per_second",
+            ),
+            ("lightdash", "timeout_secs = 0", "lightdash.timeout_secs"),
+            (
+                "lightdash",
+                "timeout_secs = 9223372036854775807",
+                "lightdash.timeout_secs",
+            ),
+            (
+                "dot",
+                "requests_per_second = 0.0",
+                "dot.requests_per_second",
+            ),
+            (
+                "dot",
+                "requests_per_second = inf",
+                "dot.requests_per_second",
+            ),
+            ("dot", "concurrency = 0", "dot.concurrency"),
+            ("dot", "concurrency = 1000000", "dot.concurrency"),
+            ("dot", "max_attempts = 0", "dot.max_attempts"),
+            ("dot", "max_attempts = 4294967295", "dot.max_attempts"),
+            ("dot", "timeout_secs = 99999999999", "dot.timeout_secs"),
+            (
+                "sync",
+                "max_deactivate_fraction = -0.1",
+                "sync.max_deactivate_fraction",
+            ),
+            (
+                "sync",
+                "max_deactivate_fraction = nan",
+                "sync.max_deactivate_fraction",
+            ),
+            (
+                "sync",
+                "max_description_chars = 999",
+                "sync.max_description_chars",
+            ),
+            (
+                "sync",
+                "max_description_chars = 9223372036854775807",
+                "sync.max_description_chars",
+            ),
+            (
+                "sync",
+                "view_count_refresh = \"500000000years\"",
+                "sync.view_count_refresh",
+            ),
+        ];
+        for (section, line, key) in cases {
+            let body = if base.contains(&format!("[{section}]\n")) {
+                base.replace(&format!("[{section}]\n"), &format!("[{section}]\n{line}\n"))
+            } else {
+                format!("{base}[{section}]\n{line}\n")
+            };
+            let path = write(&dir, "c.toml", &body);
+            let p = problems(load(Some(&path), &HashMap::new()).unwrap_err());
+            assert_eq!(p.len(), 1, "{line}: {p:?}");
+            assert_eq!(p[0].key, *key, "{line}");
+            assert!(
+                p[0].problem.starts_with("must be between") || p[0].problem.contains("ten years"),
+                "{line}: {}",
+                p[0].problem
+            );
+        }
+        // The ends of each range are accepted.
+        let body = base
+            .replace("[lightdash]\n", "[lightdash]\nrequests_per_second = 0.01\ntimeout_secs = 3600\n")
+            .replace("[dot]\n", "[dot]\nrequests_per_second = 1000000.0\nconcurrency = 64\nmax_attempts = 20\ntimeout_secs = 1\n")
+            + "[sync]\nmax_description_chars = 1000000\nview_count_refresh = \"0s\"\nmax_deactivate_fraction = 0.0\n";
+        let path = write(&dir, "c.toml", &body);
+        let s = load(Some(&path), &HashMap::new()).unwrap();
+        assert_eq!(s.dot.concurrency, 64);
+        assert_eq!(s.lightdash.requests_per_second, 0.01);
+        assert_eq!(s.sync.view_count_refresh, Duration::ZERO);
     }
 
     #[test]

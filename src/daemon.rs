@@ -18,15 +18,13 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::mpsc;
-use tokio_cron_scheduler::{Job, JobScheduler};
+use tokio_cron_scheduler::JobScheduler;
 
 use crate::config::Settings;
 use crate::listener::{AdminAccess, admin_access};
 use crate::liveness::Liveness;
 use crate::state::StateError;
-use crate::sync::{
-    CycleKind, CycleOptions, CycleReport, NoProgress, Outcome, SyncContext, run_cycle,
-};
+use crate::sync::{CycleKind, CycleOptions, CycleReport, NoProgress, Outcome, SyncContext};
 
 /// How long in-flight work may take to finish after SIGTERM before it is abandoned (it is
 /// simply redone next start). Below the 20 s promised to operators, leaving time to flush.
@@ -79,6 +77,8 @@ struct Shared {
     metrics: Option<PrometheusHandle>,
     allow_remote_admin: bool,
     admin_token: Option<secrecy::SecretString>,
+    /// Readiness also needs a state that can be written.
+    store: crate::state::Store,
 }
 
 impl Shared {
@@ -113,6 +113,16 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// Seconds on the monotonic clock since the first call: liveness and the heartbeat must not
+/// go stale (or fresh) when the wall clock is stepped.
+fn monotonic_secs() -> i64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs() as i64
+}
+
 /// Records a finished cycle in the metrics.
 pub fn record_cycle_metrics(report: &CycleReport) {
     metrics::counter!("ldsync_cycles_total", "kind" => report.kind.as_str(), "result" => report.outcome.as_str())
@@ -125,89 +135,99 @@ pub fn record_cycle_metrics(report: &CycleReport) {
     metrics::gauge!("ldsync_last_cycle_assets_failed").set(report.failed as f64);
 }
 
-/// Runs until SIGTERM or SIGINT.
+/// The daemon's signal streams. Installed first thing in `main`, before the config is read:
+/// SIGUSR1's default action kills the process, so one sent in the first milliseconds of a
+/// start (a deploy hook, a resync requested as the unit restarts) must already find a
+/// handler. Signals that arrive before the loop runs are kept by the streams and handled
+/// when it starts (a SIGUSR1 then queues a resync, a SIGTERM stops the daemon).
+pub struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    usr1: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installs the handlers (needs a tokio runtime).
+    ///
+    /// # Errors
+    /// When the OS refuses a handler (practically never).
+    pub fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            usr1: signal(SignalKind::user_defined1())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Feeds the daemon: SIGUSR1 queues a resync, SIGHUP is logged, SIGTERM/SIGINT flip
+    /// `stop`.
+    fn spawn(mut self, shared: Arc<Shared>, stop: tokio::sync::watch::Sender<bool>) {
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = self.term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
+                    _ = self.int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
+                    _ = self.usr1.recv() => shared.resync("SIGUSR1"),
+                    _ = self.hup.recv() => tracing::info!("SIGHUP ignored: restart the service to reload the configuration"),
+                }
+            }
+            let _ = stop.send(true);
+        });
+    }
+}
+
+/// For one-shot runs (`--once`, `--resync`, `--deep`): SIGUSR1 and SIGHUP are logged and
+/// ignored instead of killing the run (a resync request meant for a daemon, a closed
+/// terminal). SIGTERM and SIGINT keep their default action: a killed one-shot run loses
+/// nothing (at-least-once delivery, RELIABILITY.md G1).
+///
+/// # Errors
+/// When the OS refuses a handler (practically never).
+pub fn ignore_signals_in_one_shot() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                Some(()) = usr1.recv() => tracing::warn!("SIGUSR1 ignored: a one-shot run is already running; it requests a resync from a daemon only"),
+                Some(()) = hup.recv() => tracing::warn!("SIGHUP ignored by a one-shot run"),
+                else => break,
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Runs until SIGTERM or SIGINT, with the handlers installed by [`Signals::install`].
 pub async fn run(
     settings: Arc<Settings>,
     allow_mass_deactivation: bool,
+    signals: Signals,
 ) -> Result<(), DaemonError> {
     let metrics = PrometheusBuilder::new().install_recorder().ok();
-    let store = crate::app::open_store(&settings)?;
+    let store = crate::app::open_store_for_daemon(&settings)?;
     let ctx = SyncContext::new(settings.clone(), store.clone());
-    let (tx, mut rx) = mpsc::channel::<CycleKind>(1);
+    let (tx, rx) = mpsc::channel::<CycleKind>(1);
     let shared = Arc::new(Shared {
         tx,
         busy: AtomicBool::new(false),
         resync_pending: AtomicBool::new(false),
         ready: AtomicBool::new(true),
-        heartbeat: AtomicI64::new(now()),
-        liveness: Liveness::new(crate::liveness::bound(&settings), now()),
+        heartbeat: AtomicI64::new(monotonic_secs()),
+        liveness: Liveness::new(crate::liveness::bound(&settings), monotonic_secs()),
         metrics,
         allow_remote_admin: settings.server.allow_remote_admin,
         admin_token: settings.server.admin_token.clone(),
+        store: store.clone(),
     });
-
-    // HTTP listener.
-    let server = match settings.server.listen {
-        Some(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|source| DaemonError::Listen { addr, source })?;
-            let app = router(shared.clone());
-            tracing::info!(%addr, "listening for /healthz /readyz /metrics /admin/resync");
-            if settings.server.allow_remote_admin && settings.server.admin_token.is_none() {
-                tracing::warn!(
-                    "server.allow_remote_admin is set without server.admin_token_file: any peer that reaches {addr} can trigger a full resync"
-                );
-            }
-            let limits = crate::listener::Limits {
-                max_connections: settings.server.max_connections,
-                header_read_timeout: settings.server.header_read_timeout,
-            };
-            Some(tokio::spawn(crate::listener::serve(listener, app, limits)))
-        }
-        None => None,
-    };
-
-    // Schedules.
-    let scheduler = JobScheduler::new()
-        .await
-        .map_err(|e| DaemonError::Schedule(e.to_string()))?;
-    let tz = settings.schedule.timezone;
-    let mut jobs = vec![(settings.schedule.sync.clone(), CycleKind::Incremental)];
-    if let Some(deep) = &settings.schedule.deep {
-        jobs.push((deep.clone(), CycleKind::Deep));
-    }
-    for (cron, kind) in jobs {
-        let s = shared.clone();
-        let job = Job::new_async_tz(cron.as_str(), tz, move |_, _| {
-            let s = s.clone();
-            Box::pin(async move { s.tick(kind) })
-        })
-        .map_err(|e| DaemonError::Schedule(format!("schedule {cron:?}: {e}")))?;
-        scheduler
-            .add(job)
-            .await
-            .map_err(|e| DaemonError::Schedule(e.to_string()))?;
-    }
-    scheduler
-        .start()
-        .await
-        .map_err(|e| DaemonError::Schedule(e.to_string()))?;
-    // A deep cycle or resync cut short by the last stop (or a crash) is redone first: it
-    // covers the start-up incremental cycle.
-    if let Some(kind) = store.unfinished_full_cycle() {
-        tracing::info!(
-            kind = kind.as_str(),
-            "the last {} did not finish (stopped or crashed); redoing it now",
-            kind.as_str()
-        );
-        if kind == CycleKind::Resync {
-            shared.resync_pending.store(true, Ordering::SeqCst);
-        }
-        let _ = shared.tx.try_send(kind);
-    } else if settings.schedule.run_on_start {
-        shared.tick(CycleKind::Incremental);
-    }
+    let server = start_listener(&settings, &shared).await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut scheduler = start_schedules(&settings, &shared, &stop_rx).await?;
+    first_cycle(&settings, &shared, &store);
 
     // Readiness and watchdog: both fed only while the loop is alive (idle, or its cycle
     // completing requests within the liveness bound), so a wedged loop is restarted.
@@ -223,42 +243,128 @@ pub async fn run(
         [ctx.lightdash_counters.clone(), ctx.dot_counters.clone()],
         watchdog,
     );
+    signals.spawn(shared.clone(), stop_tx);
 
-    // Signals.
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    {
-        let s = shared.clone();
-        tokio::spawn(async move {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int), Ok(mut usr1), Ok(mut hup)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::user_defined1()),
-                signal(SignalKind::hangup()),
-            ) else {
-                tracing::error!("cannot install signal handlers");
-                return;
-            };
-            loop {
-                tokio::select! {
-                    _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
-                    _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
-                    _ = usr1.recv() => s.resync("SIGUSR1"),
-                    _ = hup.recv() => tracing::info!("SIGHUP ignored: restart the service to reload the configuration"),
-                }
-            }
-            let _ = stop_tx.send(true);
-        });
+    run_cycles(&ctx, &shared, rx, stop_rx, allow_mass_deactivation).await;
+
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    shared.ready.store(false, Ordering::SeqCst);
+    let _ = scheduler.shutdown().await;
+    heartbeat.abort();
+    if let Some(server) = server {
+        server.abort();
     }
+    // A store faulted earlier gets one more chance; everything acknowledged but unrecorded
+    // is pushed again next start, so a state that still cannot be written loses nothing.
+    if store.fault().is_some() {
+        let _ = store.recover();
+    }
+    store.flush()?;
+    tracing::info!("stopped");
+    Ok(())
+}
 
-    // The loop: one cycle at a time.
+/// Binds `server.listen` (if set) and serves the probes, metrics and admin endpoint.
+async fn start_listener(
+    settings: &Settings,
+    shared: &Arc<Shared>,
+) -> Result<Option<tokio::task::JoinHandle<()>>, DaemonError> {
+    let Some(addr) = settings.server.listen else {
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| DaemonError::Listen { addr, source })?;
+    let app = router(shared.clone());
+    tracing::info!(%addr, "listening for /healthz /readyz /metrics /admin/resync");
+    if settings.server.allow_remote_admin && settings.server.admin_token.is_none() {
+        tracing::warn!(
+            "server.allow_remote_admin is set without server.admin_token_file: any peer that reaches {addr} can trigger a full resync"
+        );
+    }
+    let limits = crate::listener::Limits {
+        max_connections: settings.server.max_connections,
+        header_read_timeout: settings.server.header_read_timeout,
+    };
+    Ok(Some(tokio::spawn(crate::listener::serve(
+        listener, app, limits,
+    ))))
+}
+
+/// Starts tokio-cron-scheduler and one [`Armer`](crate::schedule::Armer) per schedule: each
+/// run is armed as a one-shot job from the cron evaluated in `schedule.timezone` when it is
+/// needed, and re-armed after a clock step (see [`crate::schedule`]).
+async fn start_schedules(
+    settings: &Settings,
+    shared: &Arc<Shared>,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Result<JobScheduler, DaemonError> {
+    use crate::schedule::{Armer, SchedulerTimers, SystemClock, Timers};
+    let scheduler = JobScheduler::new()
+        .await
+        .map_err(|e| DaemonError::Schedule(e.to_string()))?;
+    scheduler
+        .start()
+        .await
+        .map_err(|e| DaemonError::Schedule(e.to_string()))?;
+    let timers: Arc<dyn Timers> = Arc::new(SchedulerTimers::new(scheduler.clone()));
+    let mut jobs = vec![(
+        "schedule.sync",
+        &settings.schedule.sync,
+        CycleKind::Incremental,
+    )];
+    if let Some(deep) = &settings.schedule.deep {
+        jobs.push(("schedule.deep", deep, CycleKind::Deep));
+    }
+    for (name, expr, kind) in jobs {
+        let cron = crate::schedule::parse(expr)
+            .map_err(|e| DaemonError::Schedule(format!("{name} {expr:?}: {e}")))?;
+        let armer = Armer {
+            name,
+            cron,
+            tz: settings.schedule.timezone,
+            clock: Arc::new(SystemClock),
+            timers: timers.clone(),
+        };
+        let s = shared.clone();
+        tokio::spawn(armer.run(stop.clone(), move || s.tick(kind)));
+    }
+    Ok(scheduler)
+}
+
+/// The cycle at start: a deep cycle or resync cut short by the last stop (or a crash) is
+/// redone first (it covers the start-up incremental cycle); else `run_on_start`.
+fn first_cycle(settings: &Settings, shared: &Arc<Shared>, store: &crate::state::Store) {
+    if let Some(kind) = store.unfinished_full_cycle() {
+        tracing::info!(
+            kind = kind.as_str(),
+            "the last {} did not finish (stopped or crashed); redoing it now",
+            kind.as_str()
+        );
+        if kind == CycleKind::Resync {
+            shared.resync_pending.store(true, Ordering::SeqCst);
+        }
+        let _ = shared.tx.try_send(kind);
+    } else if settings.schedule.run_on_start {
+        shared.tick(CycleKind::Incremental);
+    }
+}
+
+/// One cycle at a time until `stop`; a cycle running at shutdown gets [`SHUTDOWN_BOUND`].
+async fn run_cycles(
+    ctx: &SyncContext,
+    shared: &Arc<Shared>,
+    mut rx: mpsc::Receiver<CycleKind>,
+    mut stop_rx: tokio::sync::watch::Receiver<bool>,
+    allow_mass_deactivation: bool,
+) {
     loop {
         let kind = tokio::select! {
             _ = stop_rx.changed() => break,
             kind = rx.recv() => match kind { Some(k) => k, None => break },
         };
         shared.busy.store(true, Ordering::SeqCst);
-        shared.liveness.cycle_started(now());
+        shared.liveness.cycle_started(monotonic_secs());
         if kind == CycleKind::Resync {
             shared.resync_pending.store(false, Ordering::SeqCst);
         }
@@ -268,7 +374,9 @@ pub async fn run(
             allow_mass_deactivation,
         };
         let cycle_ctx = ctx.clone();
-        let mut cycle = tokio::spawn(async move { run_cycle(&cycle_ctx, opts, &NoProgress).await });
+        let mut cycle = tokio::spawn(async move {
+            crate::app::run_cycle_guarded(&cycle_ctx, opts, &NoProgress).await
+        });
         let finished = tokio::select! {
             r = &mut cycle => r.ok(),
             _ = stop_rx.changed() => {
@@ -287,10 +395,15 @@ pub async fn run(
         if let Some(run) = finished {
             let report = run.report;
             record_cycle_metrics(&report);
-            crate::app::publish_status(&store);
+            metrics::gauge!("ldsync_state_writable").set(if ctx.store.fault().is_none() {
+                1.0
+            } else {
+                0.0
+            });
+            crate::app::publish_status(&ctx.store);
             let line = report.one_line();
             let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&line)]);
-            log_summary(&report, store.size_on_disk());
+            log_summary(&report, ctx.store.size_on_disk());
             crate::stats::release_free_memory();
         }
         // Idle only now: a hang in the bookkeeping above counts against liveness too.
@@ -300,18 +413,6 @@ pub async fn run(
             break;
         }
     }
-
-    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
-    shared.ready.store(false, Ordering::SeqCst);
-    let mut scheduler = scheduler;
-    let _ = scheduler.shutdown().await;
-    heartbeat.abort();
-    if let Some(server) = server {
-        server.abort();
-    }
-    store.flush()?;
-    tracing::info!("stopped");
-    Ok(())
 }
 
 /// Checks liveness every min(5 s, WatchdogSec/2); while it passes, refreshes `/healthz` and
@@ -330,7 +431,7 @@ fn spawn_heartbeat(
         let mut reported = false;
         loop {
             interval.tick().await;
-            let t = now();
+            let t = monotonic_secs();
             let requests = counters.iter().map(|c| c.total()).sum();
             if s.liveness.observe(t, requests) {
                 reported = false;
@@ -387,7 +488,7 @@ fn router(shared: Arc<Shared>) -> axum::Router {
 }
 
 async fn healthz(State(s): State<Arc<Shared>>) -> impl IntoResponse {
-    let age = now() - s.heartbeat.load(Ordering::SeqCst);
+    let age = monotonic_secs() - s.heartbeat.load(Ordering::SeqCst);
     if age <= HEARTBEAT_STALE {
         (StatusCode::OK, "ok\n".to_owned())
     } else {
@@ -395,7 +496,7 @@ async fn healthz(State(s): State<Arc<Shared>>) -> impl IntoResponse {
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
                 "loop stalled: the running cycle completed no request for {} s (bound {} s)\n",
-                s.liveness.stalled_for(now()),
+                s.liveness.stalled_for(monotonic_secs()),
                 s.liveness.bound().as_secs()
             ),
         )
@@ -403,10 +504,15 @@ async fn healthz(State(s): State<Arc<Shared>>) -> impl IntoResponse {
 }
 
 async fn readyz(State(s): State<Arc<Shared>>) -> impl IntoResponse {
-    if s.ready.load(Ordering::SeqCst) {
-        (StatusCode::OK, "ready\n")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    if !s.ready.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_owned());
+    }
+    match s.store.fault() {
+        None => (StatusCode::OK, "ready\n".to_owned()),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: the state cannot be written ({reason})\n"),
+        ),
     }
 }
 

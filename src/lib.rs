@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod cause;
 pub mod cli;
 pub mod config;
 pub mod daemon;
@@ -35,6 +36,7 @@ pub mod listener;
 pub mod liveness;
 pub mod redact;
 pub mod render;
+pub mod schedule;
 pub mod state;
 pub mod stats;
 pub mod sync;

@@ -10,7 +10,7 @@ use lightdash_dot_sync::cli::{Cli, Command};
 use lightdash_dot_sync::config::{self, ConfigError, LogFormat, Settings};
 use lightdash_dot_sync::state::StateError;
 use lightdash_dot_sync::sync::{CycleKind, CycleOptions};
-use lightdash_dot_sync::{app, redact, telemetry};
+use lightdash_dot_sync::{app, daemon, redact, telemetry};
 
 /// Prints `error: …` on stderr; when stderr is the journal, every line at priority err
 /// (`<3>`, sd-daemon(3)), so `journalctl -p err` shows why the service stopped.
@@ -81,7 +81,28 @@ fn load_settings(cli: &Cli) -> Result<Settings, ConfigError> {
     config::load(cli.config.as_deref(), &env)
 }
 
+/// Signal handlers, first thing: a SIGUSR1 during start-up must not kill the process. The
+/// daemon gets its streams; one-shot runs ignore SIGUSR1 and SIGHUP; other commands keep
+/// the defaults.
+fn install_signals(cli: &Cli) -> std::io::Result<Option<daemon::Signals>> {
+    if cli.command.is_some() {
+        return Ok(None);
+    }
+    if cli.once || cli.resync || cli.deep {
+        daemon::ignore_signals_in_one_shot()?;
+        return Ok(None);
+    }
+    daemon::Signals::install().map(Some)
+}
+
 async fn dispatch(cli: Cli) -> ExitCode {
+    let signals = match install_signals(&cli) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot install signal handlers: {e}");
+            return ExitCode::from(EXIT_CYCLE_FAILED);
+        }
+    };
     if let Some(Command::Demo) = cli.command {
         telemetry::init(LogFormat::Text, "warn", std::io::stderr);
         return match lightdash_dot_sync::demo::run::run().await {
@@ -158,7 +179,11 @@ async fn dispatch(cli: Cli) -> ExitCode {
             one_shot(settings, opts).await
         }
         None => {
-            match lightdash_dot_sync::daemon::run(settings, cli.allow_mass_deactivation).await {
+            let Some(signals) = signals else {
+                eprintln!("error: signal handlers are missing");
+                return ExitCode::from(EXIT_CYCLE_FAILED);
+            };
+            match daemon::run(settings, cli.allow_mass_deactivation, signals).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     fatal!("{e}");
@@ -240,7 +265,7 @@ async fn one_shot(settings: Arc<Settings>, opts: CycleOptions) -> ExitCode {
             report.deactivated
         );
     }
-    lightdash_dot_sync::daemon::log_summary(&report, store_bytes);
+    daemon::log_summary(&report, store_bytes);
     eprintln!("{}", report.one_line());
     if let Some(e) = &report.error {
         fatal!("{}", redact::strip_terminal_controls(e));

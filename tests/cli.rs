@@ -327,3 +327,82 @@ async fn under_the_journal_lines_carry_their_priority() {
         }
     }
 }
+
+/// Field report: SIGUSR1 sent to `--once`/`--resync` killed it (the default action). A
+/// one-shot run logs and ignores it, finishes its cycle and exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigusr1_and_sighup_do_not_kill_a_one_shot_run() {
+    use lightdash_dot_sync::demo::mock_dot::{DotFault, DotFaultKind};
+    let m = mocks_and_config().await;
+    m.dot.set_fault(DotFault {
+        id: None,
+        kind: DotFaultKind::Delay(std::time::Duration::from_millis(100)),
+        times: None,
+    });
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("lightdash-dot-sync"));
+    cmd.arg("-c")
+        .arg(&m.config)
+        .arg("--resync")
+        .env("LDSYNC_DOT__CONCURRENCY", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let pid = child.id().to_string();
+    // Signal once the run is pushing (its handlers are in place by then either way).
+    while m.dot.requests().is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    for sig in ["-USR1", "-HUP"] {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("SIGUSR1 ignored"), "{err}");
+    assert!(err.contains("SIGHUP ignored"), "{err}");
+    assert_eq!(
+        m.dot.accepted_count(),
+        m.dot
+            .requests()
+            .iter()
+            .filter_map(|r| r.id.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        "every asset pushed once, to the end"
+    );
+}
+
+/// Field report: `requests_per_second = 1e-30` passed `check --offline`, then the run
+/// panicked (exit 101, a restart loop). Both now exit 78 naming the key and its range.
+#[test]
+fn a_rate_the_limiter_cannot_use_is_a_config_error_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        r#"
+[lightdash]
+url = "http://127.0.0.1:9"
+api_key = "x"
+requests_per_second = 1e-30
+
+[dot]
+url = "http://127.0.0.1:9"
+api_key = "y"
+"#,
+    )
+    .unwrap();
+    for args in [&["check", "--offline"][..], &["--once"][..]] {
+        let out = bin().arg("-c").arg(&config).args(args).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(78), "{args:?}: {err}");
+        assert!(err.contains("lightdash.requests_per_second"), "{err}");
+        assert!(err.contains("must be between 0.01 and"), "{err}");
+    }
+}

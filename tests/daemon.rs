@@ -5,6 +5,8 @@
 //!
 //! Every wait is bounded; the child is killed when its guard drops.
 
+mod support;
+
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -1006,4 +1008,132 @@ async fn sigterm_cancels_a_hanging_lightdash_request() {
         !err.contains("abandoned"),
         "the cycle was waited for: {err}"
     );
+}
+
+/// Field report: SIGUSR1 in the first milliseconds of a start killed the daemon (its
+/// handler was installed only after the state, the listener and the scheduler). Now it is
+/// installed before anything is logged: a SIGUSR1 sent as soon as the first log line
+/// appears is kept and runs a resync once the loop starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigusr1_during_start_up_queues_a_resync() {
+    let env = Env::start(Setup::default()).await;
+    let mut daemon = env.spawn_daemon("daemon", None);
+    assert!(
+        eventually(Duration::from_secs(20), || !daemon.stderr().is_empty()).await,
+        "the daemon logs at start"
+    );
+    daemon.signal("USR1");
+    daemon
+        .wait_metrics(Duration::from_secs(40), "a resync cycle", |m| {
+            cycles(m, "resync", "success") >= 1.0
+        })
+        .await;
+    assert!(daemon.child.try_wait().unwrap().is_none(), "still running");
+    assert!(daemon.stderr().contains("SIGUSR1"));
+}
+
+/// Field report: after a temporary ENOSPC every later cycle failed even once space was free,
+/// `/readyz` stayed green and SIGTERM exited 2. On a real full file system (a tmpfs this test
+/// mounts over the state directory): cycles fail, `/readyz` says the state cannot be written
+/// (`/healthz` stays up); once space is free the daemon reopens the state by itself, cycles
+/// succeed, `/readyz` is green again and SIGTERM exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_full_disk_is_survived_and_readiness_says_so() {
+    let env = Env::start(Setup::default()).await;
+    let Some(fs) = support::Tmpfs::mount(env.path("state"), "16m") else {
+        eprintln!("skipped: mounting a tmpfs is not allowed here");
+        return;
+    };
+    let mut daemon = env.spawn_daemon("daemon", None);
+    daemon
+        .wait_metrics(Duration::from_secs(40), "the first cycle", |m| {
+            cycles(m, "incremental", "success") >= 1.0
+        })
+        .await;
+    let filler = fs.fill();
+    let uuid = env.ld.content().projects[0].charts[0].summary.uuid.clone();
+    env.ld.update(|c| {
+        c.chart_mut(&uuid).unwrap().summary.name = "Renamed on a full disk".into();
+    });
+    daemon
+        .wait_metrics(Duration::from_secs(30), "a failed cycle", |m| {
+            cycles(m, "incremental", "failed") >= 1.0
+        })
+        .await;
+    let (status, body) = daemon.get("/readyz").await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("No space left on device"), "{body}");
+    assert_eq!(daemon.get("/healthz").await.unwrap().0, 200);
+
+    std::fs::remove_file(filler).unwrap();
+    let succeeded = cycles(&daemon.metrics().await, "incremental", "success");
+    daemon
+        .wait_metrics(
+            Duration::from_secs(30),
+            "a successful cycle after the fault",
+            |m| cycles(m, "incremental", "success") > succeeded,
+        )
+        .await;
+    assert_eq!(daemon.get("/readyz").await.unwrap().0, 200);
+    assert!(
+        env.accepted_ids()
+            .contains(&format!("lightdash-chart-{uuid}")),
+        "the change made during the fault is pushed"
+    );
+    assert!(
+        daemon.stderr().contains("writable again"),
+        "{}",
+        daemon.stderr()
+    );
+    daemon.signal("TERM");
+    let (code, _) = daemon.wait_exit(Duration::from_secs(20)).await;
+    assert_eq!(code, Some(0), "{}", daemon.stderr());
+}
+
+/// A daemon started while its state's file system is full keeps running (no crash loop),
+/// not ready; once space is free its next cycle opens the state and succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_started_on_a_full_disk_waits_for_space() {
+    let env = Env::start(Setup::default()).await;
+    let Some(fs) = support::Tmpfs::mount(env.path("state"), "16m") else {
+        eprintln!("skipped: mounting a tmpfs is not allowed here");
+        return;
+    };
+    // A healthy state from a first run, then a full disk.
+    let (code, _, err) = env.run(&["--once"], None).await;
+    assert_eq!(code, 0, "{err}");
+    let filler = fs.fill();
+    let mut daemon = env.spawn_daemon("daemon", None);
+    daemon
+        .wait_metrics(Duration::from_secs(30), "a failed cycle", |m| {
+            cycles(m, "incremental", "failed") >= 1.0
+        })
+        .await;
+    let (status, body) = daemon.get("/readyz").await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("No space left on device"), "{body}");
+    assert!(daemon.child.try_wait().unwrap().is_none(), "still running");
+    assert!(
+        daemon
+            .stderr()
+            .contains("the state cannot be opened (not corruption"),
+        "{}",
+        daemon.stderr()
+    );
+    std::fs::remove_file(filler).unwrap();
+    daemon
+        .wait_metrics(Duration::from_secs(30), "a successful cycle", |m| {
+            cycles(m, "incremental", "success") >= 1.0
+        })
+        .await;
+    assert_eq!(daemon.get("/readyz").await.unwrap().0, 200);
+    let moved = std::fs::read_dir(env.path("state"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("db.corrupt-"))
+        .count();
+    assert_eq!(moved, 0, "a full disk is not corruption");
+    daemon.signal("TERM");
+    let (code, _) = daemon.wait_exit(Duration::from_secs(20)).await;
+    assert_eq!(code, Some(0), "{}", daemon.stderr());
 }

@@ -34,7 +34,7 @@ use lightdash_dot_sync::demo::mock_lightdash::{
 #[allow(dead_code)]
 mod synthetic;
 use serde_json::{Value, json};
-use support::{chart_id, expected_ids};
+use support::{Tmpfs, chart_id, expected_ids};
 use synthetic::{SyntheticSpec, synthetic};
 use tokio::process::Command;
 
@@ -1495,4 +1495,72 @@ async fn every_body_sent_validates_against_the_openapi_schema() {
     let checked = assert_contract(&requests);
     rig.assert_invariants();
     figure(T, "bodies_validated", checked);
+}
+
+fn moved_aside(state: &Path) -> usize {
+    std::fs::read_dir(state)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with("db.corrupt-"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Field report: ENOSPC at open was taken as corruption (the healthy state moved aside and
+/// later deleted; everything re-pushed). On a real full file system (a small tmpfs) the run
+/// fails with exit 2 naming the fault, the state stays where it is, and once space is free
+/// the next run succeeds on the same state, pushing only what changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_not_corruption() {
+    let _shared = TIMING.read().await;
+    let rig = Rig::start(bundled(), Knobs::default()).await;
+    let Some(fs) = Tmpfs::mount(rig.path("tmpfs"), "16m") else {
+        eprintln!("skipped: mounting a tmpfs is not allowed here");
+        return;
+    };
+    let state = fs.0.join("state");
+    let config = rig.path("tmpfs.toml");
+    rig.write_config(&config, &rig.dot.url(), &state);
+    let run = rig.run_config(&config, &["--once"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    let filler = fs.fill();
+    let uuid = rig.ld.content().projects[0].charts[0].summary.uuid.clone();
+    rig.ld.update(|c| {
+        c.chart_mut(&uuid).unwrap().summary.name = "Renamed on a full disk".into();
+    });
+    for _ in 0..3 {
+        let run = rig.run_config(&config, &["--once"]).await;
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("No space left on device"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(moved_aside(&state), 0, "{}", run.stderr);
+    }
+    std::fs::remove_file(filler).unwrap();
+    rig.dot.clear_requests();
+    let run = rig.run_config(&config, &["--once"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(moved_aside(&state), 0);
+    let pushed: BTreeSet<String> = rig
+        .dot
+        .requests()
+        .iter()
+        .filter_map(|r| r.id.clone())
+        .collect();
+    assert!(pushed.contains(&chart_id(&uuid)), "{pushed:?}");
+    assert!(
+        pushed.len() < expected_ids(&rig.ld.content()).len(),
+        "the old state was used: not everything re-pushed ({} ids)",
+        pushed.len()
+    );
+    figure(
+        "a_full_disk_is_not_corruption",
+        "pushed_after_recovery",
+        pushed.len(),
+    );
+    rig.assert_invariants();
 }

@@ -220,6 +220,10 @@ struct Shared {
     rate_faults: Mutex<RateFaults>,
     /// Fields replaced in the as-code item of a chart or dashboard, keyed by its uuid.
     item_overrides: Mutex<HashMap<String, Map<String, Value>>>,
+    /// Fields replaced in the listing item (projects, spaces, dashboards, charts) of a uuid.
+    listing_overrides: Mutex<HashMap<String, Map<String, Value>>>,
+    /// Uuids listed a second time, right after the first copy, with these fields replaced.
+    listing_duplicates: Mutex<HashMap<String, Map<String, Value>>>,
     requests: Mutex<Vec<RecordedRequest>>,
     shutdown: watch::Receiver<bool>,
 }
@@ -247,6 +251,8 @@ impl MockLightdash {
             faults: Mutex::new(Vec::new()),
             rate_faults: Mutex::new((Vec::new(), fastrand::Rng::with_seed(0))),
             item_overrides: Mutex::new(HashMap::new()),
+            listing_overrides: Mutex::new(HashMap::new()),
+            listing_duplicates: Mutex::new(HashMap::new()),
             requests: Mutex::new(Vec::new()),
             shutdown: bound.stop.clone(),
         });
@@ -322,9 +328,29 @@ impl MockLightdashHandle {
             .insert(field.to_owned(), value);
     }
 
-    /// Removes every item override.
+    /// Removes every item override (as-code and listing) and listing duplicate.
     pub fn clear_item_overrides(&self) {
         lock(&self.shared.item_overrides).clear();
+        lock(&self.shared.listing_overrides).clear();
+        lock(&self.shared.listing_duplicates).clear();
+    }
+
+    /// Replaces `field` with `value` in the listing item of `uuid` (a project, space,
+    /// dashboard or chart), e.g. `views: "many"`, to serve one malformed listing item.
+    pub fn set_listing_override(&self, uuid: &str, field: &str, value: Value) {
+        lock(&self.shared.listing_overrides)
+            .entry(uuid.to_owned())
+            .or_default()
+            .insert(field.to_owned(), value);
+    }
+
+    /// Lists `uuid` twice: a second copy, right after the first, with `field` set to `value`
+    /// (field reports: a listing with the same uuid twice).
+    pub fn set_listing_duplicate(&self, uuid: &str, field: &str, value: Value) {
+        lock(&self.shared.listing_duplicates)
+            .entry(uuid.to_owned())
+            .or_default()
+            .insert(field.to_owned(), value);
     }
 
     /// Removes every injected fault, counted or probabilistic.
@@ -708,8 +734,9 @@ fn dispatch_any(
     }
     let mut content = lock(&shared.content);
     let generation = options.generation;
+    let listing = |items: Value| ok(tamper_listing(shared, items));
     if matched.route == Route::Projects {
-        return ok(projects(&content));
+        return listing(projects(&content));
     }
     if matched.route == Route::DeletedContent {
         return deleted_content(&content, query);
@@ -731,9 +758,9 @@ fn dispatch_any(
     };
     match matched.route {
         Route::Project => ok(project_object(project)),
-        Route::Spaces => ok(spaces(project, generation)),
-        Route::Dashboards => ok(dashboard_list(project, generation)),
-        Route::Charts => ok(chart_list(project, generation)),
+        Route::Spaces => listing(spaces(project, generation)),
+        Route::Dashboards => listing(dashboard_list(project, generation)),
+        Route::Charts => listing(chart_list(project, generation)),
         Route::ContentVerification => ok(verified_list(project)),
         // `Record<name, LightdashProjectParameter>` (`ParametersController.getParameters`).
         Route::Parameters => ok(json!(project.parameters)),
@@ -774,6 +801,41 @@ fn dispatch_any(
         | Route::LegacyDashboard
         | Route::DeletedContent => error(500, "unreachable route"),
     }
+}
+
+/// Applies listing overrides and duplicates to a listing (an array of objects keyed by
+/// `uuid`, or `projectUuid` for projects).
+fn tamper_listing(shared: &Shared, items: Value) -> Value {
+    let overrides = lock(&shared.listing_overrides).clone();
+    let duplicates = lock(&shared.listing_duplicates).clone();
+    let Value::Array(items) = items else {
+        return items;
+    };
+    if overrides.is_empty() && duplicates.is_empty() {
+        return Value::Array(items);
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for mut item in items {
+        let uuid = item
+            .get("uuid")
+            .or_else(|| item.get("projectUuid"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        if let (Some(fields), Value::Object(map)) = (overrides.get(&uuid), &mut item) {
+            map.extend(fields.clone());
+        }
+        let copy = duplicates.get(&uuid).map(|fields| {
+            let mut copy = item.clone();
+            if let Value::Object(map) = &mut copy {
+                map.extend(fields.clone());
+            }
+            copy
+        });
+        out.push(item);
+        out.extend(copy);
+    }
+    Value::Array(out)
 }
 
 /// Whether this server generation and as-code mode have the route at all.

@@ -81,8 +81,12 @@ pub enum DotError {
         /// Dot's `detail` or the start of the body.
         detail: String,
     },
-    /// Transport failure after retries.
-    #[error("request to Dot failed after {attempts} attempt(s): {source}")]
+    /// Transport failure after retries. The message carries the whole cause chain (DNS,
+    /// refused, certificate, timeout), not just "error sending request".
+    #[error(
+        "request to Dot failed after {attempts} attempt(s): {}",
+        crate::cause::chain(source)
+    )]
     Transport {
         /// Attempts made.
         attempts: u32,

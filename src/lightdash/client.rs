@@ -17,8 +17,10 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use url::Url;
 
+use super::listing::{Listing, ListingItem, decode_item, decode_listing};
 use super::types::{
     AsCodePage, ChartDetails, ChartSummary, DashboardDetails, DashboardSummary, DeletedContent,
     Explore, Health, Paginated, ParameterDefinitions, Project, SpaceSummary, VerifiedContent,
@@ -136,8 +138,9 @@ pub enum LightdashError {
         /// The id, control characters removed.
         id: String,
     },
-    /// Connect, TLS, reset or timeout, after retries.
-    #[error("request to Lightdash {route} failed: {source}")]
+    /// Connect, TLS, reset or timeout, after retries. The message carries the whole cause
+    /// chain (DNS, refused, certificate, timeout), not just "error sending request".
+    #[error("request to Lightdash {route} failed: {}", crate::cause::chain(source))]
     Transport {
         /// Path requested.
         route: String,
@@ -190,7 +193,7 @@ enum AsCodeRoutes {
 #[derive(Debug, Default)]
 pub struct AsCodeBatch {
     /// Raw items, decoded one by one by the caller so one malformed item fails only itself.
-    pub items: Vec<Value>,
+    pub items: Vec<Box<RawValue>>,
     /// Requested ids the server did not find.
     pub missing_ids: Vec<String>,
 }
@@ -497,27 +500,56 @@ impl LightdashClient {
         self.get("health", "/api/v1/health", &[]).await
     }
 
-    /// `GET /api/v1/org/projects`.
-    pub async fn projects(&self) -> Result<Vec<Project>, LightdashError> {
-        self.get("projects", "/api/v1/org/projects", &[]).await
+    /// GET a listing and decode it item by item ([`decode_listing`]): a bad item is skipped
+    /// and named (logged; in [`Listing::undecodable`] for the caller), a duplicated uuid keeps
+    /// one copy and is logged once per process.
+    async fn listing<T: ListingItem>(
+        &self,
+        route: &'static str,
+        path: &str,
+    ) -> Result<Listing<T>, LightdashError> {
+        let raw: Vec<Box<RawValue>> = self.get(route, path, &[]).await?;
+        let listing = decode_listing::<T>(path, raw);
+        for bad in &listing.undecodable {
+            tracing::warn!(route = path, uuid = bad.uuid.as_deref().unwrap_or(""), index = bad.index, error = %bad.error, "skipping a Lightdash listing item that is not the expected JSON; only that asset fails");
+        }
+        for uuid in &listing.duplicates {
+            if self
+                .warned
+                .lock()
+                .expect("warned lock")
+                .insert(format!("duplicate {path} {uuid}"))
+            {
+                tracing::warn!(route = path, uuid = %uuid, "Lightdash listed this uuid more than once; keeping the most recently updated copy (logged once)");
+            }
+        }
+        Ok(listing)
     }
 
-    /// `GET /api/v1/projects/{p}/spaces`.
-    pub async fn spaces(&self, project: &str) -> Result<Vec<SpaceSummary>, LightdashError> {
+    /// `GET /api/v1/org/projects`, item by item.
+    pub async fn projects(&self) -> Result<Listing<Project>, LightdashError> {
+        self.listing("projects", "/api/v1/org/projects").await
+    }
+
+    /// `GET /api/v1/projects/{p}/spaces`, item by item.
+    pub async fn spaces(&self, project: &str) -> Result<Listing<SpaceSummary>, LightdashError> {
         let path = api_path(&["projects", project, "spaces"])?;
-        self.get("spaces", &path, &[]).await
+        self.listing("spaces", &path).await
     }
 
-    /// `GET /api/v1/projects/{p}/dashboards`.
-    pub async fn dashboards(&self, project: &str) -> Result<Vec<DashboardSummary>, LightdashError> {
+    /// `GET /api/v1/projects/{p}/dashboards`, item by item.
+    pub async fn dashboards(
+        &self,
+        project: &str,
+    ) -> Result<Listing<DashboardSummary>, LightdashError> {
         let path = api_path(&["projects", project, "dashboards"])?;
-        self.get("dashboards", &path, &[]).await
+        self.listing("dashboards", &path).await
     }
 
-    /// `GET /api/v1/projects/{p}/charts`.
-    pub async fn charts(&self, project: &str) -> Result<Vec<ChartSummary>, LightdashError> {
+    /// `GET /api/v1/projects/{p}/charts`, item by item.
+    pub async fn charts(&self, project: &str) -> Result<Listing<ChartSummary>, LightdashError> {
         let path = api_path(&["projects", project, "charts"])?;
-        self.get("charts", &path, &[]).await
+        self.listing("charts", &path).await
     }
 
     /// `GET /api/v1/projects/{p}/explores/{name}`.
@@ -760,7 +792,8 @@ impl LightdashClient {
         loop {
             let mut query: Vec<(&str, String)> = ids.iter().map(|id| ("ids", id.clone())).collect();
             query.push(("offset", offset.to_string()));
-            let page: AsCodePage<Value> = self.get(route, path, &query).await?;
+            // Raw items: one nested deeper than serde's limit fails alone, not its page.
+            let page: AsCodePage<Box<RawValue>> = self.get(route, path, &query).await?;
             let items = match kind {
                 "charts" => page.charts,
                 SQL_CHARTS => page.sql_charts,
@@ -789,7 +822,7 @@ const MAX_TRASH_PAGES: u64 = 1000;
 /// Where as-code pages go as they arrive.
 pub trait AsCodeSink: Default {
     /// One page's items and `missingIds`.
-    fn add_page(&mut self, items: Vec<Value>, missing_ids: Vec<String>);
+    fn add_page(&mut self, items: Vec<Box<RawValue>>, missing_ids: Vec<String>);
 }
 
 fn add_missing(all: &mut Vec<String>, page: Vec<String>) {
@@ -803,7 +836,7 @@ fn add_missing(all: &mut Vec<String>, page: Vec<String>) {
 }
 
 impl AsCodeSink for AsCodeBatch {
-    fn add_page(&mut self, items: Vec<Value>, missing_ids: Vec<String>) {
+    fn add_page(&mut self, items: Vec<Box<RawValue>>, missing_ids: Vec<String>) {
         self.items.extend(items);
         add_missing(&mut self.missing_ids, missing_ids);
     }
@@ -831,7 +864,7 @@ impl<T> Default for AsCodeDecoded<T> {
 }
 
 impl<T: DeserializeOwned> AsCodeSink for AsCodeDecoded<T> {
-    fn add_page(&mut self, items: Vec<Value>, missing_ids: Vec<String>) {
+    fn add_page(&mut self, items: Vec<Box<RawValue>>, missing_ids: Vec<String>) {
         let (ok, bad) = decode_items::<T>(items);
         self.items.extend(ok);
         self.bad.extend(bad);
@@ -960,19 +993,24 @@ fn status_error(path: &str, status: u16, name: String, message: String) -> Light
 }
 
 /// Decodes as-code items one by one, keyed by slug; returns the items that parsed and, for
-/// those that did not, the slug (or position) and the error.
+/// those that did not, the slug (or position) and the error (naming the field path).
 pub fn decode_items<T: DeserializeOwned>(
-    items: Vec<Value>,
+    items: Vec<Box<RawValue>>,
 ) -> (BTreeMap<String, T>, Vec<(String, serde_json::Error)>) {
+    #[derive(serde::Deserialize)]
+    struct Slug {
+        #[serde(default)]
+        slug: Option<Box<RawValue>>,
+    }
     let mut ok = BTreeMap::new();
     let mut bad = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
-        let slug = item
-            .get("slug")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
+        let slug = serde_json::from_str::<Slug>(item.get())
+            .ok()
+            .and_then(|s| s.slug)
+            .and_then(|s| serde_json::from_str::<String>(s.get()).ok())
             .unwrap_or_else(|| format!("#{i}"));
-        match serde_json::from_value::<T>(item) {
+        match decode_item::<T>(&item) {
             Ok(v) => {
                 ok.insert(slug, v);
             }

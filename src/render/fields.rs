@@ -378,9 +378,7 @@ fn field_label(field: &ExploreField) -> String {
         .unwrap_or_else(|| humanize(&field.name));
     if let Some(interval) = field.time_interval.as_deref() {
         let interval = humanize(interval).to_lowercase();
-        let lower = label.to_lowercase();
-        if let Some(stem) = lower.strip_suffix(&format!(" {interval}")) {
-            let stem = &label[..stem.len()];
+        if let Some(stem) = strip_word_suffix(&label, &interval) {
             return format!("{stem} ({interval})");
         }
     }
@@ -429,6 +427,20 @@ fn metric_filters(rules: &[FilterRule], table: &str) -> Vec<FilterRule> {
             r
         })
         .collect()
+}
+
+/// `label` without its trailing words when they equal `suffix` ignoring case, e.g.
+/// ("Created date Month", "month") → "Created date".
+///
+/// Case mapping changes byte lengths (`İ` lowercases to two chars, `ẞ` to a shorter `ß`, the
+/// Kelvin sign `K` to `k`), so a byte offset measured on a lowercased copy is no offset into
+/// the original. The cut is therefore found in the original label (at a space) and only the
+/// words after it are compared case-insensitively.
+fn strip_word_suffix<'a>(label: &'a str, suffix: &str) -> Option<&'a str> {
+    let words = suffix.split(' ').count();
+    let cut = label.rmatch_indices(' ').nth(words - 1)?.0;
+    let (stem, tail) = (&label[..cut], &label[cut + 1..]);
+    (!stem.trim().is_empty() && tail.to_lowercase() == suffix).then_some(stem)
 }
 
 /// `snake_case` or `UPPER_CASE` → "Snake case".
@@ -584,6 +596,63 @@ mod tests {
         let m = l.resolve("orders_order_date_month");
         assert_eq!(m.label, "Order date (month)");
         assert_eq!(m.kind, FieldKind::Dimension);
+    }
+
+    /// Field report: a date-part label with `İ` or `ẞ` panicked every cycle (the stem was cut
+    /// at a byte length measured on the lowercased copy); a Kelvin sign garbled the label.
+    #[test]
+    fn date_part_labels_survive_case_mapping() {
+        let label = |label: &str, interval: &str| {
+            let mut f = field("orders", "d", label, "date");
+            f.time_interval = Some(interval.into());
+            field_label(&f)
+        };
+        assert_eq!(
+            label("İstanbul date month", "MONTH"),
+            "İstanbul date (month)"
+        );
+        assert_eq!(label("İİİİ MONTH", "MONTH"), "İİİİ (month)");
+        assert_eq!(label("Straẞe Month", "MONTH"), "Straẞe (month)");
+        assert_eq!(
+            label("\u{212A}elvin date month", "MONTH"),
+            "\u{212A}elvin date (month)"
+        );
+        assert_eq!(
+            label("Order date day of week", "DAY_OF_WEEK"),
+            "Order date (day of week)"
+        );
+        // An interval that is not the last words, or the whole label, is left alone.
+        assert_eq!(label("Month", "MONTH"), "Month");
+        assert_eq!(label("Monthly total", "MONTH"), "Monthly total");
+        assert_eq!(label("İ", "MONTH"), "İ");
+        assert_eq!(label("Date İ", "MONTH"), "Date İ");
+    }
+
+    proptest::proptest! {
+        /// Any Unicode stem followed by the interval in any case gets the interval in
+        /// parentheses, byte for byte; any label at all renders without a panic.
+        #[test]
+        fn date_part_labels_of_any_unicode(
+            stem in ".*",
+            other in proptest::prelude::any::<String>(),
+            (interval, said) in proptest::sample::select(vec![
+                ("MONTH", " month"), ("MONTH", " MONTH"), ("YEAR", " Year"),
+                ("DAY_OF_WEEK", " day of WEEK"), ("QUARTER", " quarter"),
+            ]),
+        ) {
+            let mut f = field("t", "d", &format!("{stem}{said}"), "date");
+            f.time_interval = Some(interval.into());
+            let want = if stem.trim().is_empty() {
+                format!("{stem}{said}")
+            } else {
+                format!("{stem} ({})", said.trim().to_lowercase())
+            };
+            proptest::prop_assert_eq!(field_label(&f), want);
+            f.label = Some(other.clone());
+            let got = field_label(&f);
+            let shown = if other.trim().is_empty() { "D" } else { other.as_str() };
+            proptest::prop_assert!(got == shown || got.ends_with(')'), "{got:?}");
+        }
     }
 
     #[test]

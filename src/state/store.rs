@@ -2,14 +2,31 @@
 //! re-render it without fetching, and recent cycle reports.
 //!
 //! The state is a cache of "what Dot has": losing it costs one full push, nothing else. So a
-//! corrupt or unreadable state is moved aside and rebuilt rather than crash-looping, and an
-//! entry is written only after Dot acknowledged the asset.
+//! corrupt state is moved aside and rebuilt rather than crash-looping, and an entry is
+//! written only after Dot acknowledged the asset.
 //!
-//! Layout under `state.path`: `db/` (sled), `owner.json` (pid and admin address of the
+//! Only real corruption moves a state aside. A storage fault (a full disk, a read-only or
+//! unreadable file system, a quota) says nothing about the data: it is reported as what it
+//! is ([`StateError::Storage`]) and the state is left alone. After a fault the store refuses
+//! writes (sled itself keeps failing after an I/O error) until [`Store::recover`] reopened it
+//! and a probe write went through; [`Store::fault`] tells readiness probes.
+//!
+//! Dot's published API has no way to list the assets we own there, so what we pushed must
+//! survive the loss of `db/`: every id is appended to `ledger` (JSON lines, synced with the
+//! database) before its first active commit, and again when it is deactivated. When `db/`
+//! is created or rebuilt while a ledger exists, the ids it last saw active come back as
+//! stale "possibly active in Dot" entries: the next cycle re-pushes those Lightdash still
+//! has and deactivates the others (under the fail-safe), instead of leaving deleted content
+//! active forever.
+//!
+//! Layout under `state.path`: `db/` (sled), `ledger` (ids ever pushed active),
+//! `owner.json` (pid and admin address of the
 //! process holding the lock, for the "state is locked" message), `db.corrupt-<time>/`
-//! (states moved aside; the two newest are kept).
+//! (states moved aside; never deleted before the state that replaced them completed a
+//! successful cycle, then the two newest are kept).
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -118,6 +135,30 @@ impl AssetBody {
     }
 }
 
+impl IndexEntry {
+    /// An asset that may be active in Dot although nothing else is known about it (from the
+    /// ledger): active and stale, with no fingerprint or signature, so the next cycle pushes
+    /// it again if Lightdash still has it and deactivates it if not.
+    pub fn possibly_in_dot(kind: AssetKind, project: &str, uuid: &str) -> Self {
+        IndexEntry {
+            kind,
+            project: project.to_owned(),
+            uuid: uuid.to_owned(),
+            fingerprint: String::new(),
+            signature: String::new(),
+            updated_at: None,
+            space: None,
+            charts: Vec::new(),
+            active: true,
+            pushed_at: 0,
+            views: None,
+            views_pushed_at: 0,
+            stale: true,
+            shows: None,
+        }
+    }
+}
+
 /// Why the state could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -145,6 +186,17 @@ pub enum StateError {
     /// sled failed after the state was open.
     #[error("state database error: {0}")]
     Db(#[from] sled::Error),
+    /// The storage under the state failed (no space, read-only, permission, quota, I/O
+    /// error): not corruption. The state is left as it is.
+    #[error(
+        "cannot use the state at {path}: {reason}; the state was left as it is (this is not corruption): free space or fix the file system, and the next cycle retries"
+    )]
+    Storage {
+        /// The state directory.
+        path: PathBuf,
+        /// The error, e.g. "No space left on device (os error 28)".
+        reason: String,
+    },
     /// A transaction failed.
     #[error("state transaction failed: {0}")]
     Transaction(String),
@@ -175,11 +227,65 @@ pub enum OpenOutcome {
     },
 }
 
-/// The state store.
+/// The state store. Cheap to clone; clones share the open database, its fault and its
+/// reopening.
 #[derive(Clone)]
 pub struct Store {
     root: PathBuf,
+    /// `None` while the database could not be (re)opened.
+    trees: Arc<RwLock<Option<Arc<Trees>>>>,
+    /// The storage fault that made the store refuse writes, until [`Store::recover`].
+    fault: Arc<Mutex<Option<String>>>,
+    /// Test hook: writes fail with this OS error (see [`Store::inject_fault`]).
+    injected: Arc<Mutex<Option<i32>>>,
+    /// The ledger's latest word on each id: active in Dot or not.
+    ledger: Arc<Mutex<std::collections::HashMap<String, bool>>>,
+}
+
+/// File of ids ever pushed active, under `state.path`.
+pub const LEDGER_FILE: &str = "ledger";
+
+/// One line of the ledger: an id became active in Dot, or was deactivated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct LedgerLine {
+    id: String,
+    kind: AssetKind,
+    project: String,
+    uuid: String,
+    #[serde(default = "active_by_default")]
+    active: bool,
+}
+
+fn active_by_default() -> bool {
+    true
+}
+
+/// The ledger's latest line per id, in first-seen order (unreadable lines, e.g. one cut
+/// short by a crash, are skipped).
+fn read_ledger(root: &Path) -> Vec<LedgerLine> {
+    let text = std::fs::read_to_string(root.join(LEDGER_FILE)).unwrap_or_default();
+    let mut order: Vec<String> = Vec::new();
+    let mut latest: std::collections::HashMap<String, LedgerLine> =
+        std::collections::HashMap::new();
+    for line in text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<LedgerLine>(l).ok())
+    {
+        if !latest.contains_key(&line.id) {
+            order.push(line.id.clone());
+        }
+        latest.insert(line.id.clone(), line);
+    }
+    order
+        .into_iter()
+        .filter_map(|id| latest.remove(&id))
+        .collect()
+}
+
+/// The open sled database and its trees.
+struct Trees {
     db: sled::Db,
+    meta: sled::Tree,
     index: sled::Tree,
     bodies: sled::Tree,
     reports: sled::Tree,
@@ -187,6 +293,20 @@ pub struct Store {
     /// from the details of the charts on their tiles); cleared by every cycle. Never "what
     /// Dot has": losing it costs a fetch.
     scratch: sled::Tree,
+}
+
+/// Whether an error from sled is about the storage rather than the data in it. sled reports
+/// damaged data as `Corruption`, or as an I/O error of kind `UnexpectedEof`/`InvalidData`
+/// when a file is cut short or garbled; every other I/O error (ENOSPC, EACCES, EROFS,
+/// EDQUOT, EIO, EMFILE, …) comes from the environment and may go away.
+pub fn is_storage_fault(e: &sled::Error) -> bool {
+    match e {
+        sled::Error::Io(io) => !matches!(
+            io.kind(),
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData
+        ),
+        _ => false,
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -202,16 +322,126 @@ fn is_lock_error(e: &sled::Error) -> bool {
 }
 
 impl Store {
-    /// Opens (or creates) the state under `root`. A locked state is an error; an unreadable
-    /// one is moved aside and replaced by an empty one.
+    /// Like [`Store::open`], but a storage fault at open does not stop the caller: the store
+    /// comes back faulted (not open, [`Store::fault`] set) and [`Store::recover`] opens it
+    /// once the storage works again. For the daemon, which must keep running (and report
+    /// itself not ready) rather than crash-loop on a full disk.
+    pub fn open_or_defer(root: &Path, owner: &Owner) -> Result<(Store, OpenOutcome), StateError> {
+        match Self::open(root, owner) {
+            Err(StateError::Storage { reason, .. }) => {
+                let store = Store::with(root, None);
+                *lock(&store.fault) = Some(reason);
+                Ok((store, OpenOutcome::Opened))
+            }
+            other => other,
+        }
+    }
+
+    fn with(root: &Path, trees: Option<Trees>) -> Store {
+        Store {
+            root: root.to_owned(),
+            trees: Arc::new(RwLock::new(trees.map(Arc::new))),
+            fault: Arc::new(Mutex::new(None)),
+            injected: Arc::new(Mutex::new(None)),
+            ledger: Arc::new(Mutex::new(
+                read_ledger(root)
+                    .into_iter()
+                    .map(|l| (l.id, l.active))
+                    .collect(),
+            )),
+        }
+    }
+
+    /// Opens (or creates) the state under `root`. A locked state is an error; so is a
+    /// storage fault ([`StateError::Storage`], the state left alone); a corrupt one is moved
+    /// aside and replaced by an empty one.
     pub fn open(root: &Path, owner: &Owner) -> Result<(Store, OpenOutcome), StateError> {
+        let (trees, outcome) = Self::open_trees(root)?;
+        if outcome != OpenOutcome::Opened {
+            Self::seed_from_ledger(root, &trees)?;
+        }
+        // Best effort: the owner file only improves the "locked" message.
+        if let Ok(json) = serde_json::to_vec(owner) {
+            let _ = super::private::write_file(&root.join("owner.json"), &json);
+        }
+        Ok((Store::with(root, Some(trees)), outcome))
+    }
+
+    /// A new or rebuilt database learns what the ledger says was pushed, as stale active
+    /// entries with no fingerprint: re-pushed if Lightdash still has them, deactivated if not.
+    fn seed_from_ledger(root: &Path, trees: &Trees) -> Result<(), StateError> {
+        let lines = read_ledger(root);
+        let mut seeded = 0usize;
+        for l in lines.iter().filter(|l| l.active) {
+            let known = trees.index.contains_key(l.id.as_bytes())?;
+            if known {
+                continue;
+            }
+            let entry = IndexEntry::possibly_in_dot(l.kind, &l.project, &l.uuid);
+            let value =
+                serde_json::to_vec(&entry).map_err(|e| StateError::Transaction(e.to_string()))?;
+            trees.index.insert(l.id.as_bytes(), value)?;
+            seeded += 1;
+        }
+        if seeded > 0 {
+            trees.db.flush()?;
+            tracing::warn!(
+                seeded,
+                "the state was new or rebuilt; the ledger lists assets pushed before: those Lightdash no longer has are deactivated by the next cycle"
+            );
+        }
+        Ok(())
+    }
+
+    /// Appends `id` and whether it is active to the ledger (synced by `flush`) when that
+    /// changes what the ledger says (an id it never saw active is not worth a line).
+    fn remember(&self, id: &str, entry: &IndexEntry) -> Result<(), StateError> {
+        use std::io::Write;
+        let mut known = lock(&self.ledger);
+        match known.get(id) {
+            Some(&active) if active == entry.active => return Ok(()),
+            None if !entry.active => return Ok(()),
+            _ => {}
+        }
+        let line = LedgerLine {
+            id: id.to_owned(),
+            kind: entry.kind,
+            project: entry.project.clone(),
+            uuid: entry.uuid.clone(),
+            active: entry.active,
+        };
+        let mut text =
+            serde_json::to_string(&line).map_err(|e| StateError::Transaction(e.to_string()))?;
+        text.push('\n');
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        // Synced with the database in `flush` (sled itself syncs about every second), not
+        // per line: a cold first cycle commits thousands of ids.
+        let written = options
+            .open(self.root.join(LEDGER_FILE))
+            .and_then(|mut f| f.write_all(text.as_bytes()));
+        match written {
+            Ok(()) => {
+                known.insert(id.to_owned(), entry.active);
+                Ok(())
+            }
+            Err(e) => {
+                drop(known);
+                Err(self.track(sled::Error::Io(e)))
+            }
+        }
+    }
+
+    fn open_trees(root: &Path) -> Result<(Trees, OpenOutcome), StateError> {
         super::private::create_dir(root).map_err(|source| StateError::Directory {
             path: root.to_owned(),
             source,
         })?;
         let db_path = root.join("db");
         let existed = db_path.exists();
-        let outcome = match Self::try_open_patiently(root, &db_path) {
+        let outcome = match Self::try_open_patiently(&db_path) {
             Ok(store) => {
                 let outcome = if existed {
                     OpenOutcome::Opened
@@ -221,10 +451,10 @@ impl Store {
                 (store, outcome)
             }
             Err(OpenFailure::Locked) => return Err(Self::locked(root)),
-            Err(OpenFailure::Directory(source)) => {
-                return Err(StateError::Directory {
+            Err(OpenFailure::Storage(reason)) => {
+                return Err(StateError::Storage {
                     path: root.to_owned(),
-                    source,
+                    reason,
                 });
             }
             Err(OpenFailure::Unusable(reason)) => {
@@ -236,12 +466,17 @@ impl Store {
                     path: root.to_owned(),
                     source,
                 })?;
-                tracing::error!(reason = %reason, moved_to = %moved_to.display(), "state is unusable; moved it aside and starting from an empty state (the next cycle pushes everything again)");
-                Self::prune_corrupt(root);
-                match Self::try_open(root, &db_path) {
+                tracing::error!(reason = %reason, moved_to = %moved_to.display(), "state is corrupt; moved it aside and starting from an empty state (the next cycle pushes everything again; the old one is kept until the new one completed a successful cycle)");
+                match Self::try_open(&db_path) {
                     Ok(store) => (store, OpenOutcome::Rebuilt { moved_to, reason }),
                     Err(OpenFailure::Locked) => return Err(Self::locked(root)),
-                    Err(OpenFailure::Directory(_)) | Err(OpenFailure::Unusable(_)) => {
+                    Err(OpenFailure::Storage(reason)) => {
+                        return Err(StateError::Storage {
+                            path: root.to_owned(),
+                            reason,
+                        });
+                    }
+                    Err(OpenFailure::Unusable(_)) => {
                         return Err(StateError::Directory {
                             path: root.to_owned(),
                             source: std::io::Error::other("a fresh state could not be created"),
@@ -250,10 +485,6 @@ impl Store {
                 }
             }
         };
-        // Best effort: the owner file only improves the "locked" message.
-        if let Ok(json) = serde_json::to_vec(owner) {
-            let _ = super::private::write_file(&root.join("owner.json"), &json);
-        }
         // sled creates its files with the process umask; later files land in a 0700 `db/`.
         super::private::restrict_tree(&db_path);
         Ok(outcome)
@@ -287,10 +518,10 @@ impl Store {
     /// handle, a moment after the `Db` is dropped; a state reopened at once (a restart within
     /// one process, a test) would look locked. So a lock is retried for a short while before
     /// it is reported; a lock held by a live daemon is still reported within a second.
-    fn try_open_patiently(root: &Path, db_path: &Path) -> Result<Store, OpenFailure> {
+    fn try_open_patiently(db_path: &Path) -> Result<Trees, OpenFailure> {
         let deadline = std::time::Instant::now() + LOCK_PATIENCE;
         loop {
-            match Self::try_open(root, db_path) {
+            match Self::try_open(db_path) {
                 Err(OpenFailure::Locked) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(50));
                 }
@@ -299,7 +530,7 @@ impl Store {
         }
     }
 
-    fn try_open(root: &Path, db_path: &Path) -> Result<Store, OpenFailure> {
+    fn try_open(db_path: &Path) -> Result<Trees, OpenFailure> {
         let db = sled::Config::new()
             .path(db_path)
             // sled defaults to a 1 GiB page cache; our working set is far smaller.
@@ -309,12 +540,9 @@ impl Store {
         let db = match db {
             Ok(db) => db,
             Err(e) if is_lock_error(&e) => return Err(OpenFailure::Locked),
-            Err(sled::Error::Io(io)) if io.kind() == std::io::ErrorKind::PermissionDenied => {
-                return Err(OpenFailure::Directory(io));
-            }
-            Err(e) => return Err(OpenFailure::Unusable(e.to_string())),
+            Err(e) => return Err(OpenFailure::from(e)),
         };
-        let unusable = |e: sled::Error| OpenFailure::Unusable(e.to_string());
+        let unusable = OpenFailure::from;
         let meta = db.open_tree("meta").map_err(unusable)?;
         match meta.get("schema_version").map_err(unusable)? {
             None => {
@@ -329,12 +557,12 @@ impl Store {
                 )));
             }
         }
-        let store = Store {
-            root: root.to_owned(),
+        let store = Trees {
             index: db.open_tree("index").map_err(unusable)?,
             bodies: db.open_tree("bodies").map_err(unusable)?,
             reports: db.open_tree("reports").map_err(unusable)?,
             scratch: db.open_tree("scratch").map_err(unusable)?,
+            meta,
             db,
         };
         // Read the index and reports once: sled finds most corruption lazily, and we would
@@ -349,6 +577,7 @@ impl Store {
         Ok(store)
     }
 
+    /// Deletes all but the newest [`CORRUPT_KEPT`] states moved aside.
     fn prune_corrupt(root: &Path) {
         let Ok(entries) = std::fs::read_dir(root) else {
             return;
@@ -374,6 +603,135 @@ impl Store {
         &self.root
     }
 
+    /// The open database, or the fault that keeps it closed.
+    fn trees(&self) -> Result<Arc<Trees>, StateError> {
+        let trees = self
+            .trees
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        trees.ok_or_else(|| StateError::Storage {
+            path: self.root.clone(),
+            reason: lock(&self.fault)
+                .clone()
+                .unwrap_or_else(|| "the state is not open".into()),
+        })
+    }
+
+    /// The database for a write: refused while a fault is recorded (sled keeps failing after
+    /// an I/O error anyway, and a half-working store is worse than a clearly failed one).
+    fn writable(&self) -> Result<Arc<Trees>, StateError> {
+        if let Some(reason) = lock(&self.fault).clone() {
+            return Err(StateError::Storage {
+                path: self.root.clone(),
+                reason,
+            });
+        }
+        if let Some(code) = *lock(&self.injected) {
+            return Err(self.track(sled::Error::Io(std::io::Error::from_raw_os_error(code))));
+        }
+        self.trees()
+    }
+
+    /// Turns a sled error into a [`StateError`], recording storage faults.
+    fn track(&self, e: sled::Error) -> StateError {
+        if is_storage_fault(&e) {
+            let reason = e.to_string();
+            let mut fault = lock(&self.fault);
+            if fault.is_none() {
+                tracing::error!(path = %self.root.display(), reason = %reason, "the state cannot be written; it is left as it is and reopened once the storage works again");
+            }
+            *fault = Some(reason.clone());
+            return StateError::Storage {
+                path: self.root.clone(),
+                reason,
+            };
+        }
+        StateError::Db(e)
+    }
+
+    /// The storage fault that makes the store refuse writes, if any (readiness).
+    pub fn fault(&self) -> Option<String> {
+        lock(&self.fault).clone()
+    }
+
+    /// After a storage fault: reopens the database and probes it with a write and a flush.
+    /// Clears the fault when both work; otherwise keeps (or updates) it. A no-op without a
+    /// fault. Call it only between cycles (it waits for the old handle's lock).
+    pub fn recover(&self) -> Result<(), StateError> {
+        if self.fault().is_none() {
+            return Ok(());
+        }
+        if let Some(code) = *lock(&self.injected) {
+            let e = sled::Error::Io(std::io::Error::from_raw_os_error(code));
+            return Err(self.track(e));
+        }
+        {
+            let mut slot = self.trees.write().unwrap_or_else(PoisonError::into_inner);
+            // Release the old handle (and sled's file lock) before opening again.
+            if let Some(old) = slot.take() {
+                let _ = old.db.flush();
+                drop(old);
+            }
+            match Self::open_trees(&self.root) {
+                Ok((trees, outcome)) => {
+                    if let OpenOutcome::Rebuilt { moved_to, reason } = &outcome {
+                        tracing::warn!(moved_to = %moved_to.display(), reason = %reason, "the state was rebuilt while recovering; the next cycle pushes every asset");
+                    }
+                    if outcome != OpenOutcome::Opened {
+                        Self::seed_from_ledger(&self.root, &trees)?;
+                    }
+                    *slot = Some(Arc::new(trees));
+                }
+                Err(e) => {
+                    if let StateError::Storage { reason, .. } = &e {
+                        *lock(&self.fault) = Some(reason.clone());
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let probe = self.trees()?;
+        let probed = probe
+            .meta
+            .insert("probe", &chrono::Utc::now().timestamp().to_be_bytes())
+            .and_then(|_| probe.db.flush());
+        match probed {
+            Ok(_) => {
+                *lock(&self.fault) = None;
+                tracing::info!(path = %self.root.display(), "the state is writable again");
+                Ok(())
+            }
+            Err(e) => Err(self.track(e)),
+        }
+    }
+
+    /// Test hook: every write (and [`Store::recover`]) fails with OS error `code` (e.g.
+    /// `libc::ENOSPC` = 28) until called with `None`, as sled does on a full disk. The fault
+    /// it causes stays until [`Store::recover`], as a real one does.
+    #[doc(hidden)]
+    pub fn inject_fault(&self, code: Option<i32>) {
+        *lock(&self.injected) = code;
+    }
+
+    /// Records that a cycle succeeded on this state. The first time, states moved aside
+    /// before are pruned to the newest [`CORRUPT_KEPT`]: until then they are the only copy
+    /// of what Dot holds.
+    pub fn note_cycle_succeeded(&self) -> Result<(), StateError> {
+        let t = self.writable()?;
+        if t.meta
+            .get("cycle_succeeded")
+            .map_err(|e| self.track(e))?
+            .is_none()
+        {
+            t.meta
+                .insert("cycle_succeeded", &[1u8])
+                .map_err(|e| self.track(e))?;
+            Self::prune_corrupt(&self.root);
+        }
+        Ok(())
+    }
+
     /// Every index entry. Entries that do not decode are skipped with a warning (their asset
     /// is then treated as new and pushed again, which is always safe).
     pub fn index(&self) -> Result<Vec<(String, IndexEntry)>, StateError> {
@@ -382,11 +740,17 @@ impl Store {
 
     /// Every index entry, decoded one at a time as the iterator is advanced (a large state is
     /// never held twice). Entries that do not decode are skipped as in [`Self::index`].
-    pub fn entries(&self) -> impl Iterator<Item = Result<(String, IndexEntry), StateError>> + '_ {
-        self.index.iter().filter_map(|item| {
+    pub fn entries(
+        &self,
+    ) -> Box<dyn Iterator<Item = Result<(String, IndexEntry), StateError>> + '_> {
+        let t = match self.trees() {
+            Ok(t) => t,
+            Err(e) => return Box::new(std::iter::once(Err(e))),
+        };
+        Box::new(t.index.iter().filter_map(move |item| {
             let (k, v) = match item {
                 Ok(kv) => kv,
-                Err(e) => return Some(Err(e.into())),
+                Err(e) => return Some(Err(self.track(e))),
             };
             let id = String::from_utf8_lossy(&k).into_owned();
             match serde_json::from_slice::<IndexEntry>(&v) {
@@ -396,42 +760,50 @@ impl Store {
                     None
                 }
             }
-        })
+        }))
     }
 
     /// Keeps details fetched this cycle for a later slice (LZ4-compressed JSON), by Dot id.
     pub fn put_scratch<T: Serialize>(&self, id: &str, details: &T) -> Result<(), StateError> {
         let json =
             serde_json::to_vec(details).map_err(|e| StateError::Transaction(e.to_string()))?;
-        self.scratch
-            .insert(id.as_bytes(), lz4_flex::compress_prepend_size(&json))?;
+        self.writable()?
+            .scratch
+            .insert(id.as_bytes(), lz4_flex::compress_prepend_size(&json))
+            .map_err(|e| self.track(e))?;
         Ok(())
     }
 
     /// Details kept by [`Self::put_scratch`] this cycle; `None` when absent or unreadable.
     pub fn scratch<T: serde::de::DeserializeOwned>(&self, id: &str) -> Option<T> {
-        let v = self.scratch.get(id).ok().flatten()?;
+        let v = self.trees().ok()?.scratch.get(id).ok().flatten()?;
         let json = lz4_flex::decompress_size_prepended(&v).ok()?;
         serde_json::from_slice(&json).ok()
     }
 
     /// Forgets every scratch entry (at the start and end of each project's cycle).
     pub fn clear_scratch(&self) -> Result<(), StateError> {
-        self.scratch.clear()?;
+        self.writable()?
+            .scratch
+            .clear()
+            .map_err(|e| self.track(e))?;
         Ok(())
     }
 
     /// One index entry.
     pub fn entry(&self, id: &str) -> Result<Option<IndexEntry>, StateError> {
         Ok(self
+            .trees()?
             .index
-            .get(id)?
+            .get(id)
+            .map_err(|e| self.track(e))?
             .and_then(|v| serde_json::from_slice(&v).ok()))
     }
 
     /// The pushed body and details of an asset.
     pub fn body(&self, id: &str) -> Result<Option<AssetBody>, StateError> {
-        Ok(self.bodies.get(id)?.and_then(|v| {
+        let t = self.trees()?;
+        Ok(t.bodies.get(id).map_err(|e| self.track(e))?.and_then(|v| {
             let json = lz4_flex::decompress_size_prepended(&v).ok()?;
             serde_json::from_slice(&json).ok()
         }))
@@ -440,6 +812,7 @@ impl Store {
     /// Records that Dot acknowledged `body` for `id`. Call only after a 2xx.
     pub fn commit(&self, id: &str, entry: &IndexEntry, body: &AssetBody) -> Result<(), StateError> {
         use sled::Transactional;
+        let entry_value = entry;
         let entry =
             serde_json::to_vec(entry).map_err(|e| StateError::Transaction(e.to_string()))?;
         // Bodies are mostly markdown and JSON: LZ4 shrinks them about 4x, which keeps the
@@ -447,42 +820,65 @@ impl Store {
         let body = lz4_flex::compress_prepend_size(
             &serde_json::to_vec(body).map_err(|e| StateError::Transaction(e.to_string()))?,
         );
-        (&self.index, &self.bodies)
+        let t = self.writable()?;
+        self.remember(id, entry_value)?;
+        (&t.index, &t.bodies)
             .transaction(|(index, bodies)| {
                 bodies.insert(id.as_bytes(), body.as_slice())?;
                 index.insert(id.as_bytes(), entry.as_slice())?;
                 Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
             })
-            .map_err(|e| StateError::Transaction(format!("{e:?}")))
+            .map_err(|e| match e {
+                sled::transaction::TransactionError::Storage(e) => self.track(e),
+                e => StateError::Transaction(format!("{e:?}")),
+            })
     }
 
     /// Updates only the index entry (view-count pushes keep the body's details).
     pub fn commit_entry(&self, id: &str, entry: &IndexEntry) -> Result<(), StateError> {
+        self.writable()?;
+        self.remember(id, entry)?;
         let entry =
             serde_json::to_vec(entry).map_err(|e| StateError::Transaction(e.to_string()))?;
-        self.index.insert(id.as_bytes(), entry)?;
+        self.writable()?
+            .index
+            .insert(id.as_bytes(), entry)
+            .map_err(|e| self.track(e))?;
         Ok(())
     }
 
-    /// Appends a cycle report, keeping the newest [`REPORTS_KEPT`].
+    /// Appends a cycle report under the next sequence number, keeping the newest
+    /// [`REPORTS_KEPT`]. Reports are ordered by that number, not by their start time: a
+    /// clock stepped back must not sort new reports before old ones (or make retention
+    /// delete the newest). States written before keyed reports by start time in
+    /// milliseconds; the sequence simply continues above the largest key.
     pub fn add_report(&self, report: &CycleReport) -> Result<(), StateError> {
-        let key = (report.started_at_ms as u64).to_be_bytes();
+        let t = self.writable()?;
+        let next = t
+            .reports
+            .last()
+            .map_err(|e| self.track(e))?
+            .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok())
+            .map_or(0, |k| u64::from_be_bytes(k).saturating_add(1));
         let value =
             serde_json::to_vec(report).map_err(|e| StateError::Transaction(e.to_string()))?;
-        self.reports.insert(key, value)?;
-        while self.reports.len() > REPORTS_KEPT {
-            if self.reports.pop_min()?.is_none() {
+        t.reports
+            .insert(next.to_be_bytes(), value)
+            .map_err(|e| self.track(e))?;
+        while t.reports.len() > REPORTS_KEPT {
+            if t.reports.pop_min().map_err(|e| self.track(e))?.is_none() {
                 break;
             }
         }
         Ok(())
     }
 
-    /// The newest `n` reports, newest first.
+    /// The newest `n` reports (by sequence), newest first.
     pub fn reports(&self, n: usize) -> Result<Vec<CycleReport>, StateError> {
+        let t = self.trees()?;
         let mut out = Vec::new();
-        for item in self.reports.iter().rev().take(n) {
-            let (_, v) = item?;
+        for item in t.reports.iter().rev().take(n) {
+            let (_, v) = item.map_err(|e| self.track(e))?;
             if let Ok(r) = serde_json::from_slice(&v) {
                 out.push(r);
             }
@@ -500,9 +896,11 @@ impl Store {
         {
             return Ok(());
         }
-        let meta = self.db.open_tree("meta")?;
-        meta.insert(UNFINISHED_CYCLE, kind.as_str().as_bytes())?;
-        meta.flush()?;
+        let t = self.writable()?;
+        t.meta
+            .insert(UNFINISHED_CYCLE, kind.as_str().as_bytes())
+            .and_then(|_| t.meta.flush())
+            .map_err(|e| self.track(e))?;
         Ok(())
     }
 
@@ -511,9 +909,11 @@ impl Store {
     pub fn finish_full_cycle(&self, kind: CycleKind) -> Result<(), StateError> {
         match self.unfinished_full_cycle() {
             Some(k) if k.coverage() <= kind.coverage() => {
-                let meta = self.db.open_tree("meta")?;
-                meta.remove(UNFINISHED_CYCLE)?;
-                meta.flush()?;
+                let t = self.writable()?;
+                t.meta
+                    .remove(UNFINISHED_CYCLE)
+                    .and_then(|_| t.meta.flush())
+                    .map_err(|e| self.track(e))?;
                 Ok(())
             }
             _ => Ok(()),
@@ -522,12 +922,7 @@ impl Store {
 
     /// The full cycle started and not finished before the last stop, if any.
     pub fn unfinished_full_cycle(&self) -> Option<CycleKind> {
-        let value = self
-            .db
-            .open_tree("meta")
-            .ok()?
-            .get(UNFINISHED_CYCLE)
-            .ok()??;
+        let value = self.trees().ok()?.meta.get(UNFINISHED_CYCLE).ok()??;
         [CycleKind::Deep, CycleKind::Resync]
             .into_iter()
             .find(|k| k.as_str().as_bytes() == value.as_ref())
@@ -535,13 +930,20 @@ impl Store {
 
     /// Writes everything to disk.
     pub fn flush(&self) -> Result<(), StateError> {
-        self.db.flush()?;
+        self.writable()?.db.flush().map_err(|e| self.track(e))?;
+        match std::fs::File::open(self.root.join(LEDGER_FILE)).and_then(|f| f.sync_data()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(self.track(sled::Error::Io(e)));
+            }
+            _ => {}
+        }
         Ok(())
     }
 
     /// Bytes of the keys and values we stored (index, bodies, reports): the logical size the
     /// on-disk size is compared against.
     pub fn logical_bytes(&self) -> u64 {
+        let Ok(t) = self.trees() else { return 0 };
         let plain = |t: &sled::Tree| -> u64 {
             t.iter()
                 .filter_map(Result::ok)
@@ -549,7 +951,7 @@ impl Store {
                 .sum()
         };
         // Bodies count at their uncompressed size (LZ4 prepends it as a little-endian u32).
-        let bodies: u64 = self
+        let bodies: u64 = t
             .bodies
             .iter()
             .filter_map(Result::ok)
@@ -561,19 +963,39 @@ impl Store {
                 k.len() as u64 + u64::from(size)
             })
             .sum();
-        plain(&self.index) + plain(&self.reports) + bodies
+        plain(&t.index) + plain(&t.reports) + bodies
     }
 
     /// Bytes on disk.
     pub fn size_on_disk(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
+        self.trees()
+            .ok()
+            .and_then(|t| t.db.size_on_disk().ok())
+            .unwrap_or(0)
     }
 }
 
 enum OpenFailure {
     Locked,
-    Directory(std::io::Error),
+    /// The storage failed (not the data): see [`is_storage_fault`].
+    Storage(String),
+    /// The data is damaged: move it aside.
     Unusable(String),
+}
+
+impl From<sled::Error> for OpenFailure {
+    fn from(e: sled::Error) -> Self {
+        if is_storage_fault(&e) {
+            OpenFailure::Storage(e.to_string())
+        } else {
+            OpenFailure::Unusable(e.to_string())
+        }
+    }
+}
+
+/// Locks plain data that stays consistent even if a holder panicked.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -715,13 +1137,236 @@ mod tests {
             matches!(outcome, OpenOutcome::Rebuilt { .. }),
             "{outcome:?}"
         );
-        assert!(store.index().unwrap().is_empty());
+        // Only the ledger's memory of "x" survives, as a stale entry to re-push or deactivate.
+        let index = store.index().unwrap();
+        assert_eq!(index.len(), 1);
+        assert!(index[0].1.stale && index[0].1.fingerprint.is_empty());
         assert!(std::fs::read_dir(dir.path()).unwrap().any(|e| {
             e.unwrap()
                 .file_name()
                 .to_string_lossy()
                 .starts_with("db.corrupt-")
         }));
+    }
+
+    #[test]
+    fn storage_faults_are_not_corruption() {
+        let os = |code| sled::Error::Io(std::io::Error::from_raw_os_error(code));
+        // ENOSPC, EACCES, EROFS, EDQUOT, EIO, EMFILE
+        for code in [28, 13, 30, 122, 5, 24] {
+            assert!(is_storage_fault(&os(code)), "os error {code}");
+        }
+        let kind = |k| sled::Error::Io(std::io::Error::from(k));
+        assert!(!is_storage_fault(&kind(std::io::ErrorKind::UnexpectedEof)));
+        assert!(!is_storage_fault(&kind(std::io::ErrorKind::InvalidData)));
+        assert!(!is_storage_fault(&sled::Error::Corruption {
+            at: None,
+            bt: ()
+        }));
+    }
+
+    /// Field report: after a temporary ENOSPC every later write failed, even once space was
+    /// free. A fault is sticky (as sled's own is) until `recover` reopened the database and a
+    /// probe write went through; nothing written before is lost and nothing is moved aside.
+    #[test]
+    fn a_write_fault_is_sticky_until_recover_reopens_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path(), &owner()).unwrap();
+        store.commit("a", &entry("a"), &body("a")).unwrap();
+        store.inject_fault(Some(28));
+        let err = store.commit("b", &entry("b"), &body("b")).unwrap_err();
+        assert!(matches!(err, StateError::Storage { .. }), "{err}");
+        assert!(err.to_string().contains("No space left on device"), "{err}");
+        assert!(err.to_string().contains("not corruption"), "{err}");
+        assert!(store.fault().unwrap().contains("os error 28"));
+        // Space is back, but the store stays faulted until it is recovered.
+        store.inject_fault(None);
+        assert!(store.commit_entry("b", &entry("b")).is_err());
+        assert!(store.add_report(&CycleReport::default()).is_err());
+        // Reads keep working meanwhile.
+        assert_eq!(store.entry("a").unwrap(), Some(entry("a")));
+        // While the fault lasts, recovery fails and says why.
+        store.inject_fault(Some(30));
+        assert!(
+            store
+                .recover()
+                .unwrap_err()
+                .to_string()
+                .contains("Read-only file system")
+        );
+        store.inject_fault(None);
+        store.recover().unwrap();
+        assert_eq!(store.fault(), None);
+        store.commit("b", &entry("b"), &body("b")).unwrap();
+        store.flush().unwrap();
+        let ids: Vec<String> = store
+            .index()
+            .unwrap()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert!(!std::fs::read_dir(dir.path()).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("db.corrupt-")
+        }));
+        // A clone shares the reopened database.
+        assert_eq!(store.clone().entry("b").unwrap(), Some(entry("b")));
+    }
+
+    /// Field report: a healthy state moved aside (wrongly) was deleted after two more starts,
+    /// before its replacement had ever completed a cycle. Moved-aside states are now kept
+    /// until the replacement completed a successful cycle; then the two newest are kept.
+    #[test]
+    fn moved_aside_states_are_kept_until_a_cycle_succeeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let corrupt = |dir: &tempfile::TempDir| -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("db.corrupt-"))
+                .collect();
+            v.sort();
+            v
+        };
+        for i in 0..3 {
+            std::fs::create_dir_all(
+                dir.path()
+                    .join(format!("db.corrupt-2026010{i}T000000.000Z")),
+            )
+            .unwrap();
+        }
+        for _ in 0..3 {
+            drop(Store::open(dir.path(), &owner()).unwrap());
+            std::fs::remove_dir_all(dir.path().join("db")).unwrap();
+            std::fs::create_dir_all(dir.path().join("db")).unwrap();
+            std::fs::write(dir.path().join("db").join("conf"), vec![0xA5u8; 512]).unwrap();
+            let (store, outcome) = Store::open(dir.path(), &owner()).unwrap();
+            assert!(
+                matches!(outcome, OpenOutcome::Rebuilt { .. }),
+                "{outcome:?}"
+            );
+            drop(store);
+        }
+        assert_eq!(
+            corrupt(&dir).len(),
+            6,
+            "nothing deleted before a successful cycle"
+        );
+        let (store, _) = Store::open(dir.path(), &owner()).unwrap();
+        store.note_cycle_succeeded().unwrap();
+        let kept = corrupt(&dir);
+        assert_eq!(kept.len(), CORRUPT_KEPT);
+        assert!(
+            !kept.iter().any(|n| n.starts_with("db.corrupt-202601")),
+            "{kept:?}"
+        );
+    }
+
+    /// Field report: with the state deleted, content deleted in Lightdash stayed active in
+    /// Dot forever. The ledger outlives `db/`: a new database starts from its ids.
+    #[test]
+    fn a_lost_database_is_seeded_from_the_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (store, _) = Store::open(dir.path(), &owner()).unwrap();
+            store
+                .commit("lightdash-chart-a", &entry("a"), &body("lightdash-chart-a"))
+                .unwrap();
+            store
+                .commit("lightdash-chart-b", &entry("b"), &body("lightdash-chart-b"))
+                .unwrap();
+            // Committed again (a later push): one ledger line per id.
+            store
+                .commit("lightdash-chart-a", &entry("a"), &body("lightdash-chart-a"))
+                .unwrap();
+            store.flush().unwrap();
+        }
+        {
+            // A third asset, deactivated later: the ledger's last word is "inactive".
+            let (store, _) = Store::open(dir.path(), &owner()).unwrap();
+            let mut c = entry("c");
+            store
+                .commit("lightdash-chart-c", &c, &body("lightdash-chart-c"))
+                .unwrap();
+            c.active = false;
+            store.commit_entry("lightdash-chart-c", &c).unwrap();
+            store.commit_entry("lightdash-chart-c", &c).unwrap();
+            store.flush().unwrap();
+        }
+        let ledger = std::fs::read_to_string(dir.path().join(LEDGER_FILE)).unwrap();
+        assert_eq!(ledger.lines().count(), 4, "one line per change: {ledger}");
+        std::fs::remove_dir_all(dir.path().join("db")).unwrap();
+        let (store, outcome) = Store::open(dir.path(), &owner()).unwrap();
+        assert_eq!(outcome, OpenOutcome::Created);
+        let index = store.index().unwrap();
+        assert_eq!(
+            index.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+            ["lightdash-chart-a", "lightdash-chart-b"]
+        );
+        for (_, e) in &index {
+            assert!(e.active && e.stale && e.fingerprint.is_empty(), "{e:?}");
+            assert_eq!((e.kind, e.project.as_str()), (AssetKind::Chart, "p"));
+        }
+        // An ordinary reopen seeds nothing again (and overwrites nothing).
+        store
+            .commit("lightdash-chart-a", &entry("a"), &body("lightdash-chart-a"))
+            .unwrap();
+        store.flush().unwrap();
+        drop(store);
+        let (store, outcome) = Store::open(dir.path(), &owner()).unwrap();
+        assert_eq!(outcome, OpenOutcome::Opened);
+        assert_eq!(store.entry("lightdash-chart-a").unwrap(), Some(entry("a")));
+    }
+
+    /// Field report: after the clock stepped back, `status` listed future-dated reports first
+    /// and retention deleted the newest. Reports are ordered by a sequence number.
+    #[test]
+    fn reports_are_ordered_by_sequence_not_by_clock() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path(), &owner()).unwrap();
+        // A state written by the previous version: keyed by start time in milliseconds.
+        let old = CycleReport {
+            started_at_ms: 1_900_000_000_000,
+            ..CycleReport::default()
+        };
+        store
+            .trees()
+            .unwrap()
+            .reports
+            .insert(
+                1_900_000_000_000u64.to_be_bytes(),
+                serde_json::to_vec(&old).unwrap(),
+            )
+            .unwrap();
+        // Then the clock steps back a day between every cycle.
+        let total = REPORTS_KEPT as i64 + 3;
+        for i in 0..total {
+            let r = CycleReport {
+                started_at_ms: 1_800_000_000_000 - i * 86_400_000,
+                ..CycleReport::default()
+            };
+            store.add_report(&r).unwrap();
+        }
+        let newest: Vec<i64> = store
+            .reports(3)
+            .unwrap()
+            .iter()
+            .map(|r| r.started_at_ms)
+            .collect();
+        let want: Vec<i64> = (total - 3..total)
+            .rev()
+            .map(|i| 1_800_000_000_000 - i * 86_400_000)
+            .collect();
+        assert_eq!(newest, want, "the last written first");
+        let all = store.reports(1000).unwrap();
+        assert_eq!(all.len(), REPORTS_KEPT);
+        assert!(
+            all.iter().all(|r| r.started_at_ms != old.started_at_ms),
+            "retention dropped the oldest (the future-dated one), not the newest"
+        );
     }
 
     #[test]

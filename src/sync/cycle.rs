@@ -111,8 +111,16 @@ async fn run_projects(
         .projects()
         .await
         .map_err(|e| format!("listing Lightdash projects failed: {e}"))?;
+    for bad in &all.undecodable {
+        tracing::error!(error = %bad, "a Lightdash project could not be decoded; its assets are left as they are");
+        sink.report.projects_failed.push(
+            bad.uuid
+                .clone()
+                .unwrap_or_else(|| format!("{}#{}", bad.route, bad.index)),
+        );
+    }
     let wanted = &ctx.settings.lightdash.projects;
-    let (projects, missing) = scope::select_projects(all, wanted);
+    let (projects, missing) = scope::select_projects(all.items, wanted);
     for uuid in missing {
         tracing::error!(project = %uuid, "configured project is not visible to the Lightdash token; its assets are left as they are");
         sink.report.projects_failed.push(uuid);
@@ -245,7 +253,7 @@ async fn sync_project(
 ) {
     let p = project.project_uuid.as_str();
     // 1. List.
-    let listed = match listing::list(ctx, p).await {
+    let listed = match listing::list(ctx, p, entries).await {
         Ok(mut l) => listing::discover_sql_charts(ctx, p, &mut l)
             .await
             .map(|()| l),
@@ -259,6 +267,11 @@ async fn sync_project(
             return;
         }
     };
+    for (id, error) in &listings.held.failures {
+        tracing::warn!(project = p, id = %id, error = %error, "asset skipped this cycle");
+        sink.report.fail(id, error);
+        push::mark_stale(ctx, opts, entries, id);
+    }
     if !opts.allow_mass_deactivation
         && let Some(e) = listing::empty_listing_trip(p, &listings, entries)
     {
@@ -327,8 +340,11 @@ impl ProjectRun<'_> {
         // 2. Scope.
         let scopes = SpaceScopes::new(self.view.spaces, &listings.spaces, self.rules);
         // 3. Detect change, from the listings alone.
-        let detected = detect::detect(listings, self.view, &scopes, self.rules, entries);
+        let mut detected = detect::detect(listings, self.view, &scopes, self.rules, entries);
         count_listed(sink.report, &detected);
+        // Held assets (undecodable, or in an undecodable space) count as present: never
+        // deactivated as gone. They are not in the listings, so nothing renders them.
+        detected.in_scope.extend(listings.held.ids.iter().cloned());
         let confirmed = listing::confirmed_deleted(listings);
         let st = self.stages(&detected, &scopes, &confirmed);
         self.clear_scratch();

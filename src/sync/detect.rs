@@ -276,6 +276,7 @@ mod tests {
                 trash: None,
                 verification_listed: false,
                 sql_tiles: BTreeMap::new(),
+                held: Default::default(),
             };
             Fixture {
                 tree: SpaceTree::new(&listings.spaces),

@@ -1,12 +1,17 @@
 //! The listing stage: the three listings of one project (I/O, [`list`]) and the empty-listing
 //! fail-safe ([`empty_listing_trip`], pure).
 //!
+//! Items are decoded one by one (`crate::lightdash::listing`): an item Lightdash lists in a
+//! form we cannot decode is left out of the listings and [`Listings::held`] (with what
+//! depends on it): it fails alone and is never taken for deleted (`super::held`).
+//!
 //! Listings are the cheap, always-fresh view of a project: every later stage decides from
 //! them (and the state) what to fetch, render and push.
 
 use std::collections::BTreeMap;
 
 use super::context::SyncContext;
+use super::held::{Held, held};
 use super::report::FailsafeTrip;
 use crate::dot::types::AssetKind;
 use crate::lightdash::types::{
@@ -34,6 +39,9 @@ pub struct Listings {
     /// Older servers: SQL-runner charts found through the `sql_chart` tiles of the dashboards
     /// the state knows, by chart uuid, with the dashboards showing them.
     pub sql_tiles: BTreeMap<String, Vec<String>>,
+    /// Assets held back because they (or their space) could not be decoded: neither pushed
+    /// nor deactivated this cycle, each reported as failed.
+    pub held: Held,
 }
 
 /// Lists spaces, dashboards and charts of project `p` at once. Any failure fails the whole
@@ -42,7 +50,13 @@ pub struct Listings {
 /// Where the server has them, the trash and the verification list are read too; they only
 /// add confidence (a confirmed deletion, a verification the listings do not carry), so their
 /// failure never fails the listing.
-pub async fn list(ctx: &SyncContext, p: &str) -> Result<Listings, Vec<String>> {
+///
+/// An undecodable item is not a failure of the listing: it is held (see [`Listings::held`]).
+pub async fn list(
+    ctx: &SyncContext,
+    p: &str,
+    entries: &BTreeMap<String, IndexEntry>,
+) -> Result<Listings, Vec<String>> {
     let (spaces, dashboards, charts, trash, verified) = tokio::join!(
         ctx.lightdash.spaces(p),
         ctx.lightdash.dashboards(p),
@@ -60,13 +74,25 @@ pub async fn list(ctx: &SyncContext, p: &str) -> Result<Listings, Vec<String>> {
     });
     match (spaces, dashboards, charts) {
         (Ok(spaces), Ok(dashboards), Ok(charts)) => {
+            let held = held(&spaces, &dashboards, &charts, entries);
+            let keep = |kind: AssetKind, uuid: &str| !held.ids.contains(&kind.asset_id(uuid));
             let mut listings = Listings {
-                spaces,
-                dashboards,
-                charts,
+                spaces: spaces
+                    .into_iter()
+                    .filter(|s| keep(AssetKind::Space, &s.uuid))
+                    .collect(),
+                dashboards: dashboards
+                    .into_iter()
+                    .filter(|d| keep(AssetKind::Dashboard, &d.uuid))
+                    .collect(),
+                charts: charts
+                    .into_iter()
+                    .filter(|c| keep(AssetKind::Chart, &c.uuid))
+                    .collect(),
                 trash,
                 verification_listed: false,
                 sql_tiles: BTreeMap::new(),
+                held,
             };
             if let Some(list) = verified {
                 apply_verification(&mut listings, &list);
@@ -287,6 +313,7 @@ mod tests {
             trash: None,
             verification_listed: false,
             sql_tiles: BTreeMap::new(),
+            held: Default::default(),
         }
     }
 

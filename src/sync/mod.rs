@@ -4,6 +4,7 @@
 //! - [`context`]: what a cycle talks to and carries (types).
 //! - [`listing`]: the listings, the trash, the verification list, SQL charts found through
 //!   tiles on older servers (I/O), and the empty-listing fail-safe (pure).
+//! - [`held`]: what undecodable listing items hold back from pushes and deactivations (pure).
 //! - [`scope`]: projects, privacy, include/exclude and kinds (pure), with access resolved
 //!   by [`privacy`] as Lightdash resolves it (pure).
 //! - [`visibility`]: what one synced asset may say about another (pure).
@@ -20,6 +21,7 @@ pub mod cycle;
 pub mod details;
 pub mod detect;
 pub mod fetch;
+pub mod held;
 pub mod listing;
 pub mod plan;
 pub mod privacy;

@@ -131,8 +131,13 @@ pub struct Plan {
     pub failsafe: Option<FailsafeTrip>,
 }
 
+/// A view count is refreshed once `sync.view_count_refresh` has passed since the last push,
+/// or when that push is dated in the future: the wall clock was stepped back, and waiting
+/// for it to catch up would stop refreshes for as long as it was stepped (field report).
+/// The refresh records the new clock, so the interval counts from there.
 fn view_refresh_due(entry: &IndexEntry, views: u64, input: &PlanInput<'_>) -> bool {
-    entry.views != Some(views) && input.now - entry.views_pushed_at >= input.view_count_refresh_secs
+    let elapsed = input.now - entry.views_pushed_at;
+    entry.views != Some(views) && (elapsed >= input.view_count_refresh_secs || elapsed < 0)
 }
 
 /// Decides what to push for one project: [`plan_rendered`], [`plan_view_counts`] and
@@ -426,6 +431,34 @@ mod tests {
             p.unchanged,
             vec!["lightdash-chart-a", "lightdash-dashboard-b"]
         );
+    }
+
+    /// Field report: after the clock stepped back a day, view counts stopped refreshing
+    /// for a day. A last push dated in the future makes the refresh due.
+    #[test]
+    fn a_clock_stepped_back_does_not_stop_view_count_refreshes() {
+        let mut c = Case::new();
+        let a = asset("lightdash-chart-a", "A", 5);
+        let b = asset("lightdash-chart-b", "B", 5);
+        // Both pushed "tomorrow" by the clock before it was stepped back.
+        c.entries
+            .insert(a.id.clone(), entry_for(&a, 100_000 + 86_400));
+        c.entries
+            .insert(b.id.clone(), entry_for(&b, 100_000 + 86_400));
+        c.rendered = vec![asset("lightdash-chart-a", "A", 9)];
+        c.unrendered.insert(b.id.clone(), 8);
+        c.in_scope = [a.id.clone(), b.id.clone()].into();
+        assert_eq!(
+            reasons(&c.run()),
+            vec![
+                ("lightdash-chart-a".into(), "ViewCount".into()),
+                ("lightdash-chart-b".into(), "Views8".into())
+            ]
+        );
+        // Unchanged views are still not pushed.
+        c.rendered = vec![a.clone()];
+        c.unrendered.insert(b.id.clone(), 5);
+        assert!(c.run().actions.is_empty());
     }
 
     fn many(c: &mut Case, n: usize) {

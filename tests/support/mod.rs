@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use lightdash_dot_sync::config::{RawSecret, RawSettings, Settings};
@@ -243,4 +243,52 @@ pub fn dashboards_showing(project: &ProjectContent, chart_uuid: &str) -> BTreeSe
         out.insert(d.clone());
     }
     out
+}
+
+/// A tmpfs this test mounts (and unmounts on drop, even on failure).
+pub struct Tmpfs(pub PathBuf);
+
+impl Tmpfs {
+    /// `None` where mounting is not allowed (not root, no CAP_SYS_ADMIN): the test is then
+    /// skipped with a note; `tests/robustness.rs` covers the same paths with an injected fault.
+    pub fn mount(at: PathBuf, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(&at).ok()?;
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&at)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(Tmpfs(at))
+    }
+
+    /// Fills the file system with one file until ENOSPC; returns the file.
+    pub fn fill(&self) -> PathBuf {
+        use std::io::Write;
+        let path = self.0.join("filler");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        loop {
+            match f.write(&chunk) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    assert_eq!(e.raw_os_error(), Some(28), "filled until ENOSPC: {e}");
+                    break;
+                }
+            }
+        }
+        // Use up the last partial block too.
+        while f.write(&[0u8]).is_ok_and(|n| n > 0) {}
+        path
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
 }

@@ -1,0 +1,340 @@
+//! Listings and as-code pages decoded item by item (no I/O).
+//!
+//! A page is first split into raw items ([`RawValue`], which skips nested values without
+//! serde's recursion limit), then each item is decoded on its own. One item with a wrongly
+//! typed field, or nested deeper than serde's limit, therefore fails alone: it is named
+//! (route, uuid, field path) and skipped, and the rest of the page is used. The uuid of an
+//! undecodable item is kept so the cycle never takes it for deleted content.
+//!
+//! Duplicates (the same uuid twice in one listing) are reduced to one copy, picked by content
+//! rather than position, so the same listing in another order gives the same result.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use super::types::{ChartSummary, DashboardSummary, Project, SpaceSummary};
+
+/// An item of a listing: what identifies it and how fresh it is.
+pub trait ListingItem: DeserializeOwned {
+    /// Its uuid (`uuid`, or `projectUuid` for projects).
+    fn uuid(&self) -> &str;
+    /// `updatedAt` as Lightdash sends it (ISO 8601), when the listing has it.
+    fn updated_at(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl ListingItem for Project {
+    fn uuid(&self) -> &str {
+        &self.project_uuid
+    }
+}
+
+impl ListingItem for SpaceSummary {
+    fn uuid(&self) -> &str {
+        &self.uuid
+    }
+}
+
+impl ListingItem for DashboardSummary {
+    fn uuid(&self) -> &str {
+        &self.uuid
+    }
+    fn updated_at(&self) -> Option<&str> {
+        self.updated_at.as_deref()
+    }
+}
+
+impl ListingItem for ChartSummary {
+    fn uuid(&self) -> &str {
+        &self.uuid
+    }
+    fn updated_at(&self) -> Option<&str> {
+        self.updated_at.as_deref()
+    }
+}
+
+/// One item of a listing or as-code page that could not be decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UndecodableItem {
+    /// The path requested, e.g. `/api/v1/projects/{p}/charts`.
+    pub route: String,
+    /// Its position in the page (0-based).
+    pub index: usize,
+    /// Its `uuid` (`projectUuid` for projects), when that much could be read.
+    pub uuid: Option<String>,
+    /// The field path and serde's reason, e.g. `views: invalid type: string "12", expected u64`.
+    pub error: String,
+}
+
+impl std::fmt::Display for UndecodableItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.uuid {
+            Some(uuid) => write!(
+                f,
+                "item {uuid} of {} is not the expected JSON: {}",
+                self.route, self.error
+            ),
+            None => write!(
+                f,
+                "item #{} (no readable uuid) of {} is not the expected JSON: {}",
+                self.index, self.route, self.error
+            ),
+        }
+    }
+}
+
+/// A listing decoded item by item.
+#[derive(Debug)]
+pub struct Listing<T> {
+    /// Items that decoded, one per uuid, in listing order (of the copy kept).
+    pub items: Vec<T>,
+    /// Items that did not.
+    pub undecodable: Vec<UndecodableItem>,
+    /// Uuids listed more than once (one copy kept each).
+    pub duplicates: Vec<String>,
+}
+
+impl<T> Default for Listing<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            undecodable: Vec::new(),
+            duplicates: Vec::new(),
+        }
+    }
+}
+
+/// Reads as the decoded items, so callers that only need them use a listing like a `Vec`.
+impl<T> std::ops::Deref for Listing<T> {
+    type Target = Vec<T>;
+    fn deref(&self) -> &Vec<T> {
+        &self.items
+    }
+}
+
+impl<T> IntoIterator for Listing<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Listing<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter()
+    }
+}
+
+/// Decodes one raw item as `T`; the error names the field path (`tiles[3].properties.x:
+/// invalid type …`), or `.` for the item itself.
+pub fn decode_item<T: DeserializeOwned>(raw: &RawValue) -> Result<T, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." || path.is_empty() {
+            inner
+        } else {
+            serde::de::Error::custom(format!("{path}: {inner}"))
+        }
+    })
+}
+
+/// The uuid of an item that did not decode, if its `uuid` (or `projectUuid`) is a string.
+pub fn raw_uuid(raw: &RawValue) -> Option<String> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Ids {
+        #[serde(default)]
+        uuid: Option<Box<RawValue>>,
+        #[serde(default)]
+        project_uuid: Option<Box<RawValue>>,
+    }
+    let ids: Ids = serde_json::from_str(raw.get()).ok()?;
+    // Items of every listing but projects carry their project's uuid too: `projectUuid` is
+    // the item's own only where there is no `uuid`.
+    let id = ids.uuid.or(ids.project_uuid)?;
+    serde_json::from_str::<String>(id.get())
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// Decodes a listing item by item, keeps one copy per uuid (see [`pick`]) and names every
+/// item it could not decode.
+pub fn decode_listing<T: ListingItem>(route: &str, raw: Vec<Box<RawValue>>) -> Listing<T> {
+    let mut out = Listing::default();
+    // uuid → (position in `items`, raw text of the kept copy)
+    let mut seen: BTreeMap<String, (usize, Box<RawValue>)> = BTreeMap::new();
+    for (index, item) in raw.into_iter().enumerate() {
+        let value = match decode_item::<T>(&item) {
+            Ok(v) => v,
+            Err(e) => {
+                out.undecodable.push(UndecodableItem {
+                    route: route.to_owned(),
+                    index,
+                    uuid: raw_uuid(&item),
+                    error: e.to_string(),
+                });
+                continue;
+            }
+        };
+        match seen.get_mut(value.uuid()) {
+            None => {
+                seen.insert(value.uuid().to_owned(), (out.items.len(), item));
+                out.items.push(value);
+            }
+            Some((at, kept)) => {
+                if !out.duplicates.iter().any(|d| d == value.uuid()) {
+                    out.duplicates.push(value.uuid().to_owned());
+                }
+                if pick(
+                    (out.items[*at].updated_at(), kept.get()),
+                    (value.updated_at(), item.get()),
+                ) {
+                    out.items[*at] = value;
+                    *kept = item;
+                }
+            }
+        }
+    }
+    // An undecodable copy of a uuid that also decoded is just a bad duplicate.
+    out.undecodable
+        .retain(|u| u.uuid.as_ref().is_none_or(|id| !seen.contains_key(id)));
+    out
+}
+
+/// Whether the new copy of a duplicated item replaces the kept one: the most recently
+/// updated wins (ISO 8601 strings in one format compare in time order); on a tie the one
+/// whose JSON text sorts last, so the choice never depends on listing order.
+fn pick(kept: (Option<&str>, &str), new: (Option<&str>, &str)) -> bool {
+    new > kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(items: &[&str]) -> Vec<Box<RawValue>> {
+        items
+            .iter()
+            .map(|s| RawValue::from_string((*s).to_owned()).unwrap())
+            .collect()
+    }
+
+    fn chart(uuid: &str, extra: &str) -> String {
+        format!(
+            r#"{{"uuid":"{uuid}","name":"C {uuid}","spaceUuid":"s","spaceName":"S","projectUuid":"p","organizationUuid":"o","pinnedListUuid":null,"chartKind":"line","chartType":"cartesian","updatedAt":"2026-01-01T00:00:00.000Z"{extra}}}"#
+        )
+    }
+
+    #[test]
+    fn a_wrongly_typed_field_fails_only_its_item_and_is_named() {
+        let good = chart("a", "");
+        let bad = chart("b", r#","views":"many""#);
+        let l: Listing<ChartSummary> = decode_listing(
+            "/api/v1/projects/p/charts",
+            raw(&[&good, &bad, &chart("c", "")]),
+        );
+        assert_eq!(
+            l.items.iter().map(|c| c.uuid.as_str()).collect::<Vec<_>>(),
+            ["a", "c"]
+        );
+        assert_eq!(l.undecodable.len(), 1);
+        let u = &l.undecodable[0];
+        assert_eq!(u.uuid.as_deref(), Some("b"));
+        assert_eq!(u.index, 1);
+        assert!(
+            u.error.starts_with("views: invalid type: string"),
+            "{}",
+            u.error
+        );
+        let text = u.to_string();
+        assert!(
+            text.contains("item b of /api/v1/projects/p/charts"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn items_nested_deeper_than_serdes_limit_fail_alone() {
+        let deep = format!(
+            r#"{{"uuid":"deep","name":{}1{}}}"#,
+            "[".repeat(5_000),
+            "]".repeat(5_000)
+        );
+        let page = format!("[{},{deep},{}]", chart("a", ""), chart("c", ""));
+        // The whole page splits into raw items despite the depth.
+        let items: Vec<Box<RawValue>> = serde_json::from_str(&page).unwrap();
+        let l: Listing<ChartSummary> = decode_listing("/r", items);
+        assert_eq!(l.items.len(), 2);
+        assert_eq!(l.undecodable.len(), 1);
+        assert_eq!(l.undecodable[0].uuid.as_deref(), Some("deep"));
+        assert!(
+            l.undecodable[0].error.contains("recursion limit")
+                || l.undecodable[0].error.contains("name"),
+            "{}",
+            l.undecodable[0].error
+        );
+    }
+
+    #[test]
+    fn an_item_without_a_readable_uuid_is_named_by_position() {
+        let l: Listing<ChartSummary> = decode_listing(
+            "/r",
+            raw(&[&chart("a", ""), r#"{"uuid":7,"projectUuid":"p"}"#, "null"]),
+        );
+        assert_eq!(l.items.len(), 1);
+        assert_eq!(
+            l.undecodable
+                .iter()
+                .map(|u| (u.index, u.uuid.clone()))
+                .collect::<Vec<_>>(),
+            [(1, None), (2, None)]
+        );
+        assert!(
+            l.undecodable[0]
+                .to_string()
+                .contains("item #1 (no readable uuid)")
+        );
+    }
+
+    /// Field report: the same uuid twice made the item "changed" every cycle. One copy is
+    /// kept, the same whatever the order, and the uuid is reported once.
+    #[test]
+    fn duplicates_keep_one_copy_whatever_the_order() {
+        let old = chart("a", r#","name":"Old""#).replace(r#""name":"C a","#, "");
+        let new = chart("a", r#","name":"New""#)
+            .replace(r#""name":"C a","#, "")
+            .replace("2026-01-01", "2026-02-01");
+        let same_time = chart("a", r#","name":"Zed""#).replace(r#""name":"C a","#, "");
+        for order in [
+            vec![&old, &new, &same_time],
+            vec![&new, &same_time, &old],
+            vec![&same_time, &old, &new],
+        ] {
+            let items: Vec<&str> = order.iter().map(|s| s.as_str()).collect();
+            let l: Listing<ChartSummary> = decode_listing("/r", raw(&items));
+            assert_eq!(l.items.len(), 1);
+            assert_eq!(l.items[0].name, "New", "the most recently updated copy");
+            assert_eq!(l.duplicates, ["a"]);
+        }
+        // Same updatedAt: the choice depends on content only.
+        for order in [[&old, &same_time], [&same_time, &old]] {
+            let items: Vec<&str> = order.iter().map(|s| s.as_str()).collect();
+            let l: Listing<ChartSummary> = decode_listing("/r", raw(&items));
+            assert_eq!(l.items[0].name, "Zed");
+        }
+        // A broken copy next to a good one is not "undecodable": the uuid is listed.
+        let broken = chart("a", r#","views":"x""#);
+        let l: Listing<ChartSummary> = decode_listing("/r", raw(&[&broken, &old]));
+        assert_eq!(l.items.len(), 1);
+        assert!(l.undecodable.is_empty());
+    }
+}
