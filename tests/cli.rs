@@ -45,6 +45,27 @@ fn demo_runs_two_cycles_and_the_second_pushes_nothing() {
     let text = stdout(&out);
     assert!(text.contains("cycle 2"), "{text}");
     assert!(text.contains("Dot requests in cycle 2: 0"), "{text}");
+    // What Dot gets is shown, never a `null` description (issue 15, point 8).
+    assert!(!text.contains("\"dot_description\": null"), "{text}");
+    assert!(text.contains("characters, shown below>"), "{text}");
+    // A cycle that changes nothing reports every listed asset as unchanged.
+    let cycle2 = &text[text.find("cycle 2").unwrap()..];
+    let listed = &cycle2[cycle2.find("listed {").unwrap() + 8..];
+    let listed: usize = listed[..listed.find('}').unwrap()]
+        .split(',')
+        .map(|kv| {
+            kv.rsplit(':')
+                .next()
+                .unwrap()
+                .trim()
+                .parse::<usize>()
+                .unwrap()
+        })
+        .sum();
+    let unchanged = &cycle2[cycle2.find("unchanged ").unwrap() + 10..];
+    let unchanged: usize = unchanged[..unchanged.find(',').unwrap()].parse().unwrap();
+    assert!(listed > 5, "{text}");
+    assert_eq!(unchanged, listed, "{text}");
 }
 
 #[test]

@@ -29,6 +29,7 @@ async fn a_dashboard_filter_on_another_explore_renders_the_same_in_incremental_a
             target: FieldTarget {
                 field_id: "web_sessions_channel".into(),
                 table_name: Some("web_sessions".into()),
+                ..Default::default()
             },
             operator: FilterOperator::Equals,
             values: vec!["paid_search".into()],

@@ -129,6 +129,7 @@ fn field(table: &str, table_label: &str, name: &str, kind: &str, i: usize) -> Ex
         ai_hint: i
             .is_multiple_of(7)
             .then(|| format!("Prefer this field for questions about {label}.")),
+        ..Default::default()
     }
 }
 
@@ -183,6 +184,7 @@ fn explore(n: usize) -> Explore {
                 description: Some(format!("The {label} model.")),
                 dimensions,
                 metrics,
+                ..Default::default()
             },
         );
     }
@@ -191,6 +193,7 @@ fn explore(n: usize) -> Explore {
         label: Some(name.replace('_', " ")),
         base_table: Some(name),
         tables,
+        ..Default::default()
     }
 }
 
@@ -283,6 +286,7 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                         target: FieldTarget {
                             field_id: dimensions[1].clone(),
                             table_name: None,
+                            ..Default::default()
                         },
                         operator: FilterOperator::Equals,
                         values: vec!["Banking".into(), "Technology".into()],
@@ -292,6 +296,7 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                         target: FieldTarget {
                             field_id: format!("{base}_dimension_0"),
                             table_name: None,
+                            ..Default::default()
                         },
                         operator: FilterOperator::InThePast,
                         values: vec![12.into()],
@@ -336,9 +341,12 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                                 lightdash_dot_sync::lightdash::types::EChartsConfig {
                                     series: vec![lightdash_dot_sync::lightdash::types::Series {
                                         series_type: Some(series.to_owned()),
+                                        ..Default::default()
                                     }],
+                                    ..Default::default()
                                 },
                             ),
+                            ..Default::default()
                         }
                     }),
                 },
@@ -442,6 +450,7 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
                         target: FieldTarget {
                             field_id: format!("{base}_dimension_0"),
                             table_name: Some(base.clone()),
+                            ..Default::default()
                         },
                         operator: FilterOperator::InThePast,
                         values: vec![12.into()],

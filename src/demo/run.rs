@@ -62,16 +62,12 @@ pub async fn run() -> anyhow_free::Result<String> {
             "Dot now holds {} assets. The richest dashboard, as Dot receives it:\n",
             assets.len()
         );
-        let mut head = d.clone();
-        let markdown = head.dot_description.take().unwrap_or_default();
+        // The same view as `preview`: the JSON names the description's length instead of
+        // printing it twice (a `null` there would read as if Dot received none).
         let _ = writeln!(
             out,
-            "{}\n",
-            serde_json::to_string_pretty(&head).unwrap_or_default()
-        );
-        let _ = writeln!(
-            out,
-            "----- dot_description -----\n{markdown}\n---------------------------\n"
+            "{}---------------------------\n",
+            crate::app::format_preview(d)
         );
     }
 

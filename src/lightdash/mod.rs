@@ -2,6 +2,7 @@
 //! item-by-item decoding of listings ([`listing`], no I/O).
 pub mod client;
 pub mod listing;
+mod presentation;
 pub mod types;
 
 pub use client::{LightdashClient, LightdashError};

@@ -14,6 +14,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use super::presentation::lenient as lenient_field;
+pub use super::presentation::{
+    Axis, ColumnProperties, ConfigLabels, CustomSpec, ExploreJoin, FieldReference, SeriesEncode,
+    TableCalculationTemplate, TemplateOrder,
+};
+
 /// Defines a string enum with known variants and an `Unknown(String)` catch-all that keeps
 /// the original value, so serialization round-trips whatever the server sent.
 macro_rules! string_enum {
@@ -465,6 +471,10 @@ pub struct FieldTarget {
     /// Table of the field (dashboard filters).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub table_name: Option<String>,
+    /// Metric filters (`MetricFilterRule`, `filter.ts`): the dimension as `table.field` or
+    /// `field`, instead of a field id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field_ref: Option<String>,
 }
 
 /// A single filter condition (`FilterRule` / `DashboardFilterRule`).
@@ -605,8 +615,20 @@ pub struct TableCalculation {
     pub name: String,
     /// Label shown to users.
     pub display_name: String,
-    /// The SQL expression (rendered as code, never executed).
+    /// The SQL expression (rendered as code, never executed); empty for the other forms.
     pub sql: String,
+    /// Newer Lightdash: a spreadsheet-like formula (`=a / b`), rendered as code.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_field"
+    )]
+    pub formula: Option<String>,
+    /// A template (`field.ts` `TableCalculationTemplate`), rendered in words.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_field"
+    )]
+    pub template: Option<TableCalculationTemplate>,
 }
 
 /// A custom metric (`additionalMetrics`) defined in a chart; its id is `<table>_<name>`.
@@ -626,6 +648,18 @@ pub struct AdditionalMetric {
     pub description: Option<String>,
     /// The dimension it aggregates.
     pub base_dimension_name: Option<String>,
+    /// The SQL it aggregates (`AdditionalMetric.sql`, `field.ts`).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_field"
+    )]
+    pub sql: Option<String>,
+    /// Filters on the metric (`MetricFilterRule[]`).
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "lenient_field"
+    )]
+    pub filters: Vec<FilterRule>,
 }
 
 /// A custom dimension (bin or SQL) defined in a chart; referenced by `id`.
@@ -705,6 +739,24 @@ pub struct Series {
     /// `line`, `bar`, `scatter`, `area`...
     #[serde(rename = "type")]
     pub series_type: Option<String>,
+    /// Display name users see for the series (`Series.name`, `savedCharts.ts`).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_field"
+    )]
+    pub name: Option<String>,
+    /// The fields it plots.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_field"
+    )]
+    pub encode: Option<SeriesEncode>,
+    /// Second y axis when 1.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_field"
+    )]
+    pub y_axis_index: Option<u32>,
 }
 
 /// The part of `eChartsConfig` we keep.
@@ -714,6 +766,18 @@ pub struct EChartsConfig {
     /// The series drawn.
     #[serde(deserialize_with = "null_default")]
     pub series: Vec<Series>,
+    /// X axes (their titles).
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "lenient_field"
+    )]
+    pub x_axis: Vec<Axis>,
+    /// Y axes (their titles); index 1 is the right-hand axis.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "lenient_field"
+    )]
+    pub y_axis: Vec<Axis>,
 }
 
 /// The part of `chartConfig.config` we keep. Everything else (colours, axes styling) is
@@ -727,6 +791,9 @@ pub struct ChartConfigDetails {
     /// Cartesian charts: series.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub e_charts_config: Option<EChartsConfig>,
+    /// The words the other chart families show users (column names, labels, overrides).
+    #[serde(flatten)]
+    pub labels: ConfigLabels,
 }
 
 /// `chartConfig`.
@@ -1132,6 +1199,24 @@ pub struct ExploreField {
     /// AI hint from dbt meta (`ai_hint`); a string or a list of strings.
     #[serde(deserialize_with = "string_or_list")]
     pub ai_hint: Option<String>,
+    /// Templated SQL as written in dbt (`${TABLE}.amount`).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_field"
+    )]
+    pub sql: Option<String>,
+    /// SQL with template variables resolved (`CompiledProperties.compiledSql`).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_field"
+    )]
+    pub compiled_sql: Option<String>,
+    /// Metrics: filters applied inside the aggregate (`Metric.filters`).
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "lenient_field"
+    )]
+    pub filters: Vec<FilterRule>,
 }
 
 fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -1195,6 +1280,15 @@ pub struct ExploreTable {
     /// Metrics by name.
     #[serde(deserialize_with = "null_default")]
     pub metrics: BTreeMap<String, ExploreField>,
+    /// Warehouse database (`CompiledTable.database`, `explore.ts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// Warehouse schema.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// The table as the warehouse names it, quoted (`"db"."schema"."table"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql_table: Option<String>,
 }
 
 /// `GET /api/v1/projects/{p}/explores/{name}` results.
@@ -1210,6 +1304,12 @@ pub struct Explore {
     /// Tables by name.
     #[serde(deserialize_with = "null_default")]
     pub tables: BTreeMap<String, ExploreTable>,
+    /// Joined tables, in join order.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "lenient_field"
+    )]
+    pub joined_tables: Vec<ExploreJoin>,
 }
 
 /// One page of an as-code listing.

@@ -141,6 +141,12 @@ pub fn plain_name(name: &str) -> String {
     escape::plain(name, NAME_MAX_CHARS, true)
 }
 
+/// One level of a Dot folder: a [`plain_name`] whose `/` is replaced by `∕` (U+2215), so a
+/// name like "Sales / EMEA" stays one level and stays readable.
+pub fn folder_part(name: &str) -> String {
+    plain_name(name).replace('/', "\u{2215}")
+}
+
 /// A description for the `description` field of the asset: `None` when blank. Plain text (the
 /// field is not markdown) without controls or bidi overrides, capped at `max` characters.
 pub fn plain_description(d: Option<&str>, max: usize) -> Option<String> {
@@ -162,7 +168,8 @@ pub fn field_line(info: &FieldInfo, max: usize) -> String {
 /// Description (or, for chart-defined fields, definition) and AI hint, escaped.
 pub fn field_about(info: &FieldInfo, max: usize) -> String {
     let mut parts = Vec::new();
-    if let Some(d) = info.description.as_deref().or(info.definition.as_deref()) {
+    let definition = info.definition.as_deref().filter(|_| info.chart_defined());
+    if let Some(d) = info.description.as_deref().or(definition) {
         parts.push(escape::inline_capped(d, max));
     }
     if let Some(h) = info.ai_hint.as_deref() {
@@ -351,7 +358,7 @@ mod tests {
         };
         assert_eq!(
             updated(Some("2025-08-22T08:26:39.756Z"), Some(&u)).as_deref(),
-            Some("2025-08-22 by Jane &lt;Doe&gt;")
+            Some("2025-08-22 by Jane &lt;Doe>")
         );
         assert_eq!(updated(None, None), None);
     }

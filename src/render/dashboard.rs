@@ -12,13 +12,30 @@ use crate::lightdash::types::{DashboardDetails, DashboardSummary, DashboardTile,
 
 use super::chart;
 use super::common;
+use super::definitions::Definitions;
+use super::doc::Doc;
 use super::escape;
 use super::fields::FieldLookup;
 use super::filters;
+use super::labels;
 use super::{ChartIndex, Explores, ProjectView};
 
 /// Longest markdown tile text kept, in characters of source.
 const MARKDOWN_TILE_CHARS: usize = 1500;
+
+/// Most charts named in a dashboard's lead paragraph.
+const LEAD_CHARTS: usize = 6;
+
+/// Everything the parts of a dashboard's description read.
+struct DashView<'a> {
+    view: &'a ProjectView<'a>,
+    summary: &'a DashboardSummary,
+    details: &'a DashboardDetails,
+    charts: &'a ChartIndex<'a>,
+    explores: &'a Explores,
+    tabs: Vec<(TabHead<'a>, Vec<&'a DashboardTile>)>,
+    url: String,
+}
 
 /// Renders a dashboard asset (see [`super::render_dashboard`]).
 pub fn render(
@@ -28,107 +45,29 @@ pub fn render(
     charts: &ChartIndex<'_>,
     explores: &Explores,
 ) -> ExternalAsset {
-    let url = view.url(AssetKind::Dashboard, &summary.uuid);
-    let mut md = format!("# {}\n\n", escape::inline(&summary.name));
-    md.push_str(&format!(
-        "Lightdash dashboard in {}.\n\n",
-        common::location(view, &summary.space_uuid)
-    ));
-    md.push_str(&format!("- Link: {}\n", escape::our_url(&url)));
-    let updated = common::updated(
-        summary
-            .updated_at
-            .as_deref()
-            .or(details.updated_at.as_deref()),
-        summary
-            .updated_by_user
-            .as_ref()
-            .or(details.updated_by_user.as_ref()),
-    );
-    if let Some(u) = updated {
-        md.push_str(&format!("- Last updated: {u}\n"));
-    }
-
-    let tabs = tabs_with_tiles(details);
-    let tile_count = details.tiles.len();
-    let layout = match details.tabs.len() {
-        0 => format!("{tile_count} tiles"),
-        1 => format!("1 tab, {tile_count} tiles"),
-        n => format!("{n} tabs, {tile_count} tiles"),
+    let d = DashView {
+        view,
+        summary,
+        details,
+        charts,
+        explores,
+        tabs: tabs_with_tiles(details),
+        url: view.url(AssetKind::Dashboard, &summary.uuid),
     };
-    md.push_str(&format!("- Layout: {layout}\n"));
-    // The cycle resolves verification into the summary (the list, the listing, else the
-    // details); stored details may be older than an unverification.
-    if let Some(v) = super::extras::verification_line(summary.verification.as_ref()) {
-        md.push_str(&format!("- {v}\n"));
+    let mut doc = Doc::new();
+    doc.always(format!(
+        "# {}\n\n{}\n",
+        escape::inline(&summary.name),
+        lead(&d)
+    ));
+    doc.always(description_part(&d));
+    doc.always(about_part(&d));
+    doc.section(2, "Dashboard filters", &filters_part(&d));
+    doc.section(3, "Parameters", &parameters_part(&d));
+    for (tab, tiles) in &d.tabs {
+        doc.always(tab_part(&d, *tab, tiles));
     }
-
-    let description = summary
-        .description
-        .as_deref()
-        .or(details.description.as_deref());
-    if !escape::is_blank(description) {
-        md.push_str(&format!(
-            "\n## Description\n\n{}\n",
-            escape::block(description.unwrap_or_default())
-        ));
-    }
-
-    // Tile titles for the filters' `tileTargets` (keyed by tile uuid or tile slug).
-    let mut titles: BTreeMap<&str, String> = BTreeMap::new();
-    for tile in &details.tiles {
-        let title = tile_title(tile, charts);
-        for key in [tile.uuid.as_deref(), tile.tile_slug.as_deref()]
-            .into_iter()
-            .flatten()
-        {
-            titles.insert(key, escape::inline(&title));
-        }
-    }
-    let project_fields = FieldLookup::project(explores);
-    let filter_lines = filters::dashboard_filter_lines(&details.filters, &project_fields, &|k| {
-        titles.get(k).cloned()
-    });
-    if !filter_lines.is_empty() {
-        md.push_str("\n## Dashboard filters\n\nViewers can change these; they apply to the tiles below.\n\n");
-        for line in filter_lines {
-            md.push_str(&format!("- {line}\n"));
-        }
-    }
-
-    let pinned = details
-        .config
-        .as_ref()
-        .map(|c| c.pinned_parameters.as_slice())
-        .unwrap_or_default();
-    let parameters = super::extras::dashboard_parameter_lines(
-        details.parameters.as_ref(),
-        pinned,
-        &details.parameter_definitions,
-    );
-    if !parameters.is_empty() {
-        md.push_str(&format!(
-            "\n## Parameters\n\nViewers can change these; they feed the charts' SQL.\n\n{}\n",
-            parameters.join("\n")
-        ));
-    }
-
-    for (tab, tiles) in tabs {
-        match tab {
-            Some((name, hidden)) => {
-                let hidden = if hidden { " (hidden from viewers)" } else { "" };
-                md.push_str(&format!("\n## Tab: {}{hidden}\n", escape::inline(name)));
-            }
-            None => md.push_str("\n## Tiles\n"),
-        }
-        if tiles.is_empty() {
-            md.push_str("\nNo tiles.\n");
-        }
-        for tile in tiles {
-            md.push('\n');
-            md.push_str(&render_tile(tile, charts, explores));
-        }
-    }
+    doc.section(1, "Definitions", &definitions_part(&d).markdown());
 
     common::asset(
         view,
@@ -138,11 +77,231 @@ pub fn render(
             folder: view.folder(&summary.space_uuid),
             name: &summary.name,
             description: summary.description.as_deref(),
-            url,
+            url: d.url.clone(),
             views: Some(summary.views),
-            markdown: &md,
+            markdown: &doc.finish(view.options.max_description_chars),
         },
     )
+}
+
+/// Chart tiles in reading order (tabs in order, then layout), with their resolved charts.
+fn chart_tiles<'a>(d: &'a DashView<'a>) -> impl Iterator<Item = (&'a DashboardTile, Resolved<'a>)> {
+    d.tabs
+        .iter()
+        .flat_map(|(_, tiles)| tiles.iter().copied())
+        .filter(|t| matches!(t.tile_type, TileType::SavedChart | TileType::SqlChart))
+        .filter_map(|t| resolve_chart(t, d.charts).map(|r| (t, r)))
+}
+
+/// The lead paragraph: how many charts on which tabs, each chart's title (the question it
+/// answers) and subject, and what viewers can filter by.
+fn lead(d: &DashView<'_>) -> String {
+    let charts: Vec<String> = chart_tiles(d)
+        .map(|(tile, (_, details))| {
+            let title = escape::inline(&tile_title(tile, d.charts));
+            let subject = details.and_then(|c| {
+                let fields = FieldLookup::for_chart(d.explores, c);
+                let shown = labels::presentation(c, &fields);
+                chart::subject(c, &fields, &shown, false)
+            });
+            match subject {
+                Some(s) => format!("{title} ({s})"),
+                None => title,
+            }
+        })
+        .collect();
+    let mut s = match charts.len() {
+        0 => "A dashboard".to_owned(),
+        1 => "A dashboard with 1 chart".to_owned(),
+        n => format!("A dashboard with {n} charts"),
+    };
+    let tab_names: Vec<String> = d
+        .tabs
+        .iter()
+        .filter_map(|(head, _)| *head)
+        .filter(|(_, hidden)| !hidden)
+        .map(|(name, _)| escape::inline(name))
+        .collect();
+    if tab_names.len() > 1 {
+        s.push_str(&format!(
+            " on {} tabs ({})",
+            tab_names.len(),
+            chart::and_list(&tab_names, LEAD_CHARTS)
+        ));
+    }
+    s.push('.');
+    if !charts.is_empty() {
+        let mut listed: Vec<String> = charts.iter().take(LEAD_CHARTS).cloned().collect();
+        if charts.len() > LEAD_CHARTS {
+            listed.push(format!("and {} more", charts.len() - LEAD_CHARTS));
+        }
+        s.push_str(&format!(" It answers: {}.", listed.join("; ")));
+    }
+    let project_fields = FieldLookup::project(d.explores);
+    let filter_labels: Vec<String> = d
+        .details
+        .filters
+        .dimensions
+        .iter()
+        .chain(&d.details.filters.metrics)
+        .map(|r| {
+            let own = r.label.as_deref().filter(|l| !l.trim().is_empty());
+            escape::inline(
+                &own.map(str::to_owned)
+                    .unwrap_or_else(|| project_fields.label(&r.target.field_id)),
+            )
+        })
+        .collect();
+    if !filter_labels.is_empty() {
+        s.push_str(&format!(
+            " Viewers can filter it by {}.",
+            chart::and_list(&filter_labels, LEAD_CHARTS)
+        ));
+    }
+    s
+}
+
+/// The author's description.
+fn description_part(d: &DashView<'_>) -> String {
+    let description = d
+        .summary
+        .description
+        .as_deref()
+        .or(d.details.description.as_deref());
+    if escape::is_blank(description) {
+        return String::new();
+    }
+    format!(
+        "\n## Description\n\n{}\n",
+        escape::block(description.unwrap_or_default())
+    )
+}
+
+/// Bookkeeping bullets: location, link, update, layout.
+fn about_part(d: &DashView<'_>) -> String {
+    let mut md = format!(
+        "\n## About\n\n- Lightdash dashboard in {}\n",
+        common::location(d.view, &d.summary.space_uuid)
+    );
+    md.push_str(&format!("- Link: {}\n", escape::our_url(&d.url)));
+    let updated = common::updated(
+        d.summary
+            .updated_at
+            .as_deref()
+            .or(d.details.updated_at.as_deref()),
+        d.summary
+            .updated_by_user
+            .as_ref()
+            .or(d.details.updated_by_user.as_ref()),
+    );
+    if let Some(u) = updated {
+        md.push_str(&format!("- Last updated: {u}\n"));
+    }
+    let tile_count = d.details.tiles.len();
+    let tiles = match tile_count {
+        1 => "1 tile".to_owned(),
+        n => format!("{n} tiles"),
+    };
+    let layout = match d.details.tabs.len() {
+        0 => tiles,
+        1 => format!("1 tab, {tiles}"),
+        n => format!("{n} tabs, {tiles}"),
+    };
+    md.push_str(&format!("- Layout: {layout}\n"));
+    // The cycle resolves verification into the summary (the list, the listing, else the
+    // details); stored details may be older than an unverification.
+    if let Some(v) = super::extras::verification_line(d.summary.verification.as_ref()) {
+        md.push_str(&format!("- {v}\n"));
+    }
+    md
+}
+
+/// The dashboard's parameters, as viewers can set them.
+fn parameters_part(d: &DashView<'_>) -> String {
+    let pinned = d
+        .details
+        .config
+        .as_ref()
+        .map(|c| c.pinned_parameters.as_slice())
+        .unwrap_or_default();
+    let parameters = super::extras::dashboard_parameter_lines(
+        d.details.parameters.as_ref(),
+        pinned,
+        &d.details.parameter_definitions,
+    );
+    if parameters.is_empty() {
+        return String::new();
+    }
+    format!(
+        "Viewers can change these; they feed the charts' SQL.\n\n{}\n",
+        parameters.join("\n")
+    )
+}
+
+/// The dashboard filters in words, with the tiles each one skips by title.
+fn filters_part(d: &DashView<'_>) -> String {
+    // Tile titles for the filters' `tileTargets` (keyed by tile uuid or tile slug).
+    let mut titles: BTreeMap<&str, String> = BTreeMap::new();
+    for tile in &d.details.tiles {
+        let title = tile_title(tile, d.charts);
+        for key in [tile.uuid.as_deref(), tile.tile_slug.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            titles.insert(key, escape::inline(&title));
+        }
+    }
+    let project_fields = FieldLookup::project(d.explores);
+    let lines = filters::dashboard_filter_lines(&d.details.filters, &project_fields, &|k| {
+        titles.get(k).cloned()
+    });
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut md = "Viewers can change these; they apply to the tiles below.\n\n".to_owned();
+    for line in lines {
+        md.push_str(&format!("- {line}\n"));
+    }
+    md
+}
+
+/// One tab (or the whole dashboard when it has none) and its tiles.
+fn tab_part(d: &DashView<'_>, tab: TabHead<'_>, tiles: &[&DashboardTile]) -> String {
+    let mut md = match tab {
+        Some((name, hidden)) => {
+            let hidden = if hidden { " (hidden from viewers)" } else { "" };
+            format!("\n## Tab: {}{hidden}\n", escape::inline(name))
+        }
+        None => "\n## Tiles\n".to_owned(),
+    };
+    let rendered: Vec<String> = tiles
+        .iter()
+        .filter_map(|t| render_tile(t, d.charts, d.explores))
+        .collect();
+    if rendered.is_empty() {
+        md.push_str(if tiles.is_empty() {
+            "\nNo tiles.\n"
+        } else {
+            "\nNo tiles with content (only images or dividers).\n"
+        });
+    }
+    for tile in rendered {
+        md.push('\n');
+        md.push_str(&tile);
+    }
+    md
+}
+
+/// The definitions of every chart on the dashboard, each once.
+fn definitions_part(d: &DashView<'_>) -> Definitions {
+    let mut defs = Definitions::default();
+    for (_, (_, details)) in chart_tiles(d) {
+        if let Some(c) = details {
+            let fields = FieldLookup::for_chart(d.explores, c);
+            defs.add_chart(d.explores, c, &fields);
+        }
+    }
+    defs
 }
 
 /// A tab (name, hidden) or `None` for a dashboard without tabs.
@@ -280,8 +439,13 @@ fn tile_chart_names<'a>(
     (renamed, description)
 }
 
-/// One tile: a `###` heading with its title and type, then what it shows.
-fn render_tile(tile: &DashboardTile, charts: &ChartIndex<'_>, explores: &Explores) -> String {
+/// One tile: a `###` heading with its title and type, then what it shows. `None` for a
+/// markdown tile with no words (an image, a divider): it would be an empty section.
+fn render_tile(
+    tile: &DashboardTile,
+    charts: &ChartIndex<'_>,
+    explores: &Explores,
+) -> Option<String> {
     let p = &tile.properties;
     let title = escape::inline(&tile_title(tile, charts));
     let mut lines: Vec<String> = Vec::new();
@@ -307,6 +471,10 @@ fn render_tile(tile: &DashboardTile, charts: &ChartIndex<'_>, explores: &Explore
                 p.content.as_deref().unwrap_or_default(),
                 MARKDOWN_TILE_CHARS,
             );
+            if text.is_empty() {
+                return non_blank(p.title.as_deref())
+                    .map(|_| format!("### {title} (section heading)\n"));
+            }
             lines.extend(text.lines().map(|l| {
                 if l.is_empty() {
                     ">".to_owned()
@@ -314,7 +482,11 @@ fn render_tile(tile: &DashboardTile, charts: &ChartIndex<'_>, explores: &Explore
                     format!("> {l}")
                 }
             }));
-            format!("{title} (text)")
+            // An untitled text tile is just "Text": "Text (text)" says nothing twice.
+            match non_blank(p.title.as_deref()) {
+                Some(_) => format!("{title} (text)"),
+                None => "Text".to_owned(),
+            }
         }
         // The video URL is user text: never rendered, so never a link.
         TileType::Loom => format!("{title} (Loom video)"),
@@ -345,5 +517,5 @@ fn render_tile(tile: &DashboardTile, charts: &ChartIndex<'_>, explores: &Explore
         out.push_str(&lines.join("\n"));
         out.push('\n');
     }
-    out
+    Some(out)
 }

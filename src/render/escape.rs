@@ -14,11 +14,17 @@
 //! - [`code`]: an inline code span (SQL expressions, field ids).
 //!
 //! The rules, and why:
+//! - HTML character references (`&gt;`, `&amp;`, `&#39;`, `&#x2019;`) are decoded once when
+//!   the text is read: Lightdash stores what its editors typed, and some editors store
+//!   references. Escaping then happens once, below, so `&gt;10%` reaches Dot as `>10%`, never
+//!   as `&amp;gt;10%`.
 //! - Control characters (C0, C1, DEL) and invisible formatting characters (bidi embeddings,
 //!   overrides and isolates, zero-width characters, BOM) are removed: they can hide or reorder
 //!   text so a reader sees something other than what the AI reads.
-//! - `<`, `>`, `&` become `&lt;`, `&gt;`, `&amp;`, so no raw HTML, autolink (`<http://…>`) or
-//!   entity trick survives.
+//! - Only what would be live markup is escaped: `<` becomes `&lt;` where it could open a tag
+//!   or an autolink (before a letter, `/`, `!` or `?`), and `&` becomes `&amp;` where it
+//!   would start a character reference (`&name;`, `&#…;`). A plain `&` or `>` stays as typed
+//!   (`Revenue & Plans`, `>10%`); a `>` that starts a line is backslash-escaped (quote).
 //! - `\`, `` ` ``, `*`, `~`, `[`, `]`, `|` are backslash-escaped, and `(` right after `]`
 //!   too, so no emphasis, code span, link, image, footnote or table cell comes from user text
 //!   and the character sequence `](` never appears. `_` is escaped only at a word boundary
@@ -51,9 +57,16 @@ fn is_stripped(c: char) -> bool {
         )
 }
 
-/// Normalises line breaks to `\n` (CR LF, lone CR, NEL, U+2028/2029) and drops stripped
-/// characters.
+/// Decodes HTML character references once, then normalises line breaks to `\n` (CR LF,
+/// lone CR, NEL, U+2028/2029) and drops stripped characters (also ones a reference decoded
+/// to, such as `&#x202E;`).
 fn clean(s: &str) -> String {
+    normalise(&decode_references(s))
+}
+
+/// Line breaks normalised and stripped characters dropped, nothing decoded: for code, where
+/// `&amp;` is what the author wrote.
+fn normalise(s: &str) -> String {
     let s = s.replace("\r\n", "\n");
     s.chars()
         .map(|c| match c {
@@ -62,6 +75,105 @@ fn clean(s: &str) -> String {
         })
         .filter(|c| !is_stripped(*c))
         .collect()
+}
+
+/// Named references Lightdash text is seen to hold (editors escaping typography and markup).
+/// Unknown names stay as typed, and are then escaped as a whole (`&amp;name;`).
+const NAMED_REFERENCES: &[(&str, &str)] = &[
+    ("amp", "&"),
+    ("lt", "<"),
+    ("gt", ">"),
+    ("quot", "\""),
+    ("apos", "'"),
+    ("nbsp", " "),
+    ("ndash", "–"),
+    ("mdash", "—"),
+    ("hellip", "…"),
+    ("lsquo", "‘"),
+    ("rsquo", "’"),
+    ("ldquo", "“"),
+    ("rdquo", "”"),
+    ("laquo", "«"),
+    ("raquo", "»"),
+    ("middot", "·"),
+    ("bull", "•"),
+    ("times", "×"),
+    ("divide", "÷"),
+    ("deg", "°"),
+    ("plusmn", "±"),
+    ("le", "≤"),
+    ("ge", "≥"),
+    ("ne", "≠"),
+    ("euro", "€"),
+    ("pound", "£"),
+    ("yen", "¥"),
+    ("cent", "¢"),
+    ("copy", "©"),
+    ("reg", "®"),
+    ("trade", "™"),
+    ("shy", ""),
+];
+
+/// The reference at the start of `s` (which starts with `&`): its length in bytes and what it
+/// decodes to. `None` when it is not a complete, known reference.
+fn reference_at(s: &str) -> Option<(usize, String)> {
+    let end = s[1..].find(';').map(|i| i + 1).filter(|&i| i <= 12)?;
+    let body = &s[1..end];
+    let decoded = if let Some(num) = body.strip_prefix('#') {
+        let code = match num.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+            None => num.parse::<u32>().ok()?,
+        };
+        // NUL and invalid scalar values stay as typed.
+        char::from_u32(code).filter(|c| *c != '\0')?.to_string()
+    } else {
+        NAMED_REFERENCES
+            .iter()
+            .find(|(name, _)| *name == body)
+            .map(|(_, text)| (*text).to_owned())?
+    };
+    Some((end + 1, decoded))
+}
+
+/// Decodes HTML character references, once: the output is never decoded again, so
+/// `&amp;gt;` becomes the text `&gt;`.
+fn decode_references(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        match reference_at(rest) {
+            Some((len, text)) => {
+                out.push_str(&text);
+                rest = &rest[len..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether `&` at the start of `s` would start a character reference in CommonMark
+/// (`&name;`, `&#digits;`, `&#xhex;`), known to us or not.
+fn starts_reference(s: &str) -> bool {
+    let Some(end) = s[1..].find(';').map(|i| i + 1) else {
+        return false;
+    };
+    let body = &s[1..end];
+    let body = body
+        .strip_prefix("#x")
+        .or_else(|| body.strip_prefix("#X"))
+        .or_else(|| body.strip_prefix('#'))
+        .unwrap_or(body);
+    !body.is_empty() && body.len() <= 32 && body.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 /// A word that a GFM linkifier would turn into a link.
@@ -103,9 +215,15 @@ fn escape_word(word: &str, out: &mut String) {
     let chars: Vec<char> = word.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
         match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
+            '<' if chars
+                .get(i + 1)
+                .is_some_and(|n| n.is_alphabetic() || matches!(n, '/' | '!' | '?')) =>
+            {
+                out.push_str("&lt;")
+            }
+            '&' if starts_reference(&chars[i..].iter().collect::<String>()) => {
+                out.push_str("&amp;")
+            }
             '\\' | '`' | '*' | '~' | '[' | ']' | '|' => {
                 out.push('\\');
                 out.push(c);
@@ -125,12 +243,12 @@ fn escape_word(word: &str, out: &mut String) {
     }
 }
 
-/// Escapes a block marker at the start of an escaped line (`#`, `-`, `+`, `=`, `1.`).
-/// `>` and `*` are already escaped by [`escape_word`].
+/// Escapes a block marker at the start of an escaped line (`#`, `-`, `+`, `=`, `>`, `1.`).
+/// `*` is already escaped by [`escape_word`].
 fn protect_line_start(line: String) -> String {
     let mut chars = line.chars();
     match chars.next() {
-        Some('#' | '-' | '+' | '=') => format!("\\{line}"),
+        Some('#' | '-' | '+' | '=' | '>') => format!("\\{line}"),
         Some(c) if c.is_ascii_digit() => {
             // `12.` or `12)` starts an ordered list: escape the delimiter.
             let digits = line.chars().take_while(char::is_ascii_digit).count();
@@ -183,23 +301,56 @@ pub fn inline(s: &str) -> String {
 }
 
 /// Like [`inline`], cut to at most `max` characters of *source* text with an ellipsis, for
-/// long descriptions inside lists and tables.
+/// long descriptions inside lists and tables. Markdown table rows in the source (dbt
+/// descriptions hold them) read as "cell · cell;" and separator rows go, since the line
+/// breaks that made them a table collapse here.
 pub fn inline_capped(s: &str, max: usize) -> String {
-    inline(&cap_source(&clean(s), max))
+    let source: Vec<String> = clean(s)
+        .split('\n')
+        .filter_map(|line| {
+            let t = line.trim();
+            if !(t.starts_with('|') && t.ends_with('|') && t.len() > 1) {
+                return Some(line.to_owned());
+            }
+            let cells: Vec<&str> = t[1..t.len() - 1].split('|').map(str::trim).collect();
+            if cells
+                .iter()
+                .all(|c| c.chars().all(|ch| matches!(ch, '-' | ':' | ' ')))
+            {
+                return None;
+            }
+            Some(format!("{};", cells.join(" · ")))
+        })
+        .collect();
+    // Already decoded: escape without decoding a second time.
+    escape_line(&cap_source(&source.join("\n"), max))
 }
 
-/// Cuts source text to `max` characters (at a word boundary when one is near) plus `…`.
+/// Cuts source text to `max` characters plus a visible `…`. The cut falls, in order of
+/// preference, at a line break, after a sentence, or between words, whichever is last in the
+/// second half of the budget; so a long dbt description never ends mid table row or mid word
+/// when it can be helped. A cut at a line or sentence boundary puts a space before the `…`.
 fn cap_source(s: &str, max: usize) -> String {
     let s = s.trim();
     if s.chars().count() <= max {
         return s.to_owned();
     }
     let cut: String = s.chars().take(max).collect();
-    let cut = match cut.rfind(char::is_whitespace) {
-        Some(i) if i > cut.len() / 2 => &cut[..i],
-        _ => cut.as_str(),
+    let half = cut.len() / 2;
+    let sentence_end = cut
+        .match_indices(['.', '!', '?', ';'])
+        .map(|(i, m)| i + m.len())
+        .rfind(|&e| cut[e..].starts_with(char::is_whitespace));
+    let (kept, boundary) = match (cut.rfind('\n'), sentence_end) {
+        (Some(i), _) if i > half => (&cut[..i], true),
+        (_, Some(e)) if e > half => (&cut[..e], true),
+        _ => match cut.rfind(char::is_whitespace) {
+            Some(i) if i > half => (&cut[..i], false),
+            _ => (cut.as_str(), false),
+        },
     };
-    format!("{}…", cut.trim_end())
+    let sep = if boundary { " " } else { "" };
+    format!("{}{sep}…", kept.trim_end())
 }
 
 /// User text for a block context (a description): paragraphs kept (runs of blank lines
@@ -328,11 +479,15 @@ fn strip_inline_markup(line: &str) -> String {
 
 /// An inline code span for text we show verbatim (SQL, ids): cleaned, whitespace collapsed,
 /// capped at `max` characters, with a fence longer than any backtick run inside.
-/// Code spans are inert in every renderer (no HTML, no links), so nothing else is escaped.
+/// Code spans are inert in every renderer (no HTML, no links), so nothing else is escaped,
+/// and character references are not decoded: code is shown as its author wrote it.
 /// Only use it in list items or prose, never in table cells (a `|` would end the cell).
 pub fn code(s: &str, max: usize) -> String {
     let text = cap_source(
-        &clean(s).split_whitespace().collect::<Vec<_>>().join(" "),
+        &normalise(s)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
         max,
     );
     if text.is_empty() {
@@ -375,8 +530,59 @@ mod tests {
     fn html_is_escaped() {
         assert_eq!(
             inline("<script>alert(1)</script> & co"),
-            "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"
+            "&lt;script>alert(1)&lt;/script> & co"
         );
+        assert_eq!(inline("a <b and 1<2 <!-- x"), "a &lt;b and 1<2 &lt;!-- x");
+    }
+
+    #[test]
+    fn references_are_decoded_once_then_escaped_once() {
+        // Field case 12 and issue 15: a markdown tile and a tab name.
+        assert_eq!(
+            markdown_tile("show only values &gt;10%", 100),
+            "show only values >10%"
+        );
+        assert_eq!(inline("Revenue &amp; Plans"), "Revenue & Plans");
+        assert_eq!(inline("Revenue & Plans"), "Revenue & Plans");
+        assert_eq!(inline("it&#39;s &#x2019;q&rsquo;"), "it's ’q’");
+        // Decoded once only: a double-encoded reference shows as the reference text, which
+        // is escaped so it stays text.
+        assert_eq!(inline("&amp;gt;"), "&amp;gt;");
+        assert_eq!(inline_capped("&amp;gt; x", 100), "&amp;gt; x");
+        assert_eq!(markdown_tile("&amp;lt;b&amp;gt;", 100), "&amp;lt;b&amp;gt;");
+        // Code is shown as written: no decoding.
+        assert_eq!(code("a = '&amp;'", 100), "`a = '&amp;'`");
+        // Unknown or incomplete references stay as typed; live ones are neutralised.
+        assert_eq!(inline("AT&T &unknown; &copy"), "AT&T &amp;unknown; &copy");
+        // A decoded tag is escaped like a typed one, and decoded invisibles are stripped.
+        assert_eq!(inline("&lt;img src=x&gt;"), "&lt;img src=x>");
+        assert_eq!(inline("a&#x202E;b&#0;c"), "ab&amp;#0;c");
+        assert_eq!(plain("Q&amp;A", 100, true), "Q&A");
+    }
+
+    #[test]
+    fn table_rows_in_descriptions_read_as_cells() {
+        let d = "Stages:\n| stage | meaning |\n|---|---|\n| New | not yet qualified |";
+        assert_eq!(
+            inline_capped(d, 500),
+            "Stages: stage · meaning; New · not yet qualified;"
+        );
+    }
+
+    #[test]
+    fn long_text_is_cut_at_a_line_or_sentence() {
+        let table =
+            "Orders placed online.\n| status | meaning |\n|---|---|\n| placed | new order |";
+        // A line boundary in the second half wins.
+        assert_eq!(
+            cap_source(table, 60),
+            "Orders placed online.\n| status | meaning |\n|---|---| …"
+        );
+        // Else a sentence end.
+        let prose = "One sentence here. Another one that goes on and on without end";
+        assert_eq!(cap_source(prose, 34), "One sentence here. …");
+        // Else a word.
+        assert_eq!(cap_source("alpha beta gamma delta", 12), "alpha beta…");
     }
 
     #[test]
@@ -441,7 +647,7 @@ mod tests {
         assert_eq!(inline("2024 revenue"), "2024 revenue");
         assert_eq!(
             block("ok\n# h\n> q\n+ p\n\n\n\n3) x"),
-            "ok\n\\# h\n&gt; q\n\\+ p\n\n3\\) x"
+            "ok\n\\# h\n\\> q\n\\+ p\n\n3\\) x"
         );
     }
 

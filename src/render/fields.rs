@@ -19,7 +19,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::lightdash::types::{ChartDetails, Explore, ExploreField};
+use crate::lightdash::types::{
+    ChartDetails, Explore, ExploreField, FilterRule, TableCalculation, TableCalculationTemplate,
+};
 
 use super::Explores;
 
@@ -69,10 +71,45 @@ pub struct FieldInfo {
     pub kind: FieldKind,
     /// Field type (`string`, `date`, `sum`, ...).
     pub field_type: Option<String>,
-    /// Chart-defined fields: what they compute, in words (raw).
+    /// What it computes, in words (raw): an explore metric's aggregation ("Sum"), a custom
+    /// metric's ("Average of Amount"), a bin, a table-calculation template.
     pub definition: Option<String>,
-    /// Chart-defined fields: the SQL, when they have one.
+    /// The SQL, when there is one worth showing: a metric's, a dimension's unless it is a
+    /// plain column, a custom field's, a SQL table calculation's. `${TABLE}` is replaced by
+    /// the table's name.
     pub sql: Option<String>,
+    /// A formula table calculation's formula (`=a / b`).
+    pub formula: Option<String>,
+    /// Filters inside a metric (explore or custom), with their targets as field ids.
+    pub filters: Vec<FilterRule>,
+    /// The explore table the field belongs to (explore and custom fields).
+    pub table: Option<String>,
+}
+
+impl FieldInfo {
+    fn unknown(id: &str) -> Self {
+        FieldInfo {
+            id: id.to_owned(),
+            label: id.to_owned(),
+            description: None,
+            ai_hint: None,
+            kind: FieldKind::Unknown,
+            field_type: None,
+            definition: None,
+            sql: None,
+            formula: None,
+            filters: Vec::new(),
+            table: None,
+        }
+    }
+
+    /// Whether the chart defines it (custom metric or dimension, table calculation).
+    pub fn chart_defined(&self) -> bool {
+        matches!(
+            self.kind,
+            FieldKind::CustomMetric | FieldKind::CustomDimension | FieldKind::TableCalculation
+        )
+    }
 }
 
 /// An explore field and whether it comes from a joined table.
@@ -171,12 +208,13 @@ impl<'a> FieldLookup<'a> {
             let info = FieldInfo {
                 label: non_empty(m.label.as_deref()).unwrap_or(&m.name).to_owned(),
                 description: non_empty(m.description.as_deref()).map(str::to_owned),
-                ai_hint: None,
                 kind: FieldKind::CustomMetric,
                 field_type: m.metric_type.clone(),
                 definition,
-                sql: None,
-                id: id.clone(),
+                sql: non_empty(m.sql.as_deref()).map(|s| table_sql(s, &m.table)),
+                filters: metric_filters(&m.filters, &m.table),
+                table: Some(m.table.clone()),
+                ..FieldInfo::unknown(&id)
             };
             self.chart_fields.insert(id, info);
         }
@@ -202,31 +240,85 @@ impl<'a> FieldLookup<'a> {
                 None => None,
             };
             let info = FieldInfo {
-                id: d.id.clone(),
                 label: non_empty(Some(&d.name)).unwrap_or(&d.id).to_owned(),
-                description: None,
-                ai_hint: None,
                 kind: FieldKind::CustomDimension,
                 field_type: d.dimension_type.clone(),
                 definition,
                 sql: d.sql.clone().filter(|s| !s.trim().is_empty()),
+                table: non_empty(Some(&d.table)).map(str::to_owned),
+                ..FieldInfo::unknown(&d.id)
             };
             self.chart_fields.insert(d.id.clone(), info);
         }
         for t in &q.table_calculations {
-            let info = FieldInfo {
-                id: t.name.clone(),
-                label: non_empty(Some(&t.display_name))
-                    .unwrap_or(&t.name)
-                    .to_owned(),
-                description: None,
-                ai_hint: None,
-                kind: FieldKind::TableCalculation,
-                field_type: None,
-                definition: None,
-                sql: Some(t.sql.clone()).filter(|s| !s.trim().is_empty()),
-            };
+            let info = self.table_calculation(t);
             self.chart_fields.insert(t.name.clone(), info);
+        }
+    }
+
+    /// A table calculation in any of its three forms: `sql`, `formula` (newer Lightdash), or
+    /// `template` (put in words, its fields by label).
+    fn table_calculation(&self, t: &TableCalculation) -> FieldInfo {
+        FieldInfo {
+            label: non_empty(Some(&t.display_name))
+                .unwrap_or(&t.name)
+                .to_owned(),
+            kind: FieldKind::TableCalculation,
+            definition: t.template.as_ref().map(|tpl| self.template_words(tpl)),
+            sql: Some(t.sql.clone()).filter(|s| !s.trim().is_empty()),
+            formula: non_empty(t.formula.as_deref()).map(str::to_owned),
+            ..FieldInfo::unknown(&t.name)
+        }
+    }
+
+    /// "Percent change from the previous row of Total order amount, ordered by Order date
+    /// (month) ascending". Template types are `field.ts` `TableCalculationTemplateType`.
+    fn template_words(&self, t: &TableCalculationTemplate) -> String {
+        let of = t
+            .field_id
+            .as_deref()
+            .map(|f| self.label(f))
+            .unwrap_or_else(|| "the rows".to_owned());
+        let mut out = match t.template_type.as_str() {
+            "percent_change_from_previous" => {
+                format!("percent change from the previous row of {of}")
+            }
+            "percent_of_previous_value" => format!("percent of the previous row's value of {of}"),
+            "percent_of_column_total" => format!("percent of the column total of {of}"),
+            "rank_in_column" => format!("rank of {of} within its column"),
+            "running_total" => format!("running total of {of}"),
+            "window_function" => {
+                let f = t.window_function.as_deref().map(humanize);
+                format!(
+                    "{} window function over {of}",
+                    f.unwrap_or_else(|| "A".into())
+                )
+            }
+            other => format!("{} of {of}", humanize(other)),
+        };
+        let orders: Vec<String> = t
+            .order_by
+            .iter()
+            .map(|o| {
+                let dir = match o.order.as_deref() {
+                    Some("desc") => " descending",
+                    Some("asc") => " ascending",
+                    _ => "",
+                };
+                format!("{}{dir}", self.label(&o.field_id))
+            })
+            .collect();
+        if !orders.is_empty() {
+            out.push_str(&format!(", ordered by {}", orders.join(", ")));
+        }
+        let parts: Vec<String> = t.partition_by.iter().map(|p| self.label(p)).collect();
+        if !parts.is_empty() {
+            out.push_str(&format!(", within each {}", parts.join(" and ")));
+        }
+        let mut c = out.chars();
+        match c.next() {
+            Some(first) => first.to_uppercase().chain(c).collect(),
+            None => out,
         }
     }
 
@@ -248,27 +340,28 @@ impl<'a> FieldLookup<'a> {
                 Some(table) if *joined => format!("{table} {label}"),
                 _ => label,
             };
+            let sql = non_empty(field.sql.as_deref())
+                .map(|s| table_sql(s, &field.table))
+                .or_else(|| non_empty(field.compiled_sql.as_deref()).map(str::to_owned));
+            let (definition, sql) = match kind {
+                FieldKind::Metric => (field.field_type.as_deref().map(metric_type_words), sql),
+                // A dimension that is a plain column says nothing its label does not.
+                _ => (None, sql.filter(|s| !is_plain_column(s, &field.table))),
+            };
             return FieldInfo {
-                id: id.to_owned(),
                 label,
                 description: non_empty(field.description.as_deref()).map(str::to_owned),
                 ai_hint: non_empty(field.ai_hint.as_deref()).map(str::to_owned),
                 kind: *kind,
                 field_type: field.field_type.clone(),
-                definition: None,
-                sql: None,
+                definition,
+                sql,
+                filters: metric_filters(&field.filters, &field.table),
+                table: non_empty(Some(&field.table)).map(str::to_owned),
+                ..FieldInfo::unknown(id)
             };
         }
-        FieldInfo {
-            id: id.to_owned(),
-            label: id.to_owned(),
-            description: None,
-            ai_hint: None,
-            kind: FieldKind::Unknown,
-            field_type: None,
-            definition: None,
-            sql: None,
-        }
+        FieldInfo::unknown(id)
     }
 
     /// The label of `id` (raw), the usual need.
@@ -290,6 +383,50 @@ fn field_label(field: &ExploreField) -> String {
         }
     }
     label
+}
+
+/// A metric type in words: `count_distinct` → "Count distinct".
+fn metric_type_words(t: &str) -> String {
+    humanize(t)
+}
+
+/// Templated SQL with `${TABLE}` replaced by the table's name, which is how the explore
+/// names it in every other reference (`${orders.amount}`).
+fn table_sql(sql: &str, table: &str) -> String {
+    if table.is_empty() {
+        sql.trim().to_owned()
+    } else {
+        sql.trim().replace("${TABLE}", table)
+    }
+}
+
+/// Whether SQL is just a column of its own table (`orders.status`, `orders."Status"`).
+fn is_plain_column(sql: &str, table: &str) -> bool {
+    let col = sql.strip_prefix(table).and_then(|r| r.strip_prefix('.'));
+    col.is_some_and(|c| {
+        let c = c.trim_matches(['"', '`']);
+        !c.is_empty() && c.chars().all(|ch| ch.is_alphanumeric() || ch == '_')
+    })
+}
+
+/// Metric filters with their `fieldRef` targets (`table.field`, or a field of the metric's
+/// own table) turned into field ids, so they read like any other filter.
+fn metric_filters(rules: &[FilterRule], table: &str) -> Vec<FilterRule> {
+    rules
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            if r.target.field_id.is_empty()
+                && let Some(fref) = r.target.field_ref.as_deref()
+            {
+                r.target.field_id = match fref.split_once('.') {
+                    Some((t, f)) => format!("{t}_{f}"),
+                    None => format!("{table}_{fref}"),
+                };
+            }
+            r
+        })
+        .collect()
 }
 
 /// `label` without its trailing words when they equal `suffix` ignoring case, e.g.
@@ -365,6 +502,7 @@ mod tests {
             label: Some(humanize(name)),
             base_table: Some(base.into()),
             tables,
+            ..Default::default()
         }
     }
 

@@ -138,11 +138,45 @@ pub fn predicate(rule: &FilterRule) -> String {
     }
 }
 
-/// "Label predicate" for a chart rule; `(disabled)` when it does not apply.
+/// Whether an operator compares with values (so a rule without any filters nothing).
+fn takes_values(op: &FilterOperator) -> bool {
+    !matches!(
+        op,
+        FilterOperator::IsNull
+            | FilterOperator::NotNull
+            | FilterOperator::InTheCurrent
+            | FilterOperator::NotInTheCurrent
+    )
+}
+
+/// Whether a rule filters nothing yet: it compares with values but has none. Lightdash shows
+/// such a rule as a control for viewers to fill (`values: []`, no `disabled` key).
+pub fn is_open(rule: &FilterRule) -> bool {
+    rule.values.is_empty() && takes_values(&rule.operator)
+}
+
+/// "Label predicate" for a chart rule; `(disabled)` when it does not apply, and a note on a
+/// `required` rule (one the explore's `required_filters` put there: viewers may change its
+/// value but not remove it).
 pub fn rule_text(rule: &FilterRule, fields: &FieldLookup<'_>) -> String {
+    rule_words(rule, fields, true)
+}
+
+/// [`rule_text`], with the note on a required rule in full (`long`) or as "(required)".
+fn rule_words(rule: &FilterRule, fields: &FieldLookup<'_>, long: bool) -> String {
     let label = escape::inline(&fields.label(&rule.target.field_id));
+    let body = if is_open(rule) {
+        format!("{label} (no value set yet, so it filters nothing)")
+    } else {
+        format!("{label} {}", predicate(rule))
+    };
     let disabled = if rule.disabled { " (disabled)" } else { "" };
-    format!("{label} {}{disabled}", predicate(rule))
+    let required = match (rule.required == Some(true), long) {
+        (true, true) => " (required filter: viewers can change the value but not remove it)",
+        (true, false) => " (required)",
+        _ => "",
+    };
+    format!("{body}{disabled}{required}")
 }
 
 /// A dashboard filter rule as one line: its label (the filter's own `label` when set), the
@@ -154,11 +188,18 @@ pub fn dashboard_rule_text(
     fields: &FieldLookup<'_>,
     tile_title: &dyn Fn(&str) -> Option<String>,
 ) -> String {
-    let label = match rule.label.as_deref().filter(|l| !l.trim().is_empty()) {
-        Some(l) => escape::inline(l),
-        None => escape::inline(&fields.label(&rule.target.field_id)),
-    };
+    let field_label = fields.label(&rule.target.field_id);
+    let own = rule.label.as_deref().filter(|l| !l.trim().is_empty());
+    let label = escape::inline(own.unwrap_or(&field_label));
     let mut notes: Vec<String> = Vec::new();
+    // The filter's own label may hide which field it acts on.
+    let known = fields.resolve(&rule.target.field_id).kind != super::fields::FieldKind::Unknown;
+    if let Some(own) = own
+        && known
+        && !own.trim().eq_ignore_ascii_case(field_label.trim())
+    {
+        notes.push(format!("filters {}", escape::inline(&field_label)));
+    }
     let body = if rule.disabled {
         notes.push("not applied by default; viewers can set it".to_owned());
         if rule.values.is_empty() {
@@ -166,6 +207,12 @@ pub fn dashboard_rule_text(
         } else {
             format!("{label} {}", predicate(rule))
         }
+    } else if is_open(rule) {
+        notes.push(
+            "open for viewers: no value is set, so it filters nothing until a viewer picks one"
+                .to_owned(),
+        );
+        label
     } else {
         format!("{label} {}", predicate(rule))
     };
@@ -216,24 +263,49 @@ pub fn chart_filter_lines(
     indent: usize,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    for tree in [
+    for node in top_level(filters) {
+        node_lines(node, fields, indent, &mut out);
+    }
+    out
+}
+
+/// The top-level conditions of a chart's filter trees (dimensions, metrics, table
+/// calculations): the children of a top-level AND group, else the tree itself.
+fn top_level(filters: &ChartFilters) -> impl Iterator<Item = &FilterNode> {
+    [
         &filters.dimensions,
         &filters.metrics,
         &filters.table_calculations,
     ]
     .into_iter()
     .flatten()
-    {
-        match tree {
-            FilterNode::And(children) => {
-                for c in children {
-                    node_lines(c, fields, indent, &mut out);
+    .flat_map(|tree| match tree {
+        FilterNode::And(children) => children.iter().collect::<Vec<_>>(),
+        other => vec![other],
+    })
+}
+
+/// A chart's filter conditions for a summary sentence: each top-level condition in words
+/// (an OR group reads "any of: a, b"), escaped.
+pub fn chart_filter_summary(filters: &ChartFilters, fields: &FieldLookup<'_>) -> Vec<String> {
+    fn text(node: &FilterNode, fields: &FieldLookup<'_>) -> Option<String> {
+        match node {
+            FilterNode::Rule(r) if r.disabled => None,
+            FilterNode::Rule(r) => Some(rule_words(r, fields, false)),
+            FilterNode::And(c) | FilterNode::Or(c) => {
+                let parts: Vec<String> = c.iter().filter_map(|n| text(n, fields)).collect();
+                match parts.len() {
+                    0 => None,
+                    1 => parts.into_iter().next(),
+                    _ if matches!(node, FilterNode::Or(_)) => {
+                        Some(format!("any of: {}", parts.join(", ")))
+                    }
+                    _ => Some(parts.join(" and ")),
                 }
             }
-            other => node_lines(other, fields, indent, &mut out),
         }
     }
-    out
+    top_level(filters).filter_map(|n| text(n, fields)).collect()
 }
 
 /// Whether a filter tree holds at least one rule.
@@ -382,7 +454,7 @@ mod tests {
     fn values_are_escaped_and_capped() {
         assert_eq!(
             p(json!({"operator":"equals","values":["<b>|x", "[a](http://e)"]})),
-            "is one of &lt;b&gt;\\|x, `[a](http://e)`"
+            "is one of &lt;b>\\|x, `[a](http://e)`"
         );
         let many: Vec<i32> = (0..25).collect();
         assert!(p(json!({"operator":"equals","values":many})).ends_with("19, and 5 more"));
@@ -390,6 +462,49 @@ mod tests {
         assert_eq!(
             p(json!({"operator":"equals","values":["2024-01-01T10:00:00Z"]})),
             "is 2024-01-01T10:00:00Z"
+        );
+    }
+
+    #[test]
+    fn open_filters_field_names_and_required_chart_filters() {
+        // Field case 11 (customer-360.yml): `values: []` and no `disabled` key.
+        let ex: Explores = serde_json::from_value(json!({"tracks": {"name": "tracks", "baseTable": "tracks",
+            "tables": {"tracks": {"name": "tracks", "dimensions": {
+                "timestamp_day": {"name": "timestamp_day", "label": "Timestamp day", "table": "tracks",
+                                  "timeInterval": "DAY"}}}}}}))
+        .unwrap();
+        let fields = FieldLookup::project(&ex);
+        let none = |_: &str| None;
+        let f: DashboardFilters = serde_json::from_value(json!({"dimensions": [
+            {"target": {"fieldId": "customer_360_segment"}, "operator": "equals", "values": [], "label": "Segment"},
+            {"target": {"fieldId": "tracks_timestamp_day"}, "operator": "inThePast", "values": [15],
+             "settings": {"unitOfTime": "days"}, "label": "Day"},
+            {"target": {"fieldId": "tracks_timestamp_day"}, "operator": "isNull", "values": []}
+        ]}))
+        .unwrap();
+        assert_eq!(
+            dashboard_filter_lines(&f, &fields, &none),
+            vec![
+                "Segment — open for viewers: no value is set, so it filters nothing until a viewer picks one",
+                "Day in the past 15 days — filters Timestamp (day)",
+                "Timestamp (day) is empty",
+            ]
+        );
+        // Field case 12 (unique-logins-over-time.yml): a required chart filter.
+        let r = rule(
+            json!({"target": {"fieldId": "tracks_timestamp_day"}, "operator": "inThePast",
+            "values": [58], "required": true, "settings": {"unitOfTime": "days"}}),
+        );
+        assert_eq!(
+            rule_text(&r, &fields),
+            "Timestamp (day) in the past 58 days (required filter: viewers can change the value but not remove it)"
+        );
+        let open = rule(
+            json!({"target": {"fieldId": "tracks_timestamp_day"}, "operator": "equals", "values": []}),
+        );
+        assert_eq!(
+            rule_text(&open, &fields),
+            "Timestamp (day) (no value set yet, so it filters nothing)"
         );
     }
 

@@ -4,19 +4,27 @@
 //! Entry points: [`render_dashboard`], [`render_chart`], [`render_space`]. Everything a
 //! renderer needs about the project travels in a [`ProjectView`].
 //!
-//! Layout: [`escape`] (the one escaping family every user string goes through), [`fields`]
-//! (field ids → labels), [`filters`] (filters in words), [`common`] (chart type names,
-//! locations, the length cap), [`extras`] (verified status, parameters), [`sql_chart`]
-//! (SQL-runner charts: their SQL, tables and columns), and one private module per asset kind. View counts are never
+//! Layout: [`escape`] (the one escaping family every user string goes through, decoding HTML
+//! references once), [`fields`] (field ids → labels and what they compute), [`labels`] (the
+//! names a chart shows fields under), [`filters`] (filters in words), [`definitions`] (the
+//! "Definitions" section), `doc` (sections fitted to the length cap, least important left
+//! out first), [`common`] (chart type names, locations, the final cap), [`extras`] (verified
+//! status, parameters), [`sql_chart`] (SQL-runner charts: their SQL, tables and columns), and
+//! one private module per asset kind. View counts are never
 //! put in the markdown: they change daily and the fingerprint leaves them out on purpose.
 
 mod chart;
 pub mod common;
+#[cfg(test)]
+mod corpus_tests;
 mod dashboard;
+pub mod definitions;
+mod doc;
 pub mod escape;
 pub mod extras;
 pub mod fields;
 pub mod filters;
+pub mod labels;
 mod space;
 pub mod sql_chart;
 #[cfg(test)]
@@ -29,9 +37,16 @@ use crate::lightdash::types::{
     ChartDetails, ChartSummary, DashboardDetails, DashboardSummary, Explore, Project, SpaceSummary,
 };
 
-/// Bumped whenever the rendered output changes on purpose, so every asset is re-pushed once
-/// (it is part of every fingerprint).
-pub const RENDER_FORMAT_VERSION: u32 = 2;
+/// Bumped whenever the rendered output changes on purpose, so every asset is re-rendered
+/// and re-pushed once: it is part of every fingerprint and (through the render settings
+/// key) every listing signature. Details the state kept are fetched again only when
+/// `state::store::DETAILS_FORMAT_VERSION` moves.
+///
+/// History: 1 = v1; 2 = verified status, parameters, SQL-runner charts, tile placeholders
+/// (fidelity) and, separately, the lead paragraph, labels as shown, Definitions,
+/// decode-once escaping, open dashboard filters, `/` in folder names, no empty markdown
+/// tiles (descriptions); 3 = both together.
+pub const RENDER_FORMAT_VERSION: u32 = 3;
 
 /// Rendering settings from the config.
 #[derive(Debug, Clone)]
@@ -143,15 +158,15 @@ pub struct ProjectView<'a> {
 }
 
 impl ProjectView<'_> {
-    /// `<project name>/<space path by names>`.
+    /// `<project name>/<space path by names>`. A `/` inside a name becomes `∕` (U+2215,
+    /// division slash), which reads the same but adds no folder level in Dot.
     pub fn folder(&self, space_uuid: &str) -> String {
-        // Names are plain text here too: one line, no controls or bidi overrides, capped.
-        let mut parts = vec![common::plain_name(&self.project.name)];
+        let mut parts = vec![common::folder_part(&self.project.name)];
         parts.extend(
             self.spaces
                 .path_names(space_uuid)
                 .iter()
-                .map(|n| common::plain_name(n)),
+                .map(|n| common::folder_part(n)),
         );
         parts.join("/")
     }

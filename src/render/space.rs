@@ -28,7 +28,7 @@ pub fn render(
     }
     let parent_folder = std::iter::once(view.project.name.as_str())
         .chain(path[..path.len() - 1].iter().copied())
-        .map(common::plain_name)
+        .map(common::folder_part)
         .collect::<Vec<_>>()
         .join("/");
     let path_text = std::iter::once(view.project.name.as_str())
@@ -38,7 +38,7 @@ pub fn render(
         .join(" / ");
 
     let mut md = format!("# {}\n\n", escape::inline(&space.name));
-    md.push_str(&format!("Lightdash space at {path_text}.\n\n"));
+    md.push_str(&lead(&path_text, dashboards, charts, children));
     md.push_str(&format!("- Link: {}\n", escape::our_url(&url)));
     if space.is_private {
         md.push_str("- Private space\n");
@@ -107,6 +107,53 @@ pub fn render(
             markdown: &md,
         },
     )
+}
+
+/// Most names per kind in the lead paragraph.
+const LEAD_NAMES: usize = 5;
+
+/// The lead paragraph: where the space is and what it holds, by name.
+fn lead(
+    path_text: &str,
+    dashboards: &[&DashboardSummary],
+    charts: &[&ChartSummary],
+    children: &[&SpaceSummary],
+) -> String {
+    let mut s = format!("A Lightdash space at {path_text}");
+    let names = |mut n: Vec<&str>| {
+        n.sort_unstable();
+        let items: Vec<String> = n.into_iter().map(escape::inline).collect();
+        super::chart::and_list(&items, LEAD_NAMES)
+    };
+    let mut parts = Vec::new();
+    if !dashboards.is_empty() {
+        parts.push(format!(
+            "{} ({})",
+            count(dashboards.len(), "dashboard"),
+            names(dashboards.iter().map(|d| d.name.as_str()).collect())
+        ));
+    }
+    if !charts.is_empty() {
+        parts.push(format!(
+            "{} ({})",
+            count(charts.len(), "chart"),
+            names(charts.iter().map(|c| c.name.as_str()).collect())
+        ));
+    }
+    if !children.is_empty() {
+        parts.push(format!(
+            "{} ({})",
+            count(children.len(), "child space"),
+            names(children.iter().map(|c| c.name.as_str()).collect())
+        ));
+    }
+    if parts.is_empty() {
+        s.push_str(", empty for now");
+    } else {
+        s.push_str(&format!(" holding {}", parts.join("; ")));
+    }
+    s.push_str(".\n\n");
+    s
 }
 
 /// "3 charts", "1 chart".

@@ -42,9 +42,13 @@ pub fn render(
         .unwrap_or_else(|| "chart".into());
     let sql = details.sql.as_deref().unwrap_or_default();
 
-    let mut md = format!("# {}\n\n", escape::inline(&summary.name));
+    let mut md = format!(
+        "# {}\n\n{}\n\n## About\n\n",
+        escape::inline(&summary.name),
+        lead(&kind, sql, details, shown_on)
+    );
     md.push_str(&format!(
-        "Lightdash SQL chart ({kind}, written in the SQL runner) in {}.\n\n",
+        "- Lightdash SQL chart ({kind}, written in the SQL runner) in {}\n",
         common::location(view, &summary.space_uuid)
     ));
     md.push_str(&format!("- Link: {}\n", escape::our_url(&url)));
@@ -116,6 +120,56 @@ pub fn render(
             markdown: &md,
         },
     )
+}
+
+/// Most tables and columns named in the lead paragraph.
+const LEAD_ITEMS: usize = 4;
+
+/// The lead paragraph (see `render::chart`): what the chart is, the columns it shows, the
+/// tables it reads, and the dashboards showing it, in plain words.
+fn lead(kind: &str, sql: &str, details: &ChartDetails, shown_on: &[&DashboardSummary]) -> String {
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "An"
+    } else {
+        "A"
+    };
+    let mut s = format!("{article} {kind} written in SQL in Lightdash's SQL runner");
+    let cols: Vec<String> = columns(details.config.as_ref())
+        .into_iter()
+        .map(|c| match c.rsplit_once(" (") {
+            Some((name, _)) => name.to_owned(),
+            None => c,
+        })
+        .collect();
+    if !cols.is_empty() {
+        s.push_str(&format!(
+            ", showing {}",
+            super::chart::and_list(&cols, LEAD_ITEMS)
+        ));
+    }
+    let tables: Vec<String> = sql_tables(sql)
+        .iter()
+        .map(|t| escape::code(t, 200))
+        .collect();
+    if !tables.is_empty() {
+        s.push_str(&format!(
+            ", reading {}",
+            super::chart::and_list(&tables, LEAD_ITEMS)
+        ));
+    }
+    s.push('.');
+    let mut names: Vec<String> = shown_on.iter().map(|d| escape::inline(&d.name)).collect();
+    names.sort();
+    names.dedup();
+    match names.len() {
+        0 => {}
+        1 => s.push_str(&format!(" Shown on the dashboard {}.", names[0])),
+        _ => s.push_str(&format!(
+            " Shown on the dashboards {}.",
+            super::chart::and_list(&names, LEAD_ITEMS)
+        )),
+    }
+    s
 }
 
 /// `<site>/projects/<p>/sql-runner/<slug>`: where Lightdash opens SQL charts (by slug; the

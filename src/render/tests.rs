@@ -39,6 +39,12 @@ fn options(cap: usize) -> RenderOptions {
 fn show(a: &ExternalAsset) -> String {
     let mut meta = serde_json::to_value(a).unwrap();
     let md = meta["dot_description"].take();
+    // As `preview` shows it: the markdown follows, so the JSON only says how long it is.
+    meta["dot_description"] = format!(
+        "<{} characters, shown below>",
+        md.as_str().map_or(0, |m| m.chars().count())
+    )
+    .into();
     format!(
         "{}\n---\n{}\n",
         serde_json::to_string_pretty(&meta).unwrap(),
@@ -416,6 +422,13 @@ fn hostile() -> impl Strategy<Value = String> {
         "~",
         "\\",
         "&amp;",
+        "&lt;script&gt;",
+        "&#x3C;img src=x&#62;",
+        "&#60;a href=y&gt;",
+        "&amp;lt;b&amp;gt;",
+        "&#x202E;",
+        "&",
+        "&nbsp;",
         "<!-- c -->",
         "</div>",
         "www.x.io",

@@ -7,7 +7,9 @@
 //! unchanged the item needs no detail fetch. Signatures are combined with the
 //! [`render_settings_key`] ([`with_render_settings`]), so a setting that changes rendered
 //! output (link base, description cap, synced kinds, render format) marks every asset
-//! changed: the next cycle re-renders it from stored details, without refetching.
+//! changed: the next cycle re-renders it from stored details, without refetching (details
+//! kept under an older `DETAILS_FORMAT_VERSION` are fetched again: they may lack what the
+//! renderer now reads).
 
 use crate::dot::types::{AssetKind, ExternalAsset};
 use crate::lightdash::types::{ChartSummary, DashboardSummary, SpaceSummary, Verification};

@@ -98,6 +98,12 @@ pub enum StoredDetails {
     Dashboard(Box<DashboardDetails>),
 }
 
+/// Version of the detail types kept in bodies ([`StoredDetails`]). Bumped when those types
+/// start keeping a field the renderer reads (2: chart labels, table-calculation forms,
+/// warehouse tables, metric filters): details stored by an older version lack it, so they
+/// are fetched again, once, instead of being re-rendered without it.
+pub const DETAILS_FORMAT_VERSION: u32 = 2;
+
 /// The full record of an asset: what Dot holds and how it was made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AssetBody {
@@ -105,6 +111,28 @@ pub struct AssetBody {
     pub asset: ExternalAsset,
     /// Details it was rendered from (none for spaces).
     pub details: Option<StoredDetails>,
+    /// [`DETAILS_FORMAT_VERSION`] the details were kept under; 0 for bodies written before
+    /// it existed.
+    #[serde(default)]
+    pub details_format: u32,
+}
+
+impl AssetBody {
+    /// A body for details kept under the current [`DETAILS_FORMAT_VERSION`].
+    pub fn new(asset: ExternalAsset, details: Option<StoredDetails>) -> Self {
+        Self {
+            asset,
+            details,
+            details_format: DETAILS_FORMAT_VERSION,
+        }
+    }
+
+    /// The details, if kept under the current [`DETAILS_FORMAT_VERSION`]; older ones may lack
+    /// what the renderer reads and must be fetched again.
+    pub fn current_details(self) -> Option<StoredDetails> {
+        self.details
+            .filter(|_| self.details_format == DETAILS_FORMAT_VERSION)
+    }
 }
 
 impl IndexEntry {
@@ -1021,7 +1049,21 @@ mod tests {
                 dot_description: Some("d".into()),
             },
             details: Some(StoredDetails::Chart(Box::default())),
+            details_format: DETAILS_FORMAT_VERSION,
         }
+    }
+
+    #[test]
+    fn details_kept_by_an_older_version_are_not_reused() {
+        // A body written before `details_format` existed reads as 0.
+        let mut old = serde_json::to_value(body("lightdash-chart-a")).unwrap();
+        old.as_object_mut().unwrap().remove("details_format");
+        let old: AssetBody = serde_json::from_value(old).unwrap();
+        assert_eq!(old.details_format, 0);
+        assert_eq!(old.current_details(), None);
+        assert!(body("lightdash-chart-a").current_details().is_some());
+        let fresh = AssetBody::new(body("x").asset, None);
+        assert_eq!(fresh.details_format, DETAILS_FORMAT_VERSION);
     }
 
     #[test]

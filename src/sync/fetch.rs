@@ -141,7 +141,7 @@ impl Stored for details::SqlChart {
 
 impl Stored for ChartDetails {
     fn stored(store: &Store, id: &str) -> Option<Self> {
-        match store.body(id).ok().flatten()?.details? {
+        match store.body(id).ok().flatten()?.current_details()? {
             StoredDetails::Chart(c) => Some(*c),
             StoredDetails::Dashboard(_) => None,
         }
@@ -150,7 +150,7 @@ impl Stored for ChartDetails {
 
 impl Stored for DashboardDetails {
     fn stored(store: &Store, id: &str) -> Option<Self> {
-        match store.body(id).ok().flatten()?.details? {
+        match store.body(id).ok().flatten()?.current_details()? {
             StoredDetails::Dashboard(d) => Some(*d),
             StoredDetails::Chart(_) => None,
         }

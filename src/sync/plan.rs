@@ -124,7 +124,8 @@ pub struct PlanInput<'a> {
 pub struct Plan {
     /// Pushes, spaces first, then dashboards, then charts, each by id.
     pub actions: Vec<Action>,
-    /// Rendered assets identical to what Dot has.
+    /// In-scope assets identical to what Dot has: rendered ones whose fingerprint matches,
+    /// and unrendered ones (listing unchanged) that need no view-count refresh either.
     pub unchanged: Vec<String>,
     /// Set when deactivations were withheld by the fail-safe.
     pub failsafe: Option<FailsafeTrip>,
@@ -144,8 +145,9 @@ fn view_refresh_due(entry: &IndexEntry, views: u64, input: &PlanInput<'_>) -> bo
 pub fn plan(mut input: PlanInput<'_>) -> Plan {
     let rendered = std::mem::take(&mut input.rendered);
     let (mut out, _) = plan_rendered(&input, rendered);
-    out.actions
-        .extend(plan_view_counts(&input, input.unrendered_views));
+    let (view_counts, unchanged) = plan_view_counts(&input, input.unrendered_views);
+    out.actions.extend(view_counts);
+    out.unchanged.extend(unchanged);
     let (deactivations, failsafe) = plan_deactivations(&input);
     out.actions.extend(deactivations);
     out.failsafe = failsafe;
@@ -190,22 +192,32 @@ pub fn plan_rendered(
 }
 
 /// View-count pushes for in-scope assets not rendered this cycle whose listed view count
-/// moved and whose refresh interval has passed.
-pub fn plan_view_counts(input: &PlanInput<'_>, unrendered: &BTreeMap<String, u64>) -> Vec<Action> {
+/// moved and whose refresh interval has passed; and the ids of the other active ones, which
+/// are unchanged too (their listing did not move, so neither did what Dot has), so the cycle
+/// summary's "unchanged" counts every asset left as it was, not only the ones rendered.
+pub fn plan_view_counts(
+    input: &PlanInput<'_>,
+    unrendered: &BTreeMap<String, u64>,
+) -> (Vec<Action>, Vec<String>) {
     let mut out = Vec::new();
+    let mut unchanged = Vec::new();
     for (id, &views) in unrendered {
-        if let Some(entry) = input.entries.get(id)
-            && entry.active
-            && entry.views.is_some()
-            && view_refresh_due(entry, views, input)
-        {
-            out.push(Action::ViewCount {
-                id: id.clone(),
-                views,
-            });
+        match input.entries.get(id) {
+            Some(entry)
+                if entry.active
+                    && entry.views.is_some()
+                    && view_refresh_due(entry, views, input) =>
+            {
+                out.push(Action::ViewCount {
+                    id: id.clone(),
+                    views,
+                });
+            }
+            Some(entry) if entry.active => unchanged.push(id.clone()),
+            _ => {}
         }
     }
-    out
+    (out, unchanged)
 }
 
 /// Deactivations, decided from the listings and the state alone: privacy and exclusion at
@@ -399,6 +411,26 @@ mod tests {
             vec![("lightdash-chart-b".into(), "Views8".into())]
         );
         assert_eq!(p.unchanged, vec!["lightdash-chart-a"]);
+    }
+
+    #[test]
+    fn unrendered_assets_with_nothing_to_push_count_as_unchanged() {
+        // Issue 15 point 8: a no-change cycle of 19 assets reported "unchanged 5", counting
+        // only the assets it happened to render.
+        let mut c = Case::new();
+        let a = asset("lightdash-chart-a", "A", 5);
+        let b = asset("lightdash-dashboard-b", "B", 5);
+        c.entries.insert(a.id.clone(), entry_for(&a, 100_000));
+        c.entries.insert(b.id.clone(), entry_for(&b, 100_000));
+        c.rendered = vec![a.clone()];
+        c.unrendered.insert(b.id.clone(), 5);
+        c.in_scope = [a.id.clone(), b.id.clone()].into();
+        let p = c.run();
+        assert!(p.actions.is_empty(), "{:?}", p.actions);
+        assert_eq!(
+            p.unchanged,
+            vec!["lightdash-chart-a", "lightdash-dashboard-b"]
+        );
     }
 
     /// Field report: after the clock stepped back a day, view counts stopped refreshing

@@ -193,7 +193,7 @@ fn commit_one(
         Commit::Full(entry, details) => {
             let id = asset.id.clone();
             ctx.store
-                .commit(&id, &entry, &AssetBody { asset, details })
+                .commit(&id, &entry, &AssetBody::new(asset, details))
                 .map_err(|e| (id, e))
         }
         Commit::EntryOnly(entry) => ctx
@@ -366,6 +366,7 @@ pub fn refresh_unchanged(
         let written = if old.updated_at != entry.updated_at && info.details.is_some() {
             asset.view_count = old.views;
             let body = AssetBody {
+                details_format: crate::state::store::DETAILS_FORMAT_VERSION,
                 asset,
                 details: info.details,
             };

@@ -409,6 +409,19 @@ pub async fn spaces(st: &Stages<'_>, contents: &SpaceContents<'_>, sink: &mut Si
             st.entries,
             st.opts.full(),
         );
+        // In-scope spaces left unrendered (listing and content unchanged) are unchanged
+        // too: the cycle summary's "unchanged" counts every asset left as it was.
+        let ids: HashSet<&str> = rendered.assets.iter().map(|a| a.id.as_str()).collect();
+        let unchanged = chunk
+            .iter()
+            .map(|s| AssetKind::Space.asset_id(&s.uuid))
+            .filter(|id| {
+                !ids.contains(id.as_str())
+                    && st.detected.in_scope.contains(id)
+                    && st.entries.get(id).is_some_and(|e| e.active)
+            })
+            .count();
+        sink.report.unchanged += unchanged;
         finish(st, rendered, sink).await;
     }
 }
@@ -491,7 +504,8 @@ pub async fn view_counts(
         .chain(charts)
         .filter(|(id, _)| !rendered.contains(id) && !carry.failed.contains_key(id))
         .collect();
-    let actions = plan::plan_view_counts(&st.plan_input(), &unrendered);
+    let (actions, unchanged) = plan::plan_view_counts(&st.plan_input(), &unrendered);
+    sink.report.unchanged += unchanged.len();
     let scope = PushScope {
         project: st.p,
         entries: st.entries,
