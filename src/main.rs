@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::Parser;
 use lightdash_dot_sync::cli::{Cli, Command};
 use lightdash_dot_sync::config::{self, ConfigError, LogFormat, Settings};
-use lightdash_dot_sync::state::StateError;
+use lightdash_dot_sync::state::{StateError, Store};
 use lightdash_dot_sync::sync::{CycleKind, CycleOptions};
 use lightdash_dot_sync::{app, daemon, redact, telemetry};
 
@@ -242,6 +242,39 @@ fn require_ca_roots(
 }
 
 async fn one_shot(settings: Arc<Settings>, opts: CycleOptions) -> ExitCode {
+    // A dry run promises to write nothing: with no state yet, it plans against an empty
+    // scratch state in the temporary directory, removed afterwards, so `state.path` is
+    // never created.
+    let scratch = (opts.dry_run && !Store::exists(&settings.state.path)).then(scratch_state_dir);
+    let settings = match &scratch {
+        Some(dir) => {
+            let mut s = (*settings).clone();
+            s.state.path = dir.clone();
+            Arc::new(s)
+        }
+        None => settings,
+    };
+    let code = one_shot_with(settings, opts).await;
+    if let Some(dir) = scratch {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    code
+}
+
+/// A fresh, unused directory path under the system temporary directory for a dry run's
+/// throwaway state (not created here; the store creates it).
+fn scratch_state_dir() -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    std::env::temp_dir().join(format!(
+        "lightdash-dot-sync-dry-run-{}-{nanos}",
+        std::process::id()
+    ))
+}
+
+async fn one_shot_with(settings: Arc<Settings>, opts: CycleOptions) -> ExitCode {
     let store = match app::open_store(&settings) {
         Ok(s) => s,
         Err(e @ StateError::Locked { .. }) => {
