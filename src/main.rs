@@ -8,6 +8,7 @@ use std::sync::Arc;
 use clap::Parser;
 use lightdash_dot_sync::cli::{Cli, Command};
 use lightdash_dot_sync::config::{self, ConfigError, LogFormat, Settings};
+use lightdash_dot_sync::state::store::LEDGER_FILE;
 use lightdash_dot_sync::state::{StateError, Store};
 use lightdash_dot_sync::sync::{CycleKind, CycleOptions};
 use lightdash_dot_sync::{app, daemon, redact, telemetry};
@@ -246,6 +247,18 @@ async fn one_shot(settings: Arc<Settings>, opts: CycleOptions) -> ExitCode {
     // scratch state in the temporary directory, removed afterwards, so `state.path` is
     // never created.
     let scratch = (opts.dry_run && !Store::exists(&settings.state.path)).then(scratch_state_dir);
+    if let Some(dir) = &scratch {
+        // A state path holding only the ledger (the database was lost) seeds the new
+        // database from it, so the plan includes the deactivations a real run would make.
+        let ledger = settings.state.path.join(LEDGER_FILE);
+        if ledger.exists() {
+            let copied = lightdash_dot_sync::state::private::create_dir(dir)
+                .and_then(|()| std::fs::copy(&ledger, dir.join(LEDGER_FILE)));
+            if let Err(e) = copied {
+                tracing::warn!(error = %e, "could not copy the ledger for the dry run; planning without it");
+            }
+        }
+    }
     let settings = match &scratch {
         Some(dir) => {
             let mut s = (*settings).clone();
@@ -288,7 +301,9 @@ async fn one_shot_with(settings: Arc<Settings>, opts: CycleOptions) -> ExitCode 
     };
     let run = app::run_once(settings, store.clone(), opts).await;
     let report = run.report;
-    let _ = store.flush();
+    if !opts.dry_run {
+        let _ = store.flush();
+    }
     let store_bytes = store.size_on_disk();
     if opts.dry_run {
         print!("{}", app::format_plan(&run.planned));
