@@ -189,3 +189,30 @@ async fn a_private_chart_on_a_public_dashboard_is_not_shown_and_not_synced() {
     assert!(text.contains("private"), "{text}");
     assert!(text.contains("lightdash.include_private"), "{text}");
 }
+
+/// A space `exclude_spaces` matches is not synced, and preview says so rather than render it.
+#[tokio::test]
+async fn an_excluded_space_is_reported_as_not_synced() {
+    let content = bundled();
+    let project = content.default_project().unwrap();
+    let space = project.space_named("Sales").unwrap().clone();
+    let mock = MockLightdash::start(content.clone(), MockLightdashOptions::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = RawSettings::default();
+    raw.lightdash.url = mock.url();
+    raw.lightdash.api_key = Some(RawSecret(MockLightdashOptions::default().token.into()));
+    raw.lightdash.requests_per_second = 1000.0;
+    raw.lightdash.exclude_spaces = vec!["**Sales**".into()];
+    raw.dot.api_key = Some(RawSecret("unused".to_owned().into()));
+    raw.state.path = dir.path().to_owned();
+    let s = raw.validate(&HashMap::new()).expect("valid settings");
+    let err = app::preview(&s, &space.uuid).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("lightdash-space-{} is not synced", space.uuid)),
+        "{text}"
+    );
+    assert!(text.contains("exclude_spaces"), "{text}");
+}
