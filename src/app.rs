@@ -1,7 +1,7 @@
 //! Application wiring (I/O): opening the state, one-shot runs with progress output,
 //! `status`, `preview`, `check` and the `demo`. The daemon lives in [`crate::daemon`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
@@ -22,7 +22,10 @@ use crate::stats::ApiCounters;
 use crate::sync::cycle::Planned;
 use crate::sync::details::{self, Wanted};
 use crate::sync::listing::Listings;
-use crate::sync::plan::Action;
+use crate::sync::plan::{Action, DeactivateReason};
+use crate::sync::rendering::children_in_scope;
+use crate::sync::scope::{Scope, ScopeRules, SpaceScopes};
+use crate::sync::visibility;
 use crate::sync::{CycleOptions, CycleReport, Progress, SyncContext};
 
 /// File in the state directory with the latest status, readable while a daemon holds the lock.
@@ -434,6 +437,14 @@ pub enum PreviewError {
     /// Nothing matched.
     #[error("no dashboard, chart or space with uuid or slug {0:?} in the synced projects")]
     NotFound(String),
+    /// The asset exists but the cycle does not sync it (it is never sent to Dot).
+    #[error("{id} is not synced: {why}")]
+    NotSynced {
+        /// Asset id.
+        id: String,
+        /// Why, naming the setting that decides it.
+        why: &'static str,
+    },
     /// Details could not be fetched.
     #[error("could not fetch the details of {id}: {error}")]
     Details {
@@ -444,8 +455,11 @@ pub enum PreviewError {
     },
 }
 
-/// `preview <uuid|slug>`: renders one asset live. No Dot, no state. The first synced project
-/// with a space, dashboard or chart of that uuid or slug wins.
+/// `preview <uuid|slug>`: renders one asset live, as the cycle would send it. No Dot, no state.
+/// The first synced project with a space, dashboard or chart of that uuid or slug wins.
+/// Scope and privacy are the cycle's ([`crate::sync::scope`], [`crate::sync::visibility`]):
+/// an asset the cycle does not sync is [`PreviewError::NotSynced`], and references to content
+/// out of scope render as the cycle renders them (blanked, or a neutral placeholder).
 pub async fn preview(settings: &Settings, key: &str) -> Result<ExternalAsset, PreviewError> {
     let ld = &settings.lightdash;
     let client = lightdash_client(settings);
@@ -453,35 +467,80 @@ pub async fn preview(settings: &Settings, key: &str) -> Result<ExternalAsset, Pr
         site_url: ld.public_url.as_str().trim_end_matches('/').to_owned(),
         max_description_chars: settings.sync.max_description_chars,
     };
+    let kinds: HashSet<AssetKind> = settings.sync.kinds.iter().copied().collect();
+    let rules = ScopeRules {
+        include_private: ld.include_private,
+        spaces: &ld.spaces,
+        kinds: &kinds,
+    };
     let (projects, _) =
         crate::sync::scope::select_projects(client.projects().await?.items, &ld.projects);
     for project in &projects {
         let p = project.project_uuid.as_str();
         let (spaces, dashboards, charts) =
             tokio::try_join!(client.spaces(p), client.dashboards(p), client.charts(p))?;
-        let listings = Listings {
+        let mut listings = Listings {
             spaces: spaces.items,
             dashboards: dashboards.items,
             charts: charts.items,
             ..Default::default()
         };
+        visibility::redact(&mut listings, &rules);
         let tree = SpaceTree::new(&listings.spaces);
         let view = ProjectView {
             project,
             spaces: &tree,
             options: &options,
         };
-        if let Some(asset) = preview_in(&client, &view, &listings, key).await? {
+        let scopes = SpaceScopes::new(&tree, &listings.spaces, &rules);
+        let scope = PreviewScope {
+            rules: &rules,
+            scopes: &scopes,
+        };
+        if let Some(asset) = preview_in(&client, &view, &scope, &listings, key).await? {
             return Ok(asset);
         }
     }
     Err(PreviewError::NotFound(key.to_owned()))
 }
 
+/// One project's scope, as the cycle decides it.
+struct PreviewScope<'a> {
+    rules: &'a ScopeRules<'a>,
+    scopes: &'a SpaceScopes,
+}
+
+impl PreviewScope<'_> {
+    /// Scope of a chart or dashboard of `kind` in `space`.
+    fn of_item(&self, kind: AssetKind, space: &str, inherits: Option<bool>) -> Scope {
+        self.rules
+            .of_kind(kind, self.scopes.of_item(space, inherits))
+    }
+
+    /// `Ok` when synced, else why not (as [`PreviewError::NotSynced`]).
+    fn check(&self, kind: AssetKind, uuid: &str, scope: Scope) -> Result<(), PreviewError> {
+        let why = match scope {
+            Scope::In => return Ok(()),
+            Scope::Out(_) if !self.rules.syncs(kind) => "its kind is not in sync.kinds",
+            Scope::Out(DeactivateReason::Private) => {
+                "it is in a space Lightdash restricts (private), and lightdash.include_private is false"
+            }
+            Scope::Out(_) => {
+                "its space is excluded by lightdash.include_spaces / lightdash.exclude_spaces"
+            }
+        };
+        Err(PreviewError::NotSynced {
+            id: kind.asset_id(uuid),
+            why,
+        })
+    }
+}
+
 /// The asset `key` names in one project's listings, rendered; `None` when it has none.
 async fn preview_in(
     client: &LightdashClient,
     view: &ProjectView<'_>,
+    scope: &PreviewScope<'_>,
     listings: &Listings,
     key: &str,
 ) -> Result<Option<ExternalAsset>, PreviewError> {
@@ -491,7 +550,11 @@ async fn preview_in(
         .iter()
         .find(|s| matches(&s.uuid, s.slug.as_deref()))
     {
-        return Ok(Some(preview_space(view, listings, space)));
+        let of = scope
+            .rules
+            .of_kind(AssetKind::Space, scope.scopes.of(&space.uuid));
+        scope.check(AssetKind::Space, &space.uuid, of)?;
+        return Ok(Some(preview_space(view, scope, listings, space)));
     }
     let dashboard = listings
         .dashboards
@@ -508,12 +571,33 @@ async fn preview_in(
         .filter_map(|c| c.slug.as_deref().map(|s| (s, c.uuid.as_str())))
         .collect();
     if let Some(d) = dashboard {
+        let of = scope.of_item(
+            AssetKind::Dashboard,
+            &d.space_uuid,
+            d.inherits_from_org_or_project,
+        );
+        scope.check(AssetKind::Dashboard, &d.uuid, of)?;
         let details = dashboard_details(client, p, d).await?;
-        let mut wanted = details.chart_uuids(&slug_to_uuid);
-        wanted.extend(chart.map(|c| c.uuid.clone()));
+        // As in the cycle: a tile resolves only charts whose space is in scope (even when
+        // charts are not synced as assets); every other tile is the neutral placeholder.
+        let in_scope: Vec<&ChartSummary> = listings
+            .charts
+            .iter()
+            .filter(|c| {
+                scope
+                    .scopes
+                    .of_item(&c.space_uuid, c.inherits_from_org_or_project)
+                    == Scope::In
+            })
+            .collect();
+        let wanted: Vec<String> = details
+            .chart_uuids(&slug_to_uuid)
+            .into_iter()
+            .filter(|u| in_scope.iter().any(|c| &c.uuid == u))
+            .collect();
         let (charts, explores) = chart_inputs(client, p, listings, &wanted).await;
         let mut index = ChartIndex::default();
-        for c in &listings.charts {
+        for c in in_scope {
             index.insert(c, charts.get(&c.uuid));
         }
         let asset = render::render_dashboard(view, d, &details, &index, &explores);
@@ -522,33 +606,68 @@ async fn preview_in(
     let Some(c) = chart else {
         return Ok(None);
     };
+    let of = scope.of_item(
+        AssetKind::Chart,
+        &c.space_uuid,
+        c.inherits_from_org_or_project,
+    );
+    scope.check(AssetKind::Chart, &c.uuid, of)?;
     let (charts, explores) = chart_inputs(client, p, listings, std::slice::from_ref(&c.uuid)).await;
     let details = charts.get(&c.uuid).ok_or_else(|| PreviewError::Details {
         id: AssetKind::Chart.asset_id(&c.uuid),
         error: "not returned".into(),
     })?;
-    let shown_on = preview_shown_on(client, p, listings, c, &slug_to_uuid).await;
+    let shown_on: Vec<&DashboardSummary> = preview_shown_on(client, p, listings, c, &slug_to_uuid)
+        .await
+        .into_iter()
+        .filter(|d| {
+            scope.of_item(
+                AssetKind::Dashboard,
+                &d.space_uuid,
+                d.inherits_from_org_or_project,
+            ) == Scope::In
+        })
+        .collect();
     let asset = render::render_chart(view, c, details, &explores, &shown_on);
     Ok(Some(asset))
 }
 
-/// A space with everything its listing shows (preview applies no scope).
+/// A space with the synced content its listing shows.
 fn preview_space(
     view: &ProjectView<'_>,
+    scope: &PreviewScope<'_>,
     listings: &Listings,
     space: &SpaceSummary,
 ) -> ExternalAsset {
     let ds: Vec<_> = listings
         .dashboards
         .iter()
-        .filter(|d| d.space_uuid == space.uuid)
+        .filter(|d| {
+            d.space_uuid == space.uuid
+                && scope.of_item(
+                    AssetKind::Dashboard,
+                    &d.space_uuid,
+                    d.inherits_from_org_or_project,
+                ) == Scope::In
+        })
         .collect();
     let cs: Vec<_> = listings
         .charts
         .iter()
-        .filter(|c| c.space_uuid == space.uuid)
+        .filter(|c| {
+            c.space_uuid == space.uuid
+                && scope.of_item(
+                    AssetKind::Chart,
+                    &c.space_uuid,
+                    c.inherits_from_org_or_project,
+                ) == Scope::In
+        })
         .collect();
-    let children = view.spaces.children(&space.uuid);
+    let children = children_in_scope(&listings.spaces, scope.scopes);
+    let children = children
+        .get(space.uuid.as_str())
+        .cloned()
+        .unwrap_or_default();
     render::render_space(view, space, &ds, &cs, &children)
 }
 

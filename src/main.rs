@@ -8,7 +8,8 @@ use std::sync::Arc;
 use clap::Parser;
 use lightdash_dot_sync::cli::{Cli, Command};
 use lightdash_dot_sync::config::{self, ConfigError, LogFormat, Settings};
-use lightdash_dot_sync::state::StateError;
+use lightdash_dot_sync::state::store::LEDGER_FILE;
+use lightdash_dot_sync::state::{StateError, Store};
 use lightdash_dot_sync::sync::{CycleKind, CycleOptions};
 use lightdash_dot_sync::{app, daemon, redact, telemetry};
 
@@ -242,6 +243,51 @@ fn require_ca_roots(
 }
 
 async fn one_shot(settings: Arc<Settings>, opts: CycleOptions) -> ExitCode {
+    // A dry run promises to write nothing: with no state yet, it plans against an empty
+    // scratch state in the temporary directory, removed afterwards, so `state.path` is
+    // never created.
+    let scratch = (opts.dry_run && !Store::exists(&settings.state.path)).then(scratch_state_dir);
+    if let Some(dir) = &scratch {
+        // A state path holding only the ledger (the database was lost) seeds the new
+        // database from it, so the plan includes the deactivations a real run would make.
+        let ledger = settings.state.path.join(LEDGER_FILE);
+        if ledger.exists() {
+            let copied = lightdash_dot_sync::state::private::create_dir(dir)
+                .and_then(|()| std::fs::copy(&ledger, dir.join(LEDGER_FILE)));
+            if let Err(e) = copied {
+                tracing::warn!(error = %e, "could not copy the ledger for the dry run; planning without it");
+            }
+        }
+    }
+    let settings = match &scratch {
+        Some(dir) => {
+            let mut s = (*settings).clone();
+            s.state.path = dir.clone();
+            Arc::new(s)
+        }
+        None => settings,
+    };
+    let code = one_shot_with(settings, opts).await;
+    if let Some(dir) = scratch {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    code
+}
+
+/// A fresh, unused directory path under the system temporary directory for a dry run's
+/// throwaway state (not created here; the store creates it).
+fn scratch_state_dir() -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    std::env::temp_dir().join(format!(
+        "lightdash-dot-sync-dry-run-{}-{nanos}",
+        std::process::id()
+    ))
+}
+
+async fn one_shot_with(settings: Arc<Settings>, opts: CycleOptions) -> ExitCode {
     let store = match app::open_store(&settings) {
         Ok(s) => s,
         Err(e @ StateError::Locked { .. }) => {
@@ -255,7 +301,9 @@ async fn one_shot(settings: Arc<Settings>, opts: CycleOptions) -> ExitCode {
     };
     let run = app::run_once(settings, store.clone(), opts).await;
     let report = run.report;
-    let _ = store.flush();
+    if !opts.dry_run {
+        let _ = store.flush();
+    }
     let store_bytes = store.size_on_disk();
     if opts.dry_run {
         print!("{}", app::format_plan(&run.planned));

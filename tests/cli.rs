@@ -213,6 +213,27 @@ async fn a_dry_run_says_what_it_would_push_and_pushes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_on_a_fresh_state_path_plans_everything_and_creates_nothing() {
+    let m = mocks_and_config().await;
+    for mode in ["--once", "--resync"] {
+        let mut cmd = bin();
+        cmd.arg("-c").arg(&m.config).args([mode, "--dry-run"]);
+        let out = run(cmd).await;
+        assert_eq!(out.status.code(), Some(0), "{mode}: {}", stderr(&out));
+        let text = stdout(&out);
+        assert!(text.contains("nothing was pushed or written"), "{text}");
+        // Against an empty state every in-scope asset is planned as an upsert.
+        assert!(!text.contains("dry run: 0 upserts"), "{mode}: {text}");
+        assert!(
+            !m.state.exists(),
+            "{mode}: a dry run created {}",
+            m.state.display()
+        );
+        assert!(m.dot.requests().is_empty(), "{mode}: a dry run called Dot");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_without_a_state_says_so_and_creates_none() {
     let m = mocks_and_config().await;
     let mut cmd = bin();

@@ -128,3 +128,91 @@ fn dashboard_tiles(
         .filter_map(|t| t.properties.saved_chart_uuid.clone())
         .collect()
 }
+
+/// A chart in a private space shown on a dashboard everyone can see: preview
+/// applies the cycle's scope, so the dashboard shows the neutral placeholder for that tile and
+/// the chart itself is reported as not synced.
+#[tokio::test]
+async fn a_private_chart_on_a_public_dashboard_is_not_shown_and_not_synced() {
+    let mut content = bundled();
+    let project = content.default_project().unwrap();
+    let dashboard = project
+        .dashboard_named("Sales overview")
+        .unwrap()
+        .summary
+        .clone();
+    let tiles = dashboard_tiles(project, &dashboard.uuid);
+    let private = project
+        .charts
+        .iter()
+        .find(|c| tiles.contains(&c.summary.uuid))
+        .unwrap()
+        .summary
+        .clone();
+    // A root space open to its own members only, holding the chart.
+    let mut space = project.spaces[0].clone();
+    space.uuid = "9b0e3c1a-private-space".into();
+    space.name = "Finance (restricted)".into();
+    space.is_private = true;
+    space.parent_space_uuid = None;
+    space.path = None;
+    space.inherit_parent_permissions = Some(false);
+    space.inherits_from_org_or_project = None;
+    let p = content.default_project_mut().unwrap();
+    p.spaces.push(space.clone());
+    let chart = p.chart_mut(&private.uuid).unwrap();
+    chart.summary.space_uuid = space.uuid.clone();
+    let mock = MockLightdash::start(content.clone(), MockLightdashOptions::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(mock.url(), dir.path());
+
+    let asset = app::preview(&s, &dashboard.uuid).await.unwrap();
+    let md = asset.dot_description.unwrap();
+    assert!(
+        md.contains("A chart that is not shared here"),
+        "no placeholder:\n{md}"
+    );
+    assert!(
+        !md.contains(&private.name),
+        "the private chart {} is named:\n{md}",
+        private.name
+    );
+
+    let err = app::preview(&s, &private.uuid).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("lightdash-chart-{} is not synced", private.uuid)),
+        "{text}"
+    );
+    assert!(text.contains("private"), "{text}");
+    assert!(text.contains("lightdash.include_private"), "{text}");
+}
+
+/// A space `exclude_spaces` matches is not synced, and preview says so rather than render it.
+#[tokio::test]
+async fn an_excluded_space_is_reported_as_not_synced() {
+    let content = bundled();
+    let project = content.default_project().unwrap();
+    let space = project.space_named("Sales").unwrap().clone();
+    let mock = MockLightdash::start(content.clone(), MockLightdashOptions::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = RawSettings::default();
+    raw.lightdash.url = mock.url();
+    raw.lightdash.api_key = Some(RawSecret(MockLightdashOptions::default().token.into()));
+    raw.lightdash.requests_per_second = 1000.0;
+    raw.lightdash.exclude_spaces = vec!["**Sales**".into()];
+    raw.dot.api_key = Some(RawSecret("unused".to_owned().into()));
+    raw.state.path = dir.path().to_owned();
+    let s = raw.validate(&HashMap::new()).expect("valid settings");
+    let err = app::preview(&s, &space.uuid).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("lightdash-space-{} is not synced", space.uuid)),
+        "{text}"
+    );
+    assert!(text.contains("exclude_spaces"), "{text}");
+}
