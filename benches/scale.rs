@@ -31,6 +31,13 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    if let Some(assets) = std::env::var("LDSYNC_BENCH_SERVE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        runtime.block_on(bench::serve(SyntheticSpec::assets(assets)));
+        return;
+    }
     let mut results = Vec::new();
     for (i, spec) in sizes().into_iter().enumerate() {
         let scenarios = Scenarios::All { extras: i == 0 };

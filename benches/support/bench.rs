@@ -398,6 +398,31 @@ pub async fn run_scenarios(
     result
 }
 
+/// Serves content of size `spec` from the mocks until the process is killed, for profiling
+/// the binary by hand (`LDSYNC_BENCH_SERVE=50000 cargo bench --bench scale`): prints the
+/// config to run it with. The state directory is kept between runs of the binary.
+pub async fn serve(spec: SyntheticSpec) {
+    let content = synthetic(spec);
+    let dir = tempfile_dir();
+    let lightdash = MockLightdash::start(content, MockLightdashOptions::default())
+        .await
+        .expect("mock lightdash");
+    let dot = MockDot::start(MockDotOptions::default())
+        .await
+        .expect("mock dot");
+    let config = write_config(&dir, &lightdash.url(), &dot.url(), 100_000.0).expect("config");
+    println!(
+        "serving; run: lightdash-dot-sync --config {}",
+        config.display()
+    );
+    loop {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        // Keeps the request logs from growing while serving for hours.
+        lightdash.clear_requests();
+        dot.clear_requests();
+    }
+}
+
 /// The one-edit scenario's edit: a versioned change of the chart's query.
 fn edit_chart(env: &Env, uuid: &str) {
     env.lightdash.update(|c| {
