@@ -34,6 +34,9 @@ pub struct Detected<'l> {
     pub signatures: HashMap<String, String>,
     /// In-scope ids whose signature differs from the state (or that are new or stale).
     pub changed: HashSet<String>,
+    /// Unchanged ids whose listed view count differs from the one last pushed: the only
+    /// ones a view-count push may be due for (the others need no state read to tell).
+    pub views_moved: HashSet<String>,
     /// In-scope dashboards, in listing order.
     pub dashboards_in: Vec<&'l DashboardSummary>,
     /// In-scope charts, in listing order.
@@ -46,19 +49,26 @@ impl Detected<'_> {
         self.changed.contains(&AssetKind::Chart.asset_id(uuid))
     }
 
+    /// `views`: the listing's view count (spaces have none).
     fn classify(
         &mut self,
         entries: &Known<'_>,
-        kind: AssetKind,
-        uuid: &str,
+        (kind, uuid, views): (AssetKind, &str, Option<u64>),
         scope: Scope,
         signature: String,
     ) -> bool {
         let id = kind.asset_id(uuid);
         match scope {
             Scope::In => {
-                if is_changed(entries.get(&id).as_ref(), &signature) {
+                let entry = entries.get(&id);
+                if is_changed(entry.as_ref(), &signature) {
                     self.changed.insert(id.clone());
+                } else if let Some(e) = entry
+                    && e.views.is_some()
+                    && views.is_some()
+                    && e.views != views
+                {
+                    self.views_moved.insert(id.clone());
                 }
                 self.signatures.insert(id.clone(), signature);
                 self.in_scope.insert(id);
@@ -105,23 +115,50 @@ pub fn detect<'l>(
             scopes.is_restricted(&s.uuid),
         ));
         let scope = rules.of_kind(AssetKind::Space, scopes.of(&s.uuid));
-        out.classify(entries, AssetKind::Space, &s.uuid, scope, sig);
+        out.classify(entries, (AssetKind::Space, &s.uuid, None), scope, sig);
     }
+    // Thousands of items share a few hundred spaces: each space's folder path and privacy
+    // are worked out once.
+    let places: HashMap<&str, (String, bool)> = listings
+        .spaces
+        .iter()
+        .map(|s| {
+            let space = s.uuid.as_str();
+            (space, (view.folder(space), scopes.is_restricted(space)))
+        })
+        .collect();
+    let place = |space: &str| match places.get(space) {
+        Some((folder, private)) => (std::borrow::Cow::Borrowed(folder.as_str()), *private),
+        None => (
+            std::borrow::Cow::Owned(view.folder(space)),
+            scopes.is_restricted(space),
+        ),
+    };
     for d in &listings.dashboards {
-        let private = scopes.is_restricted(&d.space_uuid);
-        let sig = bind(dashboard_signature(d, &view.folder(&d.space_uuid), private));
+        let (folder, private) = place(&d.space_uuid);
+        let sig = bind(dashboard_signature(d, &folder, private));
         let space = scopes.of_item(&d.space_uuid, d.inherits_from_org_or_project);
         let scope = rules.of_kind(AssetKind::Dashboard, space);
-        if out.classify(entries, AssetKind::Dashboard, &d.uuid, scope, sig) {
+        if out.classify(
+            entries,
+            (AssetKind::Dashboard, &d.uuid, Some(d.views)),
+            scope,
+            sig,
+        ) {
             out.dashboards_in.push(d);
         }
     }
     for c in &listings.charts {
-        let private = scopes.is_restricted(&c.space_uuid);
-        let sig = bind(chart_signature(c, &view.folder(&c.space_uuid), private));
+        let (folder, private) = place(&c.space_uuid);
+        let sig = bind(chart_signature(c, &folder, private));
         let space = scopes.of_item(&c.space_uuid, c.inherits_from_org_or_project);
         let scope = rules.of_kind(AssetKind::Chart, space);
-        if out.classify(entries, AssetKind::Chart, &c.uuid, scope, sig) {
+        if out.classify(
+            entries,
+            (AssetKind::Chart, &c.uuid, Some(c.views)),
+            scope,
+            sig,
+        ) {
             out.charts_in.push(c);
         }
     }

@@ -500,12 +500,17 @@ pub async fn view_counts(
         .charts_in
         .iter()
         .map(|c| (AssetKind::Chart.asset_id(&c.uuid), c.views));
-    let unrendered: BTreeMap<String, u64> = dashboards
+    let mut unrendered = 0usize;
+    let moved: BTreeMap<String, u64> = dashboards
         .chain(charts)
         .filter(|(id, _)| !rendered.contains(id) && !carry.failed.contains_key(id))
+        .inspect(|_| unrendered += 1)
+        .filter(|(id, _)| st.detected.views_moved.contains(id))
         .collect();
-    let (actions, unchanged) = plan::plan_view_counts(&st.plan_input(), &unrendered);
-    sink.report.unchanged += unchanged.len();
+    // Unrendered assets are unchanged and active (changed ones were rendered): only those
+    // whose view count moved need their entry read, and may need a push.
+    let (actions, _) = plan::plan_view_counts(&st.plan_input(), &moved);
+    sink.report.unchanged += unrendered - actions.len();
     let scope = PushScope {
         project: st.p,
         entries: st.entries,
