@@ -9,8 +9,8 @@
 //! Duplicates (the same uuid twice in one listing) are reduced to one copy, picked by content
 //! rather than position, so the same listing in another order gives the same result.
 
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::types::{ChartSummary, DashboardSummary, Project, SpaceSummary};

@@ -334,9 +334,8 @@ mod tests {
             }
         });
         let mut items = Vec::new();
-        let env =
-            decode_list_envelope(ChannelReader::new(rx), |r| items.push(r.get().to_owned()))
-                .unwrap();
+        let env = decode_list_envelope(ChannelReader::new(rx), |r| items.push(r.get().to_owned()))
+            .unwrap();
         feeder.join().unwrap();
         assert!(env.is_ok());
         assert_eq!(items, [r#"{"a":1}"#, "2"]);
