@@ -1,13 +1,16 @@
 //! Listings and as-code pages decoded item by item (no I/O).
 //!
-//! A page is first split into raw items ([`RawValue`], which skips nested values without
-//! serde's recursion limit), then each item is decoded on its own. One item with a wrongly
+//! A page is split into raw items ([`RawValue`], which skips nested values without serde's
+//! recursion limit), and each item is decoded on its own as soon as it is read
+//! ([`ListingBuilder::push`]; the client feeds it while the body arrives), its raw text then
+//! dropped. One item with a wrongly
 //! typed field, or nested deeper than serde's limit, therefore fails alone: it is named
 //! (route, uuid, field path) and skipped, and the rest of the page is used. The uuid of an
 //! undecodable item is kept so the cycle never takes it for deleted content.
 //!
 //! Duplicates (the same uuid twice in one listing) are reduced to one copy, picked by content
-//! rather than position, so the same listing in another order gives the same result.
+//! rather than position (see [`ListingBuilder`]), so the same listing in another order gives
+//! the same result.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -88,7 +91,7 @@ impl std::fmt::Display for UndecodableItem {
 /// A listing decoded item by item.
 #[derive(Debug)]
 pub struct Listing<T> {
-    /// Items that decoded, one per uuid, in listing order (of the copy kept).
+    /// Items that decoded, one per uuid, in listing order (each uuid where it first appears).
     pub items: Vec<T>,
     /// Items that did not.
     pub undecodable: Vec<UndecodableItem>,
@@ -405,5 +408,55 @@ mod tests {
         let l: Listing<ChartSummary> = decode_listing("/r", raw(&[&broken, &old]));
         assert_eq!(l.items.len(), 1);
         assert!(l.undecodable.is_empty());
+        // Whichever comes first; a broken item of another uuid is still reported.
+        let broken_b = chart("b", r#","views":"x""#);
+        let l: Listing<ChartSummary> = decode_listing("/r", raw(&[&old, &broken_b, &broken]));
+        assert_eq!(l.items.len(), 1);
+        assert_eq!(l.undecodable.len(), 1);
+        assert_eq!(l.undecodable[0].uuid.as_deref(), Some("b"));
+    }
+
+    /// Each uuid keeps the position of its first copy; duplicated uuids are reported in the
+    /// order of their second copy; the copies kept do not depend on the order.
+    #[test]
+    fn duplicates_keep_their_first_position_and_the_same_copy_in_any_order() {
+        let a1 = chart("a", "");
+        let a2 = chart("a", "").replace("2026-01-01", "2026-03-01");
+        let b1 = chart("b", r#","views":3"#);
+        let b2 = chart("b", r#","views":4"#);
+        let c = chart("c", "");
+        let l: Listing<ChartSummary> = decode_listing("/r", raw(&[&a1, &b1, &a2, &c, &b2]));
+        assert_eq!(
+            l.items.iter().map(|c| c.uuid.as_str()).collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
+        assert_eq!(l.duplicates, ["a", "b"]);
+        let kept = |l: &Listing<ChartSummary>| {
+            let mut v: Vec<String> = l
+                .items
+                .iter()
+                .map(|c| serde_json::to_string(c).unwrap())
+                .collect();
+            v.sort();
+            v
+        };
+        let reversed: Listing<ChartSummary> = decode_listing("/r", raw(&[&b2, &c, &a2, &b1, &a1]));
+        assert_eq!(
+            reversed
+                .items
+                .iter()
+                .map(|c| c.uuid.as_str())
+                .collect::<Vec<_>>(),
+            ["b", "c", "a"]
+        );
+        assert_eq!(reversed.duplicates, ["b", "a"]);
+        assert_eq!(kept(&l), kept(&reversed));
+        assert!(
+            l.items[0]
+                .updated_at
+                .as_deref()
+                .unwrap()
+                .starts_with("2026-03-01")
+        );
     }
 }
