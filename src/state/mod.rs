@@ -1,7 +1,9 @@
-//! State: the sled store ([`store`], I/O), fingerprints ([`fingerprint`], pure) and
-//! owner-only file modes ([`private`], I/O).
+//! State: the sled store ([`store`], I/O), fingerprints ([`fingerprint`], pure), what a
+//! cycle knows of one project ([`known`], pure) and owner-only file modes ([`private`], I/O).
 pub mod fingerprint;
+pub mod known;
 pub mod private;
 pub mod store;
 
+pub use known::{EntryLookup, Known};
 pub use store::{AssetBody, IndexEntry, OpenOutcome, Owner, StateError, Store, StoredDetails};

@@ -238,8 +238,8 @@ pub struct Store {
     fault: Arc<Mutex<Option<String>>>,
     /// Test hook: writes fail with this OS error (see [`Store::inject_fault`]).
     injected: Arc<Mutex<Option<i32>>>,
-    /// The ledger's latest word on each id: active in Dot or not.
-    ledger: Arc<Mutex<std::collections::HashMap<String, bool>>>,
+    /// The ledger's latest word on each id (by [`ledger_key`]): active in Dot or not.
+    ledger: Arc<Mutex<std::collections::HashMap<u128, bool>>>,
 }
 
 /// File of ids ever pushed active, under `state.path`.
@@ -260,17 +260,23 @@ fn active_by_default() -> bool {
     true
 }
 
-/// The ledger's latest line per id, in first-seen order (unreadable lines, e.g. one cut
-/// short by a crash, are skipped).
+/// The ledger's lines, as they come (unreadable lines, e.g. one cut short by a crash, are
+/// skipped), read a line at a time: the file holds a line per change of every id ever pushed.
+fn ledger_lines(root: &Path) -> impl Iterator<Item = LedgerLine> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(root.join(LEDGER_FILE)).ok();
+    file.into_iter()
+        .flat_map(|f| std::io::BufReader::new(f).lines())
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str::<LedgerLine>(&l).ok())
+}
+
+/// The ledger's latest line per id, in first-seen order.
 fn read_ledger(root: &Path) -> Vec<LedgerLine> {
-    let text = std::fs::read_to_string(root.join(LEDGER_FILE)).unwrap_or_default();
     let mut order: Vec<String> = Vec::new();
     let mut latest: std::collections::HashMap<String, LedgerLine> =
         std::collections::HashMap::new();
-    for line in text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<LedgerLine>(l).ok())
-    {
+    for line in ledger_lines(root) {
         if !latest.contains_key(&line.id) {
             order.push(line.id.clone());
         }
@@ -280,6 +286,54 @@ fn read_ledger(root: &Path) -> Vec<LedgerLine> {
         .into_iter()
         .filter_map(|id| latest.remove(&id))
         .collect()
+}
+
+/// What the store remembers of an id's ledger lines: 16 bytes of its BLAKE3 hash rather than
+/// the id (a process holds one per asset ever pushed; a collision is out of reach at any
+/// organisation size: 2^-64 at four billion ids).
+fn ledger_key(id: &str) -> u128 {
+    let hash = blake3::hash(id.as_bytes());
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&hash.as_bytes()[..16]);
+    u128::from_le_bytes(key)
+}
+
+/// The ledger's latest word per id (by [`ledger_key`]), and how many lines it has: a ledger
+/// of many more lines than ids is rewritten ([`compact_ledger`]).
+fn ledger_state(root: &Path) -> (std::collections::HashMap<u128, bool>, usize) {
+    let mut latest = std::collections::HashMap::new();
+    let mut lines = 0usize;
+    for line in ledger_lines(root) {
+        latest.insert(ledger_key(&line.id), line.active);
+        lines += 1;
+    }
+    (latest, lines)
+}
+
+/// A ledger is rewritten once it holds more than this many lines per id (plus a margin), so a
+/// daemon whose content is often deactivated and restored keeps a ledger of about one line
+/// per id rather than one per change.
+const LEDGER_LINES_PER_ID: usize = 2;
+
+/// Rewrites the ledger with only the latest line of each id, in first-seen order: written to
+/// a temporary file, synced, then renamed over the ledger, so a crash leaves either ledger
+/// whole.
+fn compact_ledger(root: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = root.join(format!("{LEDGER_FILE}.compacting"));
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).write(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut out = std::io::BufWriter::new(options.open(&tmp)?);
+    for line in read_ledger(root) {
+        let text = serde_json::to_string(&line).map_err(std::io::Error::other)?;
+        out.write_all(text.as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    std::fs::rename(&tmp, root.join(LEDGER_FILE))?;
+    std::fs::File::open(root)?.sync_all()
 }
 
 /// The open sled database and its trees.
@@ -344,18 +398,33 @@ impl Store {
     }
 
     fn with(root: &Path, trees: Option<Trees>) -> Store {
+        let trees_open = trees.is_some();
         Store {
             root: root.to_owned(),
             trees: Arc::new(RwLock::new(trees.map(Arc::new))),
             fault: Arc::new(Mutex::new(None)),
             injected: Arc::new(Mutex::new(None)),
-            ledger: Arc::new(Mutex::new(
-                read_ledger(root)
-                    .into_iter()
-                    .map(|l| (l.id, l.active))
-                    .collect(),
-            )),
+            ledger: Arc::new(Mutex::new(Self::open_ledger(root, trees_open))),
         }
+    }
+
+    /// The ledger's latest word per id; a ledger grown to many lines per id is compacted first
+    /// (only by the process holding the open database: the lock keeps others out).
+    fn open_ledger(root: &Path, writable: bool) -> std::collections::HashMap<u128, bool> {
+        let (latest, lines) = ledger_state(root);
+        if writable && lines > LEDGER_LINES_PER_ID * latest.len() + 1_000 {
+            match compact_ledger(root) {
+                Ok(()) => tracing::info!(
+                    lines,
+                    ids = latest.len(),
+                    "compacted the ledger to one line per id"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not compact the ledger; it is read whole at every start until it can be");
+                }
+            }
+        }
+        latest
     }
 
     /// Opens (or creates) the state under `root`. A locked state is an error; so is a
@@ -404,7 +473,8 @@ impl Store {
     fn remember(&self, id: &str, entry: &IndexEntry) -> Result<(), StateError> {
         use std::io::Write;
         let mut known = lock(&self.ledger);
-        match known.get(id) {
+        let key = ledger_key(id);
+        match known.get(&key) {
             Some(&active) if active == entry.active => return Ok(()),
             None if !entry.active => return Ok(()),
             _ => {}
@@ -430,7 +500,7 @@ impl Store {
             .and_then(|mut f| f.write_all(text.as_bytes()));
         match written {
             Ok(()) => {
-                known.insert(id.to_owned(), entry.active);
+                known.insert(key, entry.active);
                 Ok(())
             }
             Err(e) => {
@@ -1273,6 +1343,64 @@ mod tests {
 
     /// Field report: with the state deleted, content deleted in Lightdash stayed active in
     /// Dot forever. The ledger outlives `db/`: a new database starts from its ids.
+    #[test]
+    fn a_ledger_of_many_changes_is_compacted_to_its_latest_line_per_id() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (store, _) = Store::open(dir.path(), &owner()).unwrap();
+            // "flip" is deactivated and restored 700 times: 1,400 lines for one id.
+            let mut flip = entry("flip");
+            for _ in 0..700 {
+                flip.active = true;
+                store.commit_entry("lightdash-chart-flip", &flip).unwrap();
+                flip.active = false;
+                store.commit_entry("lightdash-chart-flip", &flip).unwrap();
+            }
+            store
+                .commit_entry("lightdash-chart-kept", &entry("kept"))
+                .unwrap();
+            store.flush().unwrap();
+        }
+        let lines = |dir: &Path| {
+            std::fs::read_to_string(dir.join(LEDGER_FILE))
+                .unwrap()
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(lines(dir.path()).len(), 1_401);
+        let (store, _) = Store::open(dir.path(), &owner()).unwrap();
+        let compacted = lines(dir.path());
+        assert_eq!(compacted.len(), 2, "{compacted:?}");
+        assert!(
+            compacted[0].contains("lightdash-chart-flip")
+                && compacted[0].contains("\"active\":false")
+        );
+        assert!(compacted[1].contains("lightdash-chart-kept"));
+        assert!(
+            !dir.path()
+                .join(format!("{LEDGER_FILE}.compacting"))
+                .exists()
+        );
+        // The compacted ledger still knows what it knew: nothing new is appended for "kept",
+        // and a lost database is seeded with "kept" only.
+        store
+            .commit_entry("lightdash-chart-kept", &entry("kept"))
+            .unwrap();
+        store.flush().unwrap();
+        drop(store);
+        assert_eq!(lines(dir.path()).len(), 2);
+        std::fs::remove_dir_all(dir.path().join("db")).unwrap();
+        let (store, _) = Store::open(dir.path(), &owner()).unwrap();
+        let ids: Vec<String> = store
+            .index()
+            .unwrap()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(ids, ["lightdash-chart-kept"]);
+    }
+
     #[test]
     fn a_lost_database_is_seeded_from_the_ledger() {
         let dir = tempfile::tempdir().unwrap();

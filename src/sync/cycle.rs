@@ -33,7 +33,7 @@ use super::visibility;
 use crate::dot::types::AssetKind;
 use crate::lightdash::types::Project;
 use crate::render::{ProjectView, RenderOptions, SpaceTree};
-use crate::state::IndexEntry;
+use crate::state::{EntryLookup, IndexEntry, Known};
 use crate::stats;
 
 /// Runs one cycle. Errors of single assets are counted in the report; only a failure to
@@ -126,31 +126,33 @@ async fn run_projects(
         sink.report.projects_failed.push(uuid);
     }
     sink.report.projects = projects.len();
-    let index = state_by_project(ctx)?;
+    let mut active = active_by_project(ctx)?;
+    debug_rss("", "state index read");
     // No project at all while the state knows live assets is a permission or proxy glitch far
     // more often than a real deletion of everything: fail the cycle (nothing is deactivated
     // for unlisted projects anyway).
-    if projects.is_empty() && wanted.is_empty() {
-        let known: Vec<String> = index
-            .iter()
-            .filter(|(_, entries)| entries.values().any(|e| e.active))
-            .map(|(project, _)| project.clone())
-            .collect();
-        if !known.is_empty() {
-            tracing::error!(projects = ?known, "Lightdash listed no project although the state knows live assets; their assets are left as they are");
-            sink.report.projects_failed.extend(known);
-        }
+    if projects.is_empty() && wanted.is_empty() && !active.is_empty() {
+        let known: Vec<String> = active.keys().cloned().collect();
+        tracing::error!(projects = ?known, "Lightdash listed no project although the state knows live assets; their assets are left as they are");
+        sink.report.projects_failed.extend(known);
     }
-    let empty = BTreeMap::new();
     for project in &projects {
-        let entries = index.get(&project.project_uuid).unwrap_or(&empty);
-        sync_project(ctx, opts, project, entries, sink).await;
+        let p = project.project_uuid.as_str();
+        let lookup = StateLookup {
+            store: &ctx.store,
+            project: p,
+        };
+        let known = Known::new(active.remove(p).unwrap_or_default(), &lookup);
+        sync_project(ctx, opts, project, &known, sink).await;
     }
-    for (uuid, entries) in &index {
-        let listed = projects.iter().any(|p| &p.project_uuid == uuid);
-        let configured = wanted.is_empty() || wanted.contains(uuid);
-        if !listed && configured && entries.values().any(|e| e.active) {
-            deactivate_if_deleted(ctx, opts, uuid, entries, sink).await;
+    for (uuid, ids) in active {
+        let configured = wanted.is_empty() || wanted.contains(&uuid);
+        if configured {
+            let lookup = StateLookup {
+                store: &ctx.store,
+                project: &uuid,
+            };
+            deactivate_if_deleted(ctx, opts, &uuid, &Known::new(ids, &lookup), sink).await;
         }
     }
     Ok(())
@@ -164,7 +166,7 @@ async fn deactivate_if_deleted(
     ctx: &SyncContext,
     opts: CycleOptions,
     p: &str,
-    entries: &BTreeMap<String, IndexEntry>,
+    entries: &Known<'_>,
     sink: &mut Sink<'_>,
 ) {
     match ctx.lightdash.project(p).await {
@@ -181,11 +183,7 @@ async fn deactivate_if_deleted(
             return;
         }
     }
-    let confirmed: BTreeSet<String> = entries
-        .iter()
-        .filter(|(_, e)| e.active)
-        .map(|(id, _)| id.clone())
-        .collect();
+    let confirmed: BTreeSet<String> = entries.active().map(str::to_owned).collect();
     tracing::warn!(
         project = p,
         assets = confirmed.len(),
@@ -226,20 +224,42 @@ async fn deactivate_if_deleted(
     push::push_and_commit(ctx, opts, &scope, actions, &mut HashMap::new(), sink).await;
 }
 
-/// The state's entries, by project then Dot id.
-fn state_by_project(
-    ctx: &SyncContext,
-) -> Result<BTreeMap<String, BTreeMap<String, IndexEntry>>, String> {
-    let mut index: BTreeMap<String, BTreeMap<String, IndexEntry>> = BTreeMap::new();
-    // Streamed: each entry is decoded and moved into its project's map, never held twice.
+/// The Dot ids of the assets active in Dot, by project: one streamed pass over the state,
+/// keeping only ids (see [`Known`]).
+fn active_by_project(ctx: &SyncContext) -> Result<BTreeMap<String, Vec<Box<str>>>, String> {
+    let mut active: BTreeMap<String, Vec<Box<str>>> = BTreeMap::new();
     for item in ctx.store.entries() {
         let (id, entry) = item.map_err(|e| format!("reading the state failed: {e}"))?;
-        index
-            .entry(entry.project.clone())
-            .or_default()
-            .insert(id, entry);
+        if entry.active {
+            match active.get_mut(&entry.project) {
+                Some(ids) => ids.push(id.into()),
+                None => {
+                    active.insert(entry.project, vec![id.into()]);
+                }
+            }
+        }
     }
-    Ok(index)
+    Ok(active)
+}
+
+/// Entries read from the state one at a time, for one project (I/O: a sled read each).
+struct StateLookup<'a> {
+    store: &'a crate::state::Store,
+    project: &'a str,
+}
+
+impl EntryLookup for StateLookup<'_> {
+    fn entry(&self, id: &str) -> Option<IndexEntry> {
+        match self.store.entry(id) {
+            Ok(Some(e)) if e.project == self.project => Some(e),
+            Ok(_) => None,
+            Err(e) => {
+                // Counting the asset as new costs a render and a push; never a deactivation.
+                tracing::warn!(id, error = %e, "could not read the asset's state entry; it is rendered as new");
+                None
+            }
+        }
+    }
 }
 
 /// Stages 1–9 for one project. Failures are recorded in the report, never returned: one
@@ -248,7 +268,7 @@ async fn sync_project(
     ctx: &SyncContext,
     opts: CycleOptions,
     project: &Project,
-    entries: &BTreeMap<String, IndexEntry>,
+    entries: &Known<'_>,
     sink: &mut Sink<'_>,
 ) {
     let p = project.project_uuid.as_str();
@@ -267,6 +287,7 @@ async fn sync_project(
             return;
         }
     };
+    debug_rss(p, "listed");
     for (id, error) in &listings.held.failures {
         tracing::warn!(project = p, id = %id, error = %error, "asset skipped this cycle");
         sink.report.fail(id, error);
@@ -327,7 +348,7 @@ struct ProjectRun<'a> {
     ctx: &'a SyncContext,
     opts: CycleOptions,
     p: &'a str,
-    entries: &'a BTreeMap<String, IndexEntry>,
+    entries: &'a Known<'a>,
     listings: &'a Listings,
     view: &'a ProjectView<'a>,
     rules: &'a ScopeRules<'a>,
@@ -342,6 +363,7 @@ impl ProjectRun<'_> {
         // 3. Detect change, from the listings alone.
         let mut detected = detect::detect(listings, self.view, &scopes, self.rules, entries);
         count_listed(sink.report, &detected);
+        debug_rss(self.p, "detected");
         // Held assets (undecodable, or in an undecodable space) count as present: never
         // deactivated as gone. They are not in the listings, so nothing renders them.
         detected.in_scope.extend(listings.held.ids.iter().cloned());
@@ -358,16 +380,16 @@ impl ProjectRun<'_> {
         let tiles = slices::dashboard_tiles(&st, &mut carry, &dash_render, sink.report).await;
         let chart_render =
             detect::charts_to_render(&detected, &dash_render, &tiles, entries, full, self.rules);
-        let shown_on = rendering::shown_on(&detected, listings, &tiles, entries);
+        let shown_on = rendering::shown_on(&chart_render, &detected, listings, &tiles, entries);
         let on_tiles: HashSet<&str> = tiles.values().flatten().map(String::as_str).collect();
         // 5–9. Fetch, render, plan, push and commit in bounded slices: charts, then
         //    dashboards, then spaces; then view counts of what was not rendered. A chart
         //    commit ends its "changed" state, so the dashboards it moves are marked due first.
         slices::mark_dependents(&st, &dash_render, &showing);
         slices::charts(&st, &mut carry, &chart_render, &shown_on, &on_tiles, sink).await;
-        self.debug_rss("charts");
+        debug_rss(self.p, "charts");
         slices::dashboards(&st, &mut carry, &dash_render, &tiles, sink).await;
-        self.debug_rss("dashboards");
+        debug_rss(self.p, "dashboards");
         let contents = SpaceContents::new(&detected, &listings.spaces, &scopes);
         slices::spaces(&st, &contents, sink).await;
         slices::view_counts(&st, &carry, &dash_render, &chart_render, sink).await;
@@ -417,15 +439,17 @@ impl ProjectRun<'_> {
             tracing::warn!(error = %e, "could not clear the scratch details");
         }
     }
+}
 
-    fn debug_rss(&self, phase: &str) {
-        tracing::debug!(
-            project = self.p,
-            peak_rss_kb = stats::peak_rss_kb(),
-            current_rss_kb = stats::current_rss_kb(),
-            "{phase} done"
-        );
-    }
+/// Memory at the end of a stage (`RUST_LOG=lightdash_dot_sync=debug`): how BENCHMARKS.md
+/// finds where a cycle's peak is reached.
+fn debug_rss(project: &str, phase: &str) {
+    tracing::debug!(
+        project,
+        peak_rss_kb = stats::peak_rss_kb(),
+        current_rss_kb = stats::current_rss_kb(),
+        "{phase} done"
+    );
 }
 
 /// Counts listed in-scope assets by kind, and the changed ones.

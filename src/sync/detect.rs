@@ -15,11 +15,11 @@ use super::scope::{Scope, ScopeRules, SpaceScopes};
 use crate::dot::types::AssetKind;
 use crate::lightdash::types::{ChartSummary, DashboardSummary};
 use crate::render::ProjectView;
-use crate::state::IndexEntry;
 use crate::state::fingerprint::{
     chart_signature, dashboard_signature, render_settings_key, space_signature,
     with_render_settings,
 };
+use crate::state::{IndexEntry, Known};
 
 use super::listing::Listings;
 
@@ -48,7 +48,7 @@ impl Detected<'_> {
 
     fn classify(
         &mut self,
-        entries: &BTreeMap<String, IndexEntry>,
+        entries: &Known<'_>,
         kind: AssetKind,
         uuid: &str,
         scope: Scope,
@@ -57,7 +57,7 @@ impl Detected<'_> {
         let id = kind.asset_id(uuid);
         match scope {
             Scope::In => {
-                if is_changed(entries.get(&id), &signature) {
+                if is_changed(entries.get(&id).as_ref(), &signature) {
                     self.changed.insert(id.clone());
                 }
                 self.signatures.insert(id.clone(), signature);
@@ -89,7 +89,7 @@ pub fn detect<'l>(
     view: &ProjectView<'_>,
     scopes: &SpaceScopes,
     rules: &ScopeRules<'_>,
-    entries: &BTreeMap<String, IndexEntry>,
+    entries: &Known<'_>,
 ) -> Detected<'l> {
     let tree = view.spaces;
     let mut out = Detected::default();
@@ -134,8 +134,16 @@ pub fn detect<'l>(
 pub fn showing_changed_charts<'l>(
     detected: &Detected<'l>,
     listings: &'l Listings,
-    entries: &BTreeMap<String, IndexEntry>,
+    entries: &Known<'_>,
 ) -> HashSet<&'l str> {
+    // Nothing to propagate, and no entry worth reading (each is a state read).
+    if !detected
+        .changed
+        .iter()
+        .any(|id| AssetKind::split_id(id).is_some_and(|(k, _)| k == AssetKind::Chart))
+    {
+        return HashSet::new();
+    }
     let holding_changed_chart: HashSet<&str> = listings
         .charts
         .iter()
@@ -192,7 +200,7 @@ pub fn charts_to_render(
     detected: &Detected<'_>,
     dash_render: &[&DashboardSummary],
     tiles: &HashMap<String, Vec<String>>,
-    entries: &BTreeMap<String, IndexEntry>,
+    entries: &Known<'_>,
     full: bool,
     rules: &ScopeRules<'_>,
 ) -> BTreeSet<String> {
@@ -210,9 +218,9 @@ pub fn charts_to_render(
         if !detected.changed.contains(&id) {
             continue;
         }
-        let old = entries.get(&id).map(|e| e.charts.as_slice()).unwrap_or(&[]);
+        let old = entries.get(&id).map(|e| e.charts).unwrap_or_default();
         let new = tiles.get(&d.uuid).map(Vec::as_slice).unwrap_or(&[]);
-        out.extend(old.iter().chain(new).cloned());
+        out.extend(old.into_iter().chain(new.iter().cloned()));
     }
     let in_scope: HashSet<&str> = detected.charts_in.iter().map(|c| c.uuid.as_str()).collect();
     out.retain(|u| in_scope.contains(u.as_str()));
@@ -310,7 +318,13 @@ mod tests {
                 options: &self.options,
             };
             let scopes = SpaceScopes::new(&self.tree, &self.listings.spaces, &self.rules());
-            detect(&self.listings, &view, &scopes, &self.rules(), entries)
+            detect(
+                &self.listings,
+                &view,
+                &scopes,
+                &self.rules(),
+                &Known::from_map(entries),
+            )
         }
 
         /// A state that matches the listings exactly.
@@ -405,7 +419,7 @@ mod tests {
         entries.get_mut("lightdash-dashboard-d1").unwrap().charts = vec!["c1".into()];
         f.listings.charts[0].name = "Renamed".into();
         let d = f.detect(&entries);
-        let showing = showing_changed_charts(&d, &f.listings, &entries);
+        let showing = showing_changed_charts(&d, &f.listings, &Known::from_map(&entries));
         assert_eq!(showing, HashSet::from(["d1"]));
         let render = dashboards_to_render(&d, &showing, false, &f.rules());
         assert_eq!(
@@ -416,7 +430,7 @@ mod tests {
         let mut f = Fixture::new();
         f.listings.charts[2].name = "Renamed".into();
         let d = f.detect(&entries);
-        let showing = showing_changed_charts(&d, &f.listings, &entries);
+        let showing = showing_changed_charts(&d, &f.listings, &Known::from_map(&entries));
         let render = dashboards_to_render(&d, &showing, false, &f.rules());
         assert_eq!(
             render.iter().map(|d| d.uuid.as_str()).collect::<Vec<_>>(),
@@ -440,13 +454,20 @@ mod tests {
         entries.get_mut("lightdash-dashboard-d1").unwrap().charts = vec!["c1".into()];
         f.listings.dashboards[0].name = "Renamed".into();
         let d = f.detect(&entries);
-        let showing = showing_changed_charts(&d, &f.listings, &entries);
+        let showing = showing_changed_charts(&d, &f.listings, &Known::from_map(&entries));
         assert!(showing.is_empty());
         let render = dashboards_to_render(&d, &showing, false, &f.rules());
         // The new tiles show c2 and a private chart, which is never rendered.
         let tiles: HashMap<String, Vec<String>> =
             [("d1".to_string(), vec!["c2".to_string(), "cp".to_string()])].into();
-        let charts = charts_to_render(&d, &render, &tiles, &entries, false, &f.rules());
+        let charts = charts_to_render(
+            &d,
+            &render,
+            &tiles,
+            &Known::from_map(&entries),
+            false,
+            &f.rules(),
+        );
         assert_eq!(ids(&charts), ["c1", "c2"]);
         let listed: HashMap<&str, &ChartSummary> = f
             .listings

@@ -16,7 +16,7 @@ use crate::lightdash::types::{
     ChartDetails, ChartSummary, DashboardDetails, DashboardSummary, Explore,
 };
 use crate::render::Explores;
-use crate::state::{IndexEntry, Store, StoredDetails};
+use crate::state::{Known, Store, StoredDetails};
 
 /// Explores fetched at once.
 const EXPLORE_CONCURRENCY: usize = 4;
@@ -35,7 +35,7 @@ pub struct FetchScope<'a> {
     /// Project uuid.
     pub project: &'a str,
     /// The state's entries of the project.
-    pub entries: &'a BTreeMap<String, IndexEntry>,
+    pub entries: &'a Known<'a>,
     /// Deep or resync: fetch everything.
     pub full: bool,
 }
@@ -98,7 +98,7 @@ async fn fetch_details<'i, T: Stored + details::Details>(
     let mut to_fetch: Vec<Wanted> = Vec::new();
     for (uuid, slug, updated_at) in items {
         let id = kind.asset_id(uuid);
-        let stored = if needs_fetch(scope.full, scope.entries.get(&id), updated_at) {
+        let stored = if needs_fetch(scope.full, scope.entries.get(&id).as_ref(), updated_at) {
             None
         } else {
             T::stored(&ctx.store, &id)

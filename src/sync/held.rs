@@ -7,12 +7,12 @@
 //! An item whose uuid cannot even be read holds every asset of its kind the listing no longer
 //! shows, since any of them could be that item.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 use crate::dot::types::AssetKind;
 use crate::lightdash::listing::Listing;
 use crate::lightdash::types::{ChartSummary, DashboardSummary, SpaceSummary};
-use crate::state::IndexEntry;
+use crate::state::Known;
 
 /// What a project's listings hold back this cycle.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -29,7 +29,7 @@ pub fn held(
     spaces: &Listing<SpaceSummary>,
     dashboards: &Listing<DashboardSummary>,
     charts: &Listing<ChartSummary>,
-    entries: &BTreeMap<String, IndexEntry>,
+    entries: &Known<'_>,
 ) -> Held {
     let mut out = Held::default();
     let spaces_unknown = out.undecodable(AssetKind::Space, spaces, entries, |s| &s.uuid);
@@ -70,7 +70,7 @@ impl Held {
         &mut self,
         kind: AssetKind,
         listing: &Listing<T>,
-        entries: &BTreeMap<String, IndexEntry>,
+        entries: &Known<'_>,
         uuid: impl Fn(&T) -> &String,
     ) -> bool {
         let mut unknown = false;
@@ -86,9 +86,9 @@ impl Held {
         }
         if unknown {
             let listed: HashSet<&str> = listing.iter().map(|i| uuid(i).as_str()).collect();
-            for (id, e) in entries {
-                if e.active && e.kind == kind && !listed.contains(e.uuid.as_str()) {
-                    self.ids.insert(id.clone());
+            for id in entries.active_of(kind) {
+                if AssetKind::split_id(id).is_some_and(|(_, uuid)| !listed.contains(uuid)) {
+                    self.ids.insert(id.to_owned());
                 }
             }
         }
@@ -136,6 +136,8 @@ impl Held {
 mod tests {
     use super::*;
     use crate::lightdash::listing::UndecodableItem;
+    use crate::state::IndexEntry;
+    use std::collections::BTreeMap;
 
     fn bad(route: &str, index: usize, uuid: Option<&str>) -> UndecodableItem {
         UndecodableItem {
@@ -183,10 +185,10 @@ mod tests {
             &listing(vec![space("s", None)], vec![]),
             &listing(vec![], vec![]),
             &listing(vec![chart("a", "s")], vec![bad("/charts", 1, Some("b"))]),
-            &BTreeMap::from([
+            &Known::from_map(&BTreeMap::from([
                 entry(AssetKind::Chart, "a"),
                 entry(AssetKind::Chart, "gone"),
-            ]),
+            ])),
         );
         assert_eq!(h.ids, BTreeSet::from([AssetKind::Chart.asset_id("b")]));
         assert_eq!(h.failures.len(), 1);
@@ -203,11 +205,11 @@ mod tests {
             &listing(vec![space("s", None)], vec![]),
             &listing(vec![], vec![]),
             &listing(vec![chart("a", "s")], vec![bad("/charts", 3, None)]),
-            &BTreeMap::from([
+            &Known::from_map(&BTreeMap::from([
                 entry(AssetKind::Chart, "a"),
                 entry(AssetKind::Chart, "maybe"),
                 entry(AssetKind::Dashboard, "d"),
-            ]),
+            ])),
         );
         assert_eq!(h.ids, BTreeSet::from([AssetKind::Chart.asset_id("maybe")]));
         assert_eq!(
@@ -236,7 +238,7 @@ mod tests {
                 ],
                 vec![],
             ),
-            &BTreeMap::new(),
+            &Known::from_map(&BTreeMap::new()),
         );
         let want: BTreeSet<String> = [
             AssetKind::Space.asset_id("bad"),
@@ -256,7 +258,7 @@ mod tests {
             &listing(vec![space("s", None)], vec![]),
             &listing(vec![], vec![]),
             &listing(vec![chart("a", "s"), chart("b", "unseen-private")], vec![]),
-            &BTreeMap::from([entry(AssetKind::Chart, "gone")]),
+            &Known::from_map(&BTreeMap::from([entry(AssetKind::Chart, "gone")])),
         );
         assert_eq!(h, Held::default());
     }

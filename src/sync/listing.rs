@@ -18,7 +18,7 @@ use crate::lightdash::types::{
     ChartSummary, DashboardSummary, DeletedContent, SpaceSummary, SqlChartRef, TileType,
     VerifiedContent,
 };
-use crate::state::IndexEntry;
+use crate::state::Known;
 use crate::state::StoredDetails;
 
 /// The listings of one project, as Lightdash returned them.
@@ -55,7 +55,7 @@ pub struct Listings {
 pub async fn list(
     ctx: &SyncContext,
     p: &str,
-    entries: &BTreeMap<String, IndexEntry>,
+    entries: &Known<'_>,
 ) -> Result<Listings, Vec<String>> {
     let (spaces, dashboards, charts, trash, verified) = tokio::join!(
         ctx.lightdash.spaces(p),
@@ -248,14 +248,9 @@ pub struct EmptyListing {
 pub fn empty_listing_trip(
     project: &str,
     listings: &Listings,
-    entries: &BTreeMap<String, IndexEntry>,
+    entries: &Known<'_>,
 ) -> Option<EmptyListing> {
-    let live = |kind: AssetKind| {
-        entries
-            .values()
-            .filter(|e| e.active && e.kind == kind)
-            .count()
-    };
+    let live = |kind: AssetKind| entries.active_of(kind).count();
     let (mut empty, mut would_deactivate) = (Vec::new(), 0);
     for (is_empty, kind, name) in [
         (listings.spaces.is_empty(), AssetKind::Space, "spaces"),
@@ -274,7 +269,7 @@ pub fn empty_listing_trip(
     if empty.is_empty() {
         return None;
     }
-    let active = entries.values().filter(|e| e.active).count();
+    let active = entries.active_count();
     // Without spaces every dashboard and chart sits in an unseen (private) space.
     if listings.spaces.is_empty() {
         would_deactivate = active;
@@ -292,6 +287,7 @@ pub fn empty_listing_trip(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::IndexEntry;
     use crate::sync::testing::{chart, dashboard, entry, space};
 
     fn state(kinds: &[(AssetKind, &str, bool)]) -> BTreeMap<String, IndexEntry> {
@@ -320,7 +316,10 @@ mod tests {
     #[test]
     fn complete_listings_pass() {
         let entries = state(&[(AssetKind::Chart, "c", true), (AssetKind::Space, "s", true)]);
-        assert_eq!(empty_listing_trip("p", &full(), &entries), None);
+        assert_eq!(
+            empty_listing_trip("p", &full(), &Known::from_map(&entries)),
+            None
+        );
     }
 
     #[test]
@@ -332,7 +331,7 @@ mod tests {
         ]);
         let mut l = full();
         l.dashboards.clear();
-        let trip = empty_listing_trip("p", &l, &entries).expect("trips");
+        let trip = empty_listing_trip("p", &l, &Known::from_map(&entries)).expect("trips");
         assert_eq!(trip.empty, vec!["dashboards"]);
         assert_eq!(
             trip.trip,
@@ -352,9 +351,16 @@ mod tests {
         ]);
         let mut l = full();
         l.dashboards.clear();
-        assert_eq!(empty_listing_trip("p", &l, &entries), None);
         assert_eq!(
-            empty_listing_trip("p", &Listings::default(), &BTreeMap::new()),
+            empty_listing_trip("p", &l, &Known::from_map(&entries)),
+            None
+        );
+        assert_eq!(
+            empty_listing_trip(
+                "p",
+                &Listings::default(),
+                &Known::from_map(&BTreeMap::new())
+            ),
             None
         );
     }
@@ -369,7 +375,7 @@ mod tests {
         ]);
         let mut l = full();
         l.spaces.clear();
-        let trip = empty_listing_trip("p", &l, &entries).expect("trips");
+        let trip = empty_listing_trip("p", &l, &Known::from_map(&entries)).expect("trips");
         assert_eq!(trip.empty, vec!["spaces"]);
         assert_eq!(trip.trip.would_deactivate, 3);
         assert_eq!(trip.trip.active, 3);

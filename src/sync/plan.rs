@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::report::{CycleKind, FailsafeTrip};
 use crate::dot::types::{AssetKind, ExternalAsset};
-use crate::state::IndexEntry;
 use crate::state::fingerprint::fingerprint;
+use crate::state::{IndexEntry, Known};
 
 /// Deactivations a fail-safe never blocks below this count, whatever the share.
 pub const FAILSAFE_MIN_COUNT: usize = 10;
@@ -105,7 +105,7 @@ pub struct PlanInput<'a> {
     /// Project uuid.
     pub project: &'a str,
     /// The state's entries for this project, by id.
-    pub entries: &'a BTreeMap<String, IndexEntry>,
+    pub entries: &'a Known<'a>,
     /// Assets rendered this cycle (moved into the plan's actions).
     pub rendered: Vec<ExternalAsset>,
     /// In-scope assets not rendered this cycle, with their current listing view counts.
@@ -167,7 +167,7 @@ pub fn plan_rendered(
     let mut same = Vec::new();
     for asset in rendered {
         let entry = input.entries.get(&asset.id);
-        let reason = match entry {
+        let reason = match &entry {
             _ if input.kind == CycleKind::Resync => Some(UpsertReason::Resync),
             None => Some(UpsertReason::New),
             Some(e) if !e.active => Some(UpsertReason::Reactivated),
@@ -202,7 +202,7 @@ pub fn plan_view_counts(
     let mut out = Vec::new();
     let mut unchanged = Vec::new();
     for (id, &views) in unrendered {
-        match input.entries.get(id) {
+        match &input.entries.get(id) {
             Some(entry)
                 if entry.active
                     && entry.views.is_some()
@@ -224,31 +224,27 @@ pub fn plan_view_counts(
 /// once; disappearances only when they pass the fail-safe (else none of them, and the trip).
 pub fn plan_deactivations(input: &PlanInput<'_>) -> (Vec<Action>, Option<FailsafeTrip>) {
     let mut out = Vec::new();
-    let active: Vec<(&String, &IndexEntry)> = input
-        .entries
-        .iter()
-        .filter(|(_, e)| e.active && e.project == input.project)
-        .collect();
+    let active = input.entries.active_count();
     let mut gone = Vec::new();
-    for (id, _) in &active {
-        if input.in_scope.contains(*id) {
+    for id in input.entries.active() {
+        if input.in_scope.contains(id) {
             continue;
         }
-        match input.out_of_scope.get(*id) {
+        match input.out_of_scope.get(id) {
             // Privacy and exclusion are the operator's (or the author's) explicit wish:
             // they take effect at once, whatever the fail-safe says.
             Some(&reason) => out.push(Action::Deactivate {
-                id: (*id).clone(),
+                id: id.to_owned(),
                 reason,
             }),
-            None if input.confirmed_deleted.contains(*id) => out.push(Action::Deactivate {
-                id: (*id).clone(),
+            None if input.confirmed_deleted.contains(id) => out.push(Action::Deactivate {
+                id: id.to_owned(),
                 reason: DeactivateReason::Deleted,
             }),
-            None => gone.push((*id).clone()),
+            None => gone.push(id.to_owned()),
         }
     }
-    let share = gone.len() as f64 / active.len().max(1) as f64;
+    let share = gone.len() as f64 / active.max(1) as f64;
     if !input.allow_mass_deactivation
         && gone.len() > FAILSAFE_MIN_COUNT
         && share > input.max_deactivate_fraction
@@ -256,7 +252,7 @@ pub fn plan_deactivations(input: &PlanInput<'_>) -> (Vec<Action>, Option<Failsaf
         let trip = FailsafeTrip {
             project: input.project.to_owned(),
             would_deactivate: gone.len(),
-            active: active.len(),
+            active,
         };
         return (out, Some(trip));
     }
@@ -330,6 +326,7 @@ mod tests {
             }
         }
         fn run(&self) -> Plan {
+            let known = Known::from_map(&self.entries);
             plan(PlanInput {
                 kind: self.kind,
                 now: 100_000,
@@ -337,7 +334,7 @@ mod tests {
                 max_deactivate_fraction: 0.5,
                 allow_mass_deactivation: self.allow,
                 project: "p",
-                entries: &self.entries,
+                entries: &known,
                 rendered: self.rendered.clone(),
                 unrendered_views: &self.unrendered,
                 out_of_scope: &self.out_of_scope,

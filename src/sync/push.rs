@@ -2,7 +2,7 @@
 //! entry to write once Dot acknowledged it (commit after a 2xx, never before), with bounded
 //! concurrency; failures mark the asset stale so the next cycle renders it again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use futures_util::StreamExt;
@@ -13,7 +13,7 @@ use super::report::CycleReport;
 use crate::dot::DotError;
 use crate::dot::types::{AssetKind, ExternalAsset};
 use crate::state::fingerprint::fingerprint;
-use crate::state::{AssetBody, IndexEntry, StoredDetails};
+use crate::state::{AssetBody, IndexEntry, Known, StoredDetails};
 
 /// What the commit of a pushed asset needs besides the asset.
 #[derive(Debug)]
@@ -49,7 +49,7 @@ pub struct PushScope<'a> {
     /// Project uuid.
     pub project: &'a str,
     /// The state's entries of the project.
-    pub entries: &'a BTreeMap<String, IndexEntry>,
+    pub entries: &'a Known<'a>,
     /// Now, in unix seconds.
     pub now: i64,
 }
@@ -57,17 +57,11 @@ pub struct PushScope<'a> {
 /// Remembers that an asset Dot has could not be brought up to date this cycle, so the next
 /// incremental cycle renders it again even if nothing it depends on changes again (a chart
 /// edit whose dashboard failed to re-render must not be forgotten once the chart is committed).
-pub fn mark_stale(
-    ctx: &SyncContext,
-    opts: CycleOptions,
-    entries: &BTreeMap<String, IndexEntry>,
-    id: &str,
-) {
+pub fn mark_stale(ctx: &SyncContext, opts: CycleOptions, entries: &Known<'_>, id: &str) {
     if opts.dry_run {
         return;
     }
-    if let Some(entry) = entries.get(id) {
-        let mut entry = entry.clone();
+    if let Some(mut entry) = entries.get(id) {
         entry.stale = true;
         if let Err(e) = ctx.store.commit_entry(id, &entry) {
             tracing::error!(id, error = %e, "could not mark the asset for re-rendering");
@@ -280,7 +274,7 @@ fn view_count(
     )?;
     let mut asset = body.asset;
     asset.view_count = Some(views);
-    let mut entry = entry.clone();
+    let mut entry = entry;
     entry.views = Some(views);
     entry.views_pushed_at = scope.now;
     Ok((asset, Commit::EntryOnly(entry)))

@@ -7,7 +7,7 @@
 //! good one.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::detect::Detected;
 use super::fetch::ExploreSet;
@@ -19,7 +19,7 @@ use crate::lightdash::types::{
     ChartDetails, ChartSummary, DashboardDetails, DashboardSummary, SpaceSummary,
 };
 use crate::render::{self, ChartIndex, ProjectView};
-use crate::state::{IndexEntry, StoredDetails};
+use crate::state::{Known, StoredDetails};
 
 /// Rendered assets and what committing each will need.
 #[derive(Debug, Default)]
@@ -57,36 +57,42 @@ impl Rendered {
     }
 }
 
-/// The dashboards showing each chart (chart uuid → dashboard uuids): by their current tiles
-/// (stored tiles for dashboards not rendered this cycle), and by the chart's own
-/// `dashboardUuid`. Only in-scope dashboards count.
+/// The dashboards showing each chart of `charts` (chart uuid → dashboard uuids): by their
+/// current tiles (stored tiles for dashboards not rendered this cycle), and by the chart's
+/// own `dashboardUuid`. Only in-scope dashboards count. Reads the state entry of every
+/// in-scope dashboard not rendered this cycle, so only when some chart is rendered.
 pub fn shown_on<'a>(
+    charts: &BTreeSet<String>,
     detected: &Detected<'a>,
     listings: &'a Listings,
     tiles: &'a HashMap<String, Vec<String>>,
-    entries: &'a BTreeMap<String, IndexEntry>,
-) -> HashMap<&'a str, BTreeSet<&'a str>> {
-    let mut out: HashMap<&str, BTreeSet<&str>> = HashMap::new();
-    let mut in_scope: HashMap<&str, ()> = HashMap::new();
+    entries: &Known<'_>,
+) -> HashMap<String, BTreeSet<&'a str>> {
+    let mut out: HashMap<String, BTreeSet<&str>> = HashMap::new();
+    if charts.is_empty() {
+        return out;
+    }
+    let mut in_scope: HashSet<&str> = HashSet::new();
     for d in &detected.dashboards_in {
-        in_scope.insert(d.uuid.as_str(), ());
-        let charts = match tiles.get(&d.uuid) {
-            Some(t) => Some(t),
+        in_scope.insert(d.uuid.as_str());
+        let on_tiles: Vec<String> = match tiles.get(&d.uuid) {
+            Some(t) => t.clone(),
             None => entries
                 .get(&AssetKind::Dashboard.asset_id(&d.uuid))
-                .map(|e| &e.charts),
+                .map(|e| e.charts)
+                .unwrap_or_default(),
         };
-        for c in charts.into_iter().flatten() {
-            out.entry(c.as_str()).or_default().insert(d.uuid.as_str());
+        for c in on_tiles.into_iter().filter(|c| charts.contains(c)) {
+            out.entry(c).or_default().insert(d.uuid.as_str());
         }
     }
     for c in &listings.charts {
         if let Some(d) = c
             .dashboard_uuid
             .as_deref()
-            .filter(|d| in_scope.contains_key(d))
+            .filter(|d| in_scope.contains(d) && charts.contains(&c.uuid))
         {
-            out.entry(c.uuid.as_str()).or_default().insert(d);
+            out.entry(c.uuid.clone()).or_default().insert(d);
         }
     }
     out
@@ -101,7 +107,7 @@ pub struct ChartInputs<'a> {
     /// In-scope dashboards by uuid.
     pub dashboards: &'a HashMap<&'a str, &'a DashboardSummary>,
     /// Dashboards showing each chart.
-    pub shown_on: &'a HashMap<&'a str, BTreeSet<&'a str>>,
+    pub shown_on: &'a HashMap<String, BTreeSet<&'a str>>,
     /// Listing signatures by Dot id.
     pub signatures: &'a HashMap<String, String>,
     /// Explores fetched so far.
@@ -363,7 +369,7 @@ pub fn render_spaces(
     spaces: &[SpaceSummary],
     detected: &Detected<'_>,
     contents: &SpaceContents<'_>,
-    entries: &BTreeMap<String, IndexEntry>,
+    entries: &Known<'_>,
     full: bool,
 ) -> Rendered {
     let mut out = Rendered::default();
@@ -481,7 +487,8 @@ mod tests {
             options: &options,
         };
         let scopes = SpaceScopes::new(&tree, &listings.spaces, &rules);
-        let detected = detect::detect(listings, &view, &scopes, &rules, &BTreeMap::new());
+        let none = BTreeMap::new();
+        let detected = detect::detect(listings, &view, &scopes, &rules, &Known::from_map(&none));
         let contents = SpaceContents::new(&detected, &listings.spaces, &scopes);
         (
             space_shows(&view, &listings.spaces[0], &contents),
@@ -559,11 +566,13 @@ mod tests {
         let mut stored = entry(AssetKind::Dashboard, "d2");
         stored.charts = vec!["c2".into()];
         entries.insert("lightdash-dashboard-d2".to_string(), stored);
-        let detected = detect::detect(&listings, &view, &scopes, &rules, &entries);
+        let known = Known::from_map(&entries);
+        let detected = detect::detect(&listings, &view, &scopes, &rules, &known);
         // d1 was fetched this cycle: its current tiles count; d2 was not: its stored ones.
         let tiles: HashMap<String, Vec<String>> =
             [("d1".to_string(), vec!["c1".to_string(), "c2".to_string()])].into();
-        let on = shown_on(&detected, &listings, &tiles, &entries);
+        let wanted = BTreeSet::from(["c1".to_string(), "c2".to_string(), "inside".to_string()]);
+        let on = shown_on(&wanted, &detected, &listings, &tiles, &known);
         let list = |c: &str| on[c].iter().copied().collect::<Vec<_>>();
         assert_eq!(list("c1"), ["d1"]);
         assert_eq!(list("c2"), ["d1", "d2"]);

@@ -17,7 +17,7 @@ use super::report::CycleReport;
 use crate::dot::types::AssetKind;
 use crate::lightdash::types::{ChartDetails, ChartSummary, DashboardDetails, DashboardSummary};
 use crate::render::{ChartIndex, ProjectView};
-use crate::state::IndexEntry;
+use crate::state::Known;
 
 /// Charts (and spaces) fetched, rendered and pushed together: a few as-code pages
 /// ([`crate::lightdash::client::AS_CODE_BATCH`] ids each) and a few megabytes of details.
@@ -36,7 +36,7 @@ pub struct Stages<'a> {
     /// Project uuid.
     pub p: &'a str,
     /// The state's entries of the project.
-    pub entries: &'a BTreeMap<String, IndexEntry>,
+    pub entries: &'a Known<'a>,
     /// The listings.
     pub listings: &'a Listings,
     /// The project as renderers see it.
@@ -230,7 +230,7 @@ pub async fn charts(
     st: &Stages<'_>,
     carry: &mut Carry,
     chart_render: &BTreeSet<String>,
-    shown_on: &HashMap<&str, BTreeSet<&str>>,
+    shown_on: &HashMap<String, BTreeSet<&str>>,
     on_tiles: &HashSet<&str>,
     sink: &mut Sink<'_>,
 ) {
