@@ -20,7 +20,8 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use url::Url;
 
-use super::listing::{Listing, ListingItem, decode_item, decode_listing};
+use super::listing::{Listing, ListingBuilder, ListingItem, decode_item};
+use super::stream::{self, ChannelReader};
 use super::types::{
     AsCodePage, ChartDetails, ChartSummary, DashboardDetails, DashboardSummary, DeletedContent,
     Explore, Health, Paginated, ParameterDefinitions, Project, SpaceSummary, VerifiedContent,
@@ -299,28 +300,46 @@ impl LightdashClient {
     }
 
     /// GET `path` and decode `results` as `T`, with rate limit and retries. `route` is the
-    /// label used in metrics (a path template, never containing ids).
+    /// label used in metrics (a path template, never containing ids). The body is read
+    /// whole (up to `lightdash.max_response_mib`): for answers of one object or a page;
+    /// listings stream instead ([`Self::listing`]).
     async fn get<T: DeserializeOwned>(
         &self,
         route: &'static str,
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T, LightdashError> {
-        let (status, body) = self.get_body(route, path, query).await?;
-        decode_envelope(path, status, &body)
+        let this = self;
+        let (status, body) = self
+            .request(route, path, query, move |answer| async move {
+                this.read_json_body(path, answer).await
+            })
+            .await?;
+        decode_envelope(path, status, &body).map_err(|e| self.scrub_error(e))
     }
 
-    /// The body of a 2xx JSON answer, with rate limit and retries.
-    async fn get_body(
+    /// Sends GET `path` with rate limit and retries, and hands each 2xx answer to `read`.
+    /// Non-2xx answers become errors here. An error from `read` is retried like a failed
+    /// request when it is a transport error (a body cut short); so `read` must report what
+    /// must not be retried (a decoded error envelope) inside its `Ok`.
+    async fn request<R, F, Fut>(
         &self,
         route: &'static str,
         path: &str,
         query: &[(&str, String)],
-    ) -> Result<(u16, bytes::Bytes), LightdashError> {
+        read: F,
+    ) -> Result<R, LightdashError>
+    where
+        F: Fn(Answer) -> Fut,
+        Fut: Future<Output = Result<R, LightdashError>>,
+    {
         let mut attempt = 0;
         loop {
             http::wait_for(&self.limiter).await;
-            let result = self.get_once(route, path, query).await;
+            let result = match self.get_once(route, path, query).await {
+                Ok((answer, retry_after)) => read(answer).await.map_err(|e| (e, retry_after)),
+                Err(e) => Err(e),
+            };
             attempt += 1;
             let (error, retry_after) = match result {
                 Ok(v) => return Ok(v),
@@ -350,12 +369,14 @@ impl LightdashClient {
         }
     }
 
+    /// One request: the 2xx answer with its body unread (and `Retry-After`, for a body cut
+    /// short), or the error for any other answer.
     async fn get_once(
         &self,
         route: &'static str,
         path: &str,
         query: &[(&str, String)],
-    ) -> Result<(u16, bytes::Bytes), (LightdashError, Option<Duration>)> {
+    ) -> Result<(Answer, Option<Duration>), (LightdashError, Option<Duration>)> {
         let mut auth = HeaderValue::from_str(self.auth.expose_secret()).map_err(|_| {
             (
                 LightdashError::Unauthorized {
@@ -404,41 +425,139 @@ impl LightdashClient {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
-        let body = match http::read_capped(response, self.max_response_bytes).await {
-            Ok(b) => b,
-            Err(BodyError::TooLarge(cap)) => {
-                return Err((
-                    LightdashError::TooLarge {
-                        route: path.to_owned(),
-                        limit_mib: cap.div_ceil(1024 * 1024),
-                    },
-                    None,
-                ));
-            }
-            Err(BodyError::Transport(source)) => {
-                return Err((
-                    LightdashError::Transport {
-                        route: path.to_owned(),
-                        source,
-                    },
-                    retry_after,
-                ));
-            }
-        };
         if (200..300).contains(&status) {
-            // Checking that the body is JSON at all needs no allocation; decoding happens once,
-            // straight into the target type (listings of large projects are megabytes).
-            if !is_json && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
-                return Err((
-                    LightdashError::Html {
-                        route: path.to_owned(),
-                    },
-                    None,
-                ));
-            }
-            return Ok((status, body));
+            let answer = Answer {
+                response,
+                status,
+                is_json,
+            };
+            return Ok((answer, retry_after));
         }
+        let body = http::read_capped(response, self.max_response_bytes)
+            .await
+            .map_err(|e| (self.body_error(path, e), retry_after))?;
         Err((self.error_answer(path, status, &body), retry_after))
+    }
+
+    fn body_error(&self, path: &str, error: BodyError) -> LightdashError {
+        match error {
+            BodyError::TooLarge(cap) => LightdashError::TooLarge {
+                route: path.to_owned(),
+                limit_mib: cap.div_ceil(1024 * 1024),
+            },
+            BodyError::Transport(source) => LightdashError::Transport {
+                route: path.to_owned(),
+                source,
+            },
+        }
+    }
+
+    /// The whole body of a 2xx answer, checked to be JSON.
+    async fn read_json_body(
+        &self,
+        path: &str,
+        answer: Answer,
+    ) -> Result<(u16, bytes::Bytes), LightdashError> {
+        let Answer {
+            response,
+            status,
+            is_json,
+        } = answer;
+        let body = http::read_capped(response, self.max_response_bytes)
+            .await
+            .map_err(|e| self.body_error(path, e))?;
+        // Checking that the body is JSON at all needs no allocation; decoding happens once,
+        // straight into the target type.
+        if !is_json && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
+            return Err(LightdashError::Html {
+                route: path.to_owned(),
+            });
+        }
+        Ok((status, body))
+    }
+
+    /// Decodes a 2xx listing as its body arrives: the chunks go through a bounded channel
+    /// to a blocking task that parses the envelope and decodes each item of `results` into
+    /// `T` at once ([`stream::decode_list_envelope`], [`ListingBuilder`]). The outer `Err` is
+    /// a body that could not be read (retried like a failed request when it is a transport
+    /// error); the inner one is the decoded answer's (error envelope, not JSON, HTML).
+    ///
+    /// Dropping the future (a stop) drops the response, which closes the connection, and the
+    /// channel, which ends the blocking task at its next read.
+    async fn read_listing<T: ListingItem + Send + 'static>(
+        &self,
+        path: &str,
+        answer: Answer,
+    ) -> Result<Result<Listing<T>, LightdashError>, LightdashError> {
+        let Answer {
+            mut response,
+            status,
+            is_json,
+        } = answer;
+        let cap = self.max_response_bytes;
+        if response.content_length().is_some_and(|n| n > cap) {
+            return Err(self.body_error(path, BodyError::TooLarge(cap)));
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(CHUNKS_IN_FLIGHT);
+        let route = path.to_owned();
+        let decoder = tokio::task::spawn_blocking(move || {
+            let mut builder = ListingBuilder::<T>::new(&route);
+            stream::decode_list_envelope(ChannelReader::new(rx), |raw| builder.push(raw))
+                .map(|envelope| (envelope, builder))
+        });
+        pump(&mut response, cap, tx)
+            .await
+            .map_err(|e| self.body_error(path, e))?;
+        drop(response);
+        let decoded = match decoder.await {
+            Ok(decoded) => decoded,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(serde::de::Error::custom("the decoding task was cancelled")),
+        };
+        Ok(match decoded {
+            Err(e) if !is_json && (e.is_syntax() || e.is_eof()) => Err(LightdashError::Html {
+                route: path.to_owned(),
+            }),
+            Err(e) => Err(LightdashError::Decode {
+                route: path.to_owned(),
+                // serde quotes the text it chokes on: scrubbed like any echo of the server.
+                source: serde::de::Error::custom(self.redactor.scrub(&e.to_string())),
+            }),
+            Ok((envelope, builder)) => self.listing_answer(path, status, envelope, builder),
+        })
+    }
+
+    /// A streamed envelope as the listing or the error it carries.
+    fn listing_answer<T: ListingItem>(
+        &self,
+        path: &str,
+        status: u16,
+        envelope: stream::Envelope,
+        builder: ListingBuilder<T>,
+    ) -> Result<Listing<T>, LightdashError> {
+        let decode = |why: String| LightdashError::Decode {
+            route: path.to_owned(),
+            source: serde::de::Error::custom(why),
+        };
+        if !envelope.is_ok() {
+            let error = envelope
+                .error
+                .map(|error| serde_json::json!({ "error": error }))
+                .and_then(|value| envelope_error(path, status, &value));
+            return Err(match error {
+                Some(e) => self.scrub_error(e),
+                None => decode("missing `status: \"ok\"` envelope".into()),
+            });
+        }
+        match envelope.results {
+            stream::Results::List => Ok(builder.finish()),
+            stream::Results::Missing | stream::Results::Null => {
+                Err(decode("`results` is missing or null".into()))
+            }
+            stream::Results::NotAList(what) => Err(decode(format!(
+                "`results` is {what}, expected a list of items"
+            ))),
+        }
     }
 
     /// The error for a non-2xx answer: the error envelope when there is one, else the start
@@ -500,16 +619,25 @@ impl LightdashClient {
         self.get("health", "/api/v1/health", &[]).await
     }
 
-    /// GET a listing and decode it item by item ([`decode_listing`]): a bad item is skipped
-    /// and named (logged; in [`Listing::undecodable`] for the caller), a duplicated uuid keeps
-    /// one copy and is logged once per process.
-    async fn listing<T: ListingItem>(
+    /// GET a listing and decode it item by item as it arrives ([`Self::read_listing`]): a
+    /// bad item is skipped and named (logged; in [`Listing::undecodable`] for the caller), a
+    /// duplicated uuid keeps one copy ([`ListingBuilder`]) and is logged once per process.
+    /// Peak memory is the decoded items plus one raw item and a few chunks in flight.
+    async fn listing<T: ListingItem + Send + 'static>(
         &self,
         route: &'static str,
         path: &str,
     ) -> Result<Listing<T>, LightdashError> {
-        let raw: Vec<Box<RawValue>> = self.get(route, path, &[]).await?;
-        let listing = decode_listing::<T>(path, raw);
+        let this = self;
+        let mut listing = self
+            .request(route, path, &[], move |answer| async move {
+                this.read_listing::<T>(path, answer).await
+            })
+            .await??;
+        for bad in &mut listing.undecodable {
+            // serde quotes the value it rejects.
+            bad.error = self.redactor.scrub(&bad.error);
+        }
         for bad in &listing.undecodable {
             tracing::warn!(route = path, uuid = bad.uuid.as_deref().unwrap_or(""), index = bad.index, error = %bad.error, "skipping a Lightdash listing item that is not the expected JSON; only that asset fails");
         }
@@ -812,6 +940,42 @@ impl LightdashClient {
 
 /// The as-code kind of SQL-runner charts (path segment and results key `sqlCharts`).
 const SQL_CHARTS: &str = "sqlCharts";
+
+/// Body chunks buffered between the connection and a listing's decoder: enough to keep
+/// both busy, few enough that a fast server cannot fill memory ahead of the parser.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// A 2xx answer whose body is still to be read.
+struct Answer {
+    response: reqwest::Response,
+    status: u16,
+    is_json: bool,
+}
+
+/// Forwards the body's chunks to a listing's decoder, up to `cap` bytes in total (after
+/// decompression). Stops early, without error, when the decoder has stopped reading (it
+/// failed, and its error says why).
+async fn pump(
+    response: &mut reqwest::Response,
+    cap: u64,
+    tx: tokio::sync::mpsc::Sender<bytes::Bytes>,
+) -> Result<(), BodyError> {
+    let mut total = 0u64;
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| BodyError::Transport(e.without_url()))?
+    {
+        total += chunk.len() as u64;
+        if total > cap {
+            return Err(BodyError::TooLarge(cap));
+        }
+        if tx.send(chunk).await.is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
 
 /// Items per trash page asked for.
 const TRASH_PAGE_SIZE: u64 = 100;

@@ -1,24 +1,25 @@
 //! Listings and as-code pages decoded item by item (no I/O).
 //!
-//! A page is first split into raw items ([`RawValue`], which skips nested values without
-//! serde's recursion limit), then each item is decoded on its own. One item with a wrongly
+//! A page is split into raw items ([`RawValue`], which skips nested values without serde's
+//! recursion limit), and each item is decoded on its own as soon as it is read
+//! ([`ListingBuilder::push`]; the client feeds it while the body arrives), its raw text then
+//! dropped. One item with a wrongly
 //! typed field, or nested deeper than serde's limit, therefore fails alone: it is named
 //! (route, uuid, field path) and skipped, and the rest of the page is used. The uuid of an
 //! undecodable item is kept so the cycle never takes it for deleted content.
 //!
 //! Duplicates (the same uuid twice in one listing) are reduced to one copy, picked by content
-//! rather than position, so the same listing in another order gives the same result.
+//! rather than position (see [`ListingBuilder`]), so the same listing in another order gives
+//! the same result.
 
-use std::collections::BTreeMap;
-
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::types::{ChartSummary, DashboardSummary, Project, SpaceSummary};
 
 /// An item of a listing: what identifies it and how fresh it is.
-pub trait ListingItem: DeserializeOwned {
+pub trait ListingItem: DeserializeOwned + Serialize {
     /// Its uuid (`uuid`, or `projectUuid` for projects).
     fn uuid(&self) -> &str;
     /// `updatedAt` as Lightdash sends it (ISO 8601), when the listing has it.
@@ -90,7 +91,7 @@ impl std::fmt::Display for UndecodableItem {
 /// A listing decoded item by item.
 #[derive(Debug)]
 pub struct Listing<T> {
-    /// Items that decoded, one per uuid, in listing order (of the copy kept).
+    /// Items that decoded, one per uuid, in listing order (each uuid where it first appears).
     pub items: Vec<T>,
     /// Items that did not.
     pub undecodable: Vec<UndecodableItem>,
@@ -166,55 +167,126 @@ pub fn raw_uuid(raw: &RawValue) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// Decodes a listing item by item, keeps one copy per uuid (see [`pick`]) and names every
-/// item it could not decode.
+/// Decodes a whole listing item by item; see [`ListingBuilder`] for the rules.
 pub fn decode_listing<T: ListingItem>(route: &str, raw: Vec<Box<RawValue>>) -> Listing<T> {
-    let mut out = Listing::default();
-    // uuid → (position in `items`, raw text of the kept copy)
-    let mut seen: BTreeMap<String, (usize, Box<RawValue>)> = BTreeMap::new();
-    for (index, item) in raw.into_iter().enumerate() {
-        let value = match decode_item::<T>(&item) {
-            Ok(v) => v,
-            Err(e) => {
-                out.undecodable.push(UndecodableItem {
-                    route: route.to_owned(),
-                    index,
-                    uuid: raw_uuid(&item),
-                    error: e.to_string(),
-                });
-                continue;
-            }
-        };
-        match seen.get_mut(value.uuid()) {
-            None => {
-                seen.insert(value.uuid().to_owned(), (out.items.len(), item));
-                out.items.push(value);
-            }
-            Some((at, kept)) => {
-                if !out.duplicates.iter().any(|d| d == value.uuid()) {
-                    out.duplicates.push(value.uuid().to_owned());
-                }
-                if pick(
-                    (out.items[*at].updated_at(), kept.get()),
-                    (value.updated_at(), item.get()),
-                ) {
-                    out.items[*at] = value;
-                    *kept = item;
-                }
-            }
-        }
+    let mut builder = ListingBuilder::new(route);
+    for item in raw {
+        builder.push(&item);
     }
-    // An undecodable copy of a uuid that also decoded is just a bad duplicate.
-    out.undecodable
-        .retain(|u| u.uuid.as_ref().is_none_or(|id| !seen.contains_key(id)));
-    out
+    builder.finish()
 }
 
-/// Whether the new copy of a duplicated item replaces the kept one: the most recently
-/// updated wins (ISO 8601 strings in one format compare in time order); on a tie the one
-/// whose JSON text sorts last, so the choice never depends on listing order.
-fn pick(kept: (Option<&str>, &str), new: (Option<&str>, &str)) -> bool {
-    new > kept
+/// A listing decoded one raw item at a time, as the items arrive: each item is decoded into
+/// `T` at once and its raw text is not kept, so building a listing holds the decoded items
+/// plus one raw item. An item that does not decode is named ([`UndecodableItem`]) and skipped.
+///
+/// Duplicates (the same uuid more than once) are resolved in [`Self::finish`], one copy kept
+/// per uuid, at the position of the uuid's first appearance: the copy with the latest
+/// `updatedAt` (ISO 8601 strings in one format compare in time order; a missing one is
+/// oldest) wins; on a tie, the copy whose decoded value serialises (`serde_json::to_string`)
+/// to the text that sorts last. Copies that serialise the same are equal as far as the
+/// daemon can tell, so the result never depends on listing order.
+#[derive(Debug)]
+pub struct ListingBuilder<T> {
+    route: String,
+    next_index: usize,
+    items: Vec<T>,
+    undecodable: Vec<UndecodableItem>,
+}
+
+impl<T: ListingItem> ListingBuilder<T> {
+    /// An empty listing of `route` (the path requested, used in reports).
+    pub fn new(route: &str) -> Self {
+        Self {
+            route: route.to_owned(),
+            next_index: 0,
+            items: Vec::new(),
+            undecodable: Vec::new(),
+        }
+    }
+
+    /// Decodes the next item of the listing; the caller may drop `raw` right after.
+    pub fn push(&mut self, raw: &RawValue) {
+        let index = self.next_index;
+        self.next_index += 1;
+        match decode_item::<T>(raw) {
+            Ok(v) => self.items.push(v),
+            Err(e) => self.undecodable.push(UndecodableItem {
+                route: self.route.clone(),
+                index,
+                uuid: raw_uuid(raw),
+                error: e.to_string(),
+            }),
+        }
+    }
+
+    /// Items pushed so far (decoded or not).
+    pub fn len(&self) -> usize {
+        self.next_index
+    }
+
+    /// Whether no item was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.next_index == 0
+    }
+
+    /// The listing: one copy per uuid (see the type's doc), duplicated uuids in the order of
+    /// their second appearance, and the undecodable items whose uuid did not also decode.
+    pub fn finish(self) -> Listing<T> {
+        let Self {
+            mut items,
+            mut undecodable,
+            ..
+        } = self;
+        // Positions sorted by uuid (then position), so copies of one uuid are adjacent and
+        // no per-item map or raw text is needed.
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_unstable_by(|&a, &b| items[a].uuid().cmp(items[b].uuid()).then(a.cmp(&b)));
+        let mut dropped = vec![false; items.len()];
+        // (position of the second copy, uuid)
+        let mut duplicates: Vec<(usize, String)> = Vec::new();
+        // (position of the first copy, position of the copy kept)
+        let mut kept: Vec<(usize, usize)> = Vec::new();
+        for run in order.chunk_by(|&a, &b| items[a].uuid() == items[b].uuid()) {
+            let [first, second, ..] = run else { continue };
+            duplicates.push((*second, items[*first].uuid().to_owned()));
+            let winner = run
+                .iter()
+                .map(|&at| {
+                    let text = serde_json::to_string(&items[at]).unwrap_or_default();
+                    (items[at].updated_at(), text, at)
+                })
+                .max_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)))
+                .map_or(*first, |(_, _, at)| at);
+            kept.push((*first, winner));
+            for &at in &run[1..] {
+                dropped[at] = true;
+            }
+        }
+        // Copies of one uuid share it, so `order` stays sorted through the swaps.
+        for (first, winner) in kept {
+            items.swap(first, winner);
+        }
+        duplicates.sort_unstable();
+        // An undecodable copy of a uuid that also decoded is just a bad duplicate.
+        undecodable.retain(|u| {
+            u.uuid.as_ref().is_none_or(|id| {
+                order
+                    .binary_search_by(|&i| items[i].uuid().cmp(id.as_str()))
+                    .is_err()
+            })
+        });
+        let mut at = 0;
+        items.retain(|_| {
+            at += 1;
+            !dropped[at - 1]
+        });
+        Listing {
+            items,
+            undecodable,
+            duplicates: duplicates.into_iter().map(|(_, uuid)| uuid).collect(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -336,5 +408,55 @@ mod tests {
         let l: Listing<ChartSummary> = decode_listing("/r", raw(&[&broken, &old]));
         assert_eq!(l.items.len(), 1);
         assert!(l.undecodable.is_empty());
+        // Whichever comes first; a broken item of another uuid is still reported.
+        let broken_b = chart("b", r#","views":"x""#);
+        let l: Listing<ChartSummary> = decode_listing("/r", raw(&[&old, &broken_b, &broken]));
+        assert_eq!(l.items.len(), 1);
+        assert_eq!(l.undecodable.len(), 1);
+        assert_eq!(l.undecodable[0].uuid.as_deref(), Some("b"));
+    }
+
+    /// Each uuid keeps the position of its first copy; duplicated uuids are reported in the
+    /// order of their second copy; the copies kept do not depend on the order.
+    #[test]
+    fn duplicates_keep_their_first_position_and_the_same_copy_in_any_order() {
+        let a1 = chart("a", "");
+        let a2 = chart("a", "").replace("2026-01-01", "2026-03-01");
+        let b1 = chart("b", r#","views":3"#);
+        let b2 = chart("b", r#","views":4"#);
+        let c = chart("c", "");
+        let l: Listing<ChartSummary> = decode_listing("/r", raw(&[&a1, &b1, &a2, &c, &b2]));
+        assert_eq!(
+            l.items.iter().map(|c| c.uuid.as_str()).collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
+        assert_eq!(l.duplicates, ["a", "b"]);
+        let kept = |l: &Listing<ChartSummary>| {
+            let mut v: Vec<String> = l
+                .items
+                .iter()
+                .map(|c| serde_json::to_string(c).unwrap())
+                .collect();
+            v.sort();
+            v
+        };
+        let reversed: Listing<ChartSummary> = decode_listing("/r", raw(&[&b2, &c, &a2, &b1, &a1]));
+        assert_eq!(
+            reversed
+                .items
+                .iter()
+                .map(|c| c.uuid.as_str())
+                .collect::<Vec<_>>(),
+            ["b", "c", "a"]
+        );
+        assert_eq!(reversed.duplicates, ["b", "a"]);
+        assert_eq!(kept(&l), kept(&reversed));
+        assert!(
+            l.items[0]
+                .updated_at
+                .as_deref()
+                .unwrap()
+                .starts_with("2026-03-01")
+        );
     }
 }
