@@ -678,7 +678,7 @@ async fn dashboard_details(
 ) -> Result<DashboardDetails, PreviewError> {
     let wanted = [Wanted {
         uuid: d.uuid.clone(),
-        slug: d.slug.clone(),
+        slug: d.slug.as_deref().map(str::to_owned),
     }];
     let mut f = details::fetch_dashboards(client, p, &wanted).await;
     if let Some((uuid, error)) = f.failed.into_iter().next() {
@@ -708,7 +708,7 @@ async fn chart_inputs(
         .filter(|c| uuids.contains(&c.uuid))
         .map(|c| Wanted {
             uuid: c.uuid.clone(),
-            slug: c.slug.clone(),
+            slug: c.slug.as_deref().map(str::to_owned),
         })
         .collect();
     let fetched = details::fetch_charts(client, p, &wanted).await;

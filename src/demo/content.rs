@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::lightdash::types::{
-    ChartDetails, ChartSummary, DashboardDetails, DashboardSummary, DeletedContent, Explore,
+    ChartDetails, ChartSource, ChartSummary, DashboardDetails, DashboardSummary, DeletedContent, Explore,
     Project, SpaceSummary, UserRef,
 };
 
@@ -242,7 +242,14 @@ impl ProjectContent {
         self.trash.push(DeletedContent {
             uuid: chart.summary.uuid.clone(),
             content_type: Some("chart".into()),
-            source: Some(chart.summary.source.clone().unwrap_or("dbt_explore".into())),
+            source: Some(
+                chart
+                    .summary
+                    .source
+                    .as_ref()
+                    .map_or("dbt_explore", ChartSource::as_str)
+                    .to_owned(),
+            ),
             deleted_at: Some("2026-11-28T03:00:00.000Z".into()),
             deleted_by: by,
             project_uuid: Some(self.project.project_uuid.clone()),
@@ -365,7 +372,7 @@ mod tests {
                     s.name
                 );
                 assert_eq!(d.uuid.as_ref(), Some(&s.uuid));
-                assert_eq!(d.slug, s.slug);
+                assert_eq!(d.slug.as_deref(), s.slug.as_deref());
                 assert_eq!(d.name, s.name);
                 assert!(chart_slugs.insert(s.slug.clone().expect("chart slug")));
                 assert!(
@@ -375,7 +382,7 @@ mod tests {
                 );
                 if let Some(dash) = &s.dashboard_uuid {
                     let dashboard = project.dashboard(dash).expect("parent dashboard");
-                    assert_eq!(s.dashboard_name.as_ref(), Some(&dashboard.summary.name));
+                    assert_eq!(s.dashboard_name.as_deref(), Some(dashboard.summary.name.as_str()));
                     assert_eq!(s.space_uuid, dashboard.summary.space_uuid);
                 }
                 // Every field the chart uses exists in its explore, except the ones the chart
@@ -422,7 +429,7 @@ mod tests {
                 assert!(all_uuids.insert(s.uuid.clone()), "{p}: duplicate uuid");
                 assert!(space_ids.contains(s.space_uuid.as_str()));
                 assert_eq!(d.uuid.as_ref(), Some(&s.uuid));
-                assert_eq!(d.slug, s.slug);
+                assert_eq!(d.slug.as_deref(), s.slug.as_deref());
                 assert!(dashboard_slugs.insert(s.slug.clone().expect("dashboard slug")));
                 let tabs: HashSet<&str> = d.tabs.iter().map(|t| t.uuid.as_str()).collect();
                 let mut tiles = HashSet::new();

@@ -281,6 +281,10 @@ impl<T: ListingItem> ListingBuilder<T> {
             at += 1;
             !dropped[at - 1]
         });
+        // Growth by doubling leaves up to half the capacity unused for the whole cycle.
+        // Shrinking in place costs no copy with the system allocator (the block is split,
+        // or remapped when it is large).
+        items.shrink_to_fit();
         Listing {
             items,
             undecodable,

@@ -3,7 +3,7 @@
 //! Every struct tolerates unknown fields and most fields are optional, because Lightdash adds,
 //! removes and loosens fields between releases (see `shared/reference/lightdash-api.md` §7).
 //! Enums that Lightdash grows over time (tile types, chart kinds, filter operators) are
-//! [`string_enum!`] types with an `Unknown(String)` catch-all, so a new variant never fails a
+//! [`string_enum!`] types with an `Unknown(Box<str>)` catch-all, so a new variant never fails a
 //! cycle. The detail types ([`ChartDetails`], [`DashboardDetails`]) accept both the
 //! content-as-code shape and the legacy `GET /saved/{uuid}` / `GET /dashboards/{uuid}` shape,
 //! and are also what the state keeps to re-render an asset without fetching it again, so they
@@ -20,7 +20,7 @@ pub use super::presentation::{
     TableCalculationTemplate, TemplateOrder,
 };
 
-/// Defines a string enum with known variants and an `Unknown(String)` catch-all that keeps
+/// Defines a string enum with known variants and an `Unknown(Box<str>)` catch-all that keeps
 /// the original value, so serialization round-trips whatever the server sent.
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
@@ -31,8 +31,9 @@ macro_rules! string_enum {
                 #[doc = concat!("`", $text, "`")]
                 $variant,
             )*
-            /// A value this build does not know; kept verbatim.
-            Unknown(String),
+            /// A value this build does not know; kept verbatim (boxed: 16 bytes rather than
+            /// 24, as enums of this kind sit in every listed item).
+            Unknown(Box<str>),
         }
 
         impl $name {
@@ -40,7 +41,7 @@ macro_rules! string_enum {
             pub fn as_str(&self) -> &str {
                 match self {
                     $(Self::$variant => $text,)*
-                    Self::Unknown(s) => s.as_str(),
+                    Self::Unknown(s) => s,
                 }
             }
         }
@@ -49,7 +50,7 @@ macro_rules! string_enum {
             fn from(s: &str) -> Self {
                 match s {
                     $($text => Self::$variant,)*
-                    other => Self::Unknown(other.to_owned()),
+                    other => Self::Unknown(other.into()),
                 }
             }
         }
@@ -62,8 +63,19 @@ macro_rules! string_enum {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                Ok(Self::from(s.as_str()))
+                // A visitor rather than `String::deserialize`: a known value costs no
+                // allocation (these sit in every listed item).
+                struct V;
+                impl serde::de::Visitor<'_> for V {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("a string")
+                    }
+                    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<$name, E> {
+                        Ok($name::from(s))
+                    }
+                }
+                d.deserialize_str(V)
             }
         }
 
@@ -116,6 +128,13 @@ string_enum!(
 );
 
 string_enum!(
+    /// `SpaceQuery.source` of a listed chart: where its query comes from (`ChartSourceType`,
+    /// `packages/common/src/types/content.ts`); newer servers list SQL-runner charts with
+    /// `sql`.
+    ChartSource { DbtExplore = "dbt_explore", Sql = "sql" }
+);
+
+string_enum!(
     /// Dashboard tile `type`.
     TileType {
         SavedChart = "saved_chart",
@@ -155,19 +174,19 @@ string_enum!(
 
 impl Default for ChartType {
     fn default() -> Self {
-        Self::Unknown(String::new())
+        Self::Unknown(Box::default())
     }
 }
 
 impl Default for TileType {
     fn default() -> Self {
-        Self::Unknown(String::new())
+        Self::Unknown(Box::default())
     }
 }
 
 impl Default for FilterOperator {
     fn default() -> Self {
-        Self::Unknown(String::new())
+        Self::Unknown(Box::default())
     }
 }
 
@@ -253,11 +272,11 @@ pub struct SpaceSummary {
 #[serde(rename_all = "camelCase", default)]
 pub struct UserRef {
     /// User uuid.
-    pub user_uuid: Option<String>,
+    pub user_uuid: Option<Box<str>>,
     /// First name.
-    pub first_name: Option<String>,
+    pub first_name: Option<Box<str>>,
     /// Last name.
-    pub last_name: Option<String>,
+    pub last_name: Option<Box<str>>,
 }
 
 impl UserRef {
@@ -284,7 +303,7 @@ pub struct DashboardSummary {
     pub name: String,
     /// Optional description.
     #[serde(default)]
-    pub description: Option<String>,
+    pub description: Option<Box<str>>,
     /// Space holding the dashboard.
     pub space_uuid: String,
     /// Time of the latest *versioned* edit (tiles, filters, tabs); renames do not bump it.
@@ -298,22 +317,22 @@ pub struct DashboardSummary {
     pub views: u64,
     /// Slug (newer servers); needed to match as-code results to uuids.
     #[serde(default)]
-    pub slug: Option<String>,
+    pub slug: Option<Box<str>>,
     /// Types of its tiles (`DashboardBasicDetailsWithTileTypes.tileTypes`): tells which
     /// dashboards hold SQL-chart tiles without fetching them.
     #[serde(
         default,
         deserialize_with = "null_default",
-        skip_serializing_if = "Vec::is_empty"
+        skip_serializing_if = "<[TileType]>::is_empty"
     )]
-    pub tile_types: Vec<TileType>,
+    pub tile_types: Box<[TileType]>,
     /// Newest servers: who verified it and when (`null` when not verified).
     #[serde(
         default,
         deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
-    pub verification: Option<Verification>,
+    pub verification: Option<Box<Verification>>,
     /// Newest servers: resolved access of its space chain (`false`: restricted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inherits_from_org_or_project: Option<bool>,
@@ -329,18 +348,18 @@ pub struct ChartSummary {
     pub name: String,
     /// Optional description.
     #[serde(default)]
-    pub description: Option<String>,
+    pub description: Option<Box<str>>,
     /// Slug; the identity used by the as-code endpoints.
     #[serde(default)]
-    pub slug: Option<String>,
+    pub slug: Option<Box<str>>,
     /// Space holding the chart.
     pub space_uuid: String,
     /// Set when the chart is saved inside a dashboard.
     #[serde(default)]
-    pub dashboard_uuid: Option<String>,
+    pub dashboard_uuid: Option<Box<str>>,
     /// Name of that dashboard.
     #[serde(default)]
-    pub dashboard_name: Option<String>,
+    pub dashboard_name: Option<Box<str>>,
     /// Time of the latest versioned edit of the chart.
     #[serde(default)]
     pub updated_at: Option<String>,
@@ -359,14 +378,14 @@ pub struct ChartSummary {
     /// `dbt_explore` or `sql` (others may appear). Newer servers list SQL-runner charts here
     /// with `sql`; their details come from the SQL-chart routes.
     #[serde(default)]
-    pub source: Option<String>,
+    pub source: Option<ChartSource>,
     /// Newest servers: who verified it and when (`null` when not verified).
     #[serde(
         default,
         deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
-    pub verification: Option<Verification>,
+    pub verification: Option<Box<Verification>>,
     /// Newest servers: resolved access of its space chain (`false`: restricted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inherits_from_org_or_project: Option<bool>,
@@ -375,7 +394,7 @@ pub struct ChartSummary {
 impl ChartSummary {
     /// Whether this is a SQL-runner chart (`source: "sql"`).
     pub fn is_sql(&self) -> bool {
-        self.source.as_deref() == Some("sql")
+        self.source == Some(ChartSource::Sql)
     }
 }
 
@@ -1417,6 +1436,24 @@ mod tests {
                 .label
                 .as_deref(),
             Some("Total passenger volume")
+        );
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    #[test]
+    fn print_sizes() {
+        eprintln!(
+            "chart {} dashboard {} space {} user {} kind {} tile {}",
+            std::mem::size_of::<ChartSummary>(),
+            std::mem::size_of::<DashboardSummary>(),
+            std::mem::size_of::<SpaceSummary>(),
+            std::mem::size_of::<UserRef>(),
+            std::mem::size_of::<Option<ChartKind>>(),
+            std::mem::size_of::<TileType>()
         );
     }
 }

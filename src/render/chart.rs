@@ -346,7 +346,7 @@ fn about_part(c: &ChartView<'_>) -> String {
     }
     // The cycle resolves verification into the summary (the list, the listing, else the
     // details); stored details may be older than an unverification.
-    if let Some(v) = super::extras::verification_line(c.summary.verification.as_ref()) {
+    if let Some(v) = super::extras::verification_line(c.summary.verification.as_deref()) {
         md.push_str(&format!("- {v}\n"));
     }
     if let Some(limit) = c.details.metric_query.limit.filter(|l| *l > 0) {

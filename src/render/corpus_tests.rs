@@ -81,7 +81,7 @@ fn render_world(w: &World) -> BTreeMap<String, ExternalAsset> {
                 dashboards
                     .iter()
                     .find(|(d, _)| d.uuid == u)
-                    .map(|(d, _)| d.name.clone())
+                    .map(|(d, _)| d.name.as_str().into())
             });
             (s, serde_json::from_value(c.clone()).unwrap())
         })

@@ -210,7 +210,7 @@ fn about_part(d: &DashView<'_>) -> String {
     md.push_str(&format!("- Layout: {layout}\n"));
     // The cycle resolves verification into the summary (the list, the listing, else the
     // details); stored details may be older than an unverification.
-    if let Some(v) = super::extras::verification_line(d.summary.verification.as_ref()) {
+    if let Some(v) = super::extras::verification_line(d.summary.verification.as_deref()) {
         md.push_str(&format!("- {v}\n"));
     }
     md

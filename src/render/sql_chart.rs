@@ -61,7 +61,7 @@ pub fn render(
         md.push_str(&format!("- Last updated: {u}\n"));
     }
     // The cycle resolves verification into the summary (see `render::chart`).
-    if let Some(v) = extras::verification_line(summary.verification.as_ref()) {
+    if let Some(v) = extras::verification_line(summary.verification.as_deref()) {
         md.push_str(&format!("- {v}\n"));
     }
     if let Some(limit) = details.limit.filter(|l| *l > 0) {

@@ -219,8 +219,8 @@ fn real_examples_snapshot() {
     let chart_summary = ChartSummary {
         uuid: "c-monthly-loss-rate".into(),
         name: chart.name.clone(),
-        description: chart.description.clone(),
-        slug: chart.slug.clone(),
+        description: chart.description.as_deref().map(Into::into),
+        slug: chart.slug.as_deref().map(Into::into),
         space_uuid: "sp-shared".into(),
         updated_at: chart.updated_at.clone(),
         views: 12,
@@ -236,11 +236,11 @@ fn real_examples_snapshot() {
     let dash_summary = DashboardSummary {
         uuid: "d-various".into(),
         name: dash.name.clone(),
-        description: dash.description.clone(),
+        description: dash.description.as_deref().map(Into::into),
         space_uuid: "sp-shared".into(),
         updated_at: dash.updated_at.clone(),
         views: 5,
-        slug: dash.slug.clone(),
+        slug: dash.slug.as_deref().map(Into::into),
         ..Default::default()
     };
     let mut index = ChartIndex::default();
@@ -485,10 +485,10 @@ fn hostile_fixture(s: &[String]) -> Fixture {
     }
     for (i, c) in f.charts.iter_mut().enumerate() {
         c.summary.name = h(i);
-        c.summary.description = Some(h(i + 3));
-        c.summary.dashboard_name = Some(h(i + 5));
+        c.summary.description = Some(h(i + 3).into());
+        c.summary.dashboard_name = Some(h(i + 5).into());
         c.summary.updated_by_user = Some(crate::lightdash::types::UserRef {
-            first_name: Some(h(i + 6)),
+            first_name: Some(h(i + 6).into()),
             ..Default::default()
         });
         if let Some(d) = c.details.as_mut() {
@@ -510,7 +510,7 @@ fn hostile_fixture(s: &[String]) -> Fixture {
     }
     let d = &mut f.dashboards[0];
     d.summary.name = h(1);
-    d.summary.description = Some(h(2));
+    d.summary.description = Some(h(2).into());
     let det = d.details.as_mut().unwrap();
     for (i, t) in det.tabs.iter_mut().enumerate() {
         t.name = h(i + 3);

@@ -12,7 +12,7 @@
 //! renderer now reads).
 
 use crate::dot::types::{AssetKind, ExternalAsset};
-use crate::lightdash::types::{ChartSummary, DashboardSummary, SpaceSummary, Verification};
+use crate::lightdash::types::{ChartSource, ChartSummary, DashboardSummary, SpaceSummary, Verification};
 use crate::render::{RENDER_FORMAT_VERSION, RenderOptions};
 
 fn hash_parts(parts: &[&str]) -> String {
@@ -88,8 +88,8 @@ pub fn chart_signature(c: &ChartSummary, folder: &str, private: bool) -> String 
         c.dashboard_uuid.as_deref().unwrap_or(""),
         c.chart_kind.as_ref().map(|k| k.as_str()).unwrap_or(""),
         private_flag(private),
-        &verification_part(c.verification.as_ref()),
-        c.source.as_deref().unwrap_or(""),
+        &verification_part(c.verification.as_deref()),
+        c.source.as_ref().map_or("", ChartSource::as_str),
     ])
 }
 
@@ -104,7 +104,7 @@ pub fn dashboard_signature(d: &DashboardSummary, folder: &str, private: bool) ->
         d.updated_at.as_deref().unwrap_or(""),
         d.slug.as_deref().unwrap_or(""),
         private_flag(private),
-        &verification_part(d.verification.as_ref()),
+        &verification_part(d.verification.as_deref()),
     ])
 }
 

@@ -177,13 +177,13 @@ fn sql_chart_summary(d: &crate::lightdash::types::ChartDetails) -> Option<ChartS
     Some(ChartSummary {
         uuid,
         name: d.name.clone(),
-        description: d.description.clone(),
-        slug: d.slug.clone(),
+        description: d.description.as_deref().map(Into::into),
+        slug: d.slug.as_deref().map(Into::into),
         space_uuid: space.uuid.clone(),
         updated_at: d.last_updated_at.clone().or(d.updated_at.clone()),
         views: d.views.unwrap_or(0),
         chart_kind: d.chart_kind.clone(),
-        source: Some("sql".into()),
+        source: Some(crate::lightdash::types::ChartSource::Sql),
         ..Default::default()
     })
 }
@@ -196,9 +196,11 @@ pub fn apply_verification(listings: &mut Listings, list: &[VerifiedContent]) {
     let verification = |uuid: &str| {
         by_uuid
             .get(uuid)
-            .map(|v| crate::lightdash::types::Verification {
-                verified_by: v.verified_by.clone(),
-                verified_at: v.verified_at.clone(),
+            .map(|v| {
+                Box::new(crate::lightdash::types::Verification {
+                    verified_by: v.verified_by.clone(),
+                    verified_at: v.verified_at.clone(),
+                })
             })
     };
     for d in &mut listings.dashboards {

@@ -140,19 +140,19 @@ trait HasVerification {
 
 impl HasVerification for ChartSummary {
     fn verification(&self) -> Option<&crate::lightdash::types::Verification> {
-        self.verification.as_ref()
+        self.verification.as_deref()
     }
     fn set_verification(&mut self, v: Option<crate::lightdash::types::Verification>) {
-        self.verification = v;
+        self.verification = v.map(Box::new);
     }
 }
 
 impl HasVerification for DashboardSummary {
     fn verification(&self) -> Option<&crate::lightdash::types::Verification> {
-        self.verification.as_ref()
+        self.verification.as_deref()
     }
     fn set_verification(&mut self, v: Option<crate::lightdash::types::Verification>) {
-        self.verification = v;
+        self.verification = v.map(Box::new);
     }
 }
 

@@ -30,7 +30,7 @@ pub fn chart(uuid: &str, space: &str) -> ChartSummary {
     ChartSummary {
         uuid: uuid.into(),
         name: format!("Chart {uuid}"),
-        slug: Some(format!("slug-{uuid}")),
+        slug: Some(format!("slug-{uuid}").into()),
         space_uuid: space.into(),
         updated_at: Some("2026-01-01T00:00:00Z".into()),
         ..Default::default()

@@ -187,12 +187,12 @@ mod tests {
             let charts: Vec<ChartSummary> = w.charts.iter().enumerate().map(|(i, (space, sql, inside, access))| ChartSummary {
                 uuid: format!("c{i}"),
                 name: chart_name(i),
-                description: Some(format!("About {}", chart_name(i))),
-                slug: Some(format!("chartzq{i:02}x-slug")),
+                description: Some(format!("About {}", chart_name(i)).into()),
+                slug: Some(format!("chartzq{i:02}x-slug").into()),
                 space_uuid: format!("s{}", space % n_spaces),
-                dashboard_uuid: inside.map(|d| format!("d{d}")),
-                dashboard_name: inside.map(dash_name),
-                source: sql.then(|| "sql".to_owned()),
+                dashboard_uuid: inside.map(|d| format!("d{d}").into()),
+                dashboard_name: inside.map(|d| dash_name(d).into()),
+                source: sql.then_some(crate::lightdash::types::ChartSource::Sql),
                 inherits_from_org_or_project: *access,
                 ..Default::default()
             }).collect();
@@ -207,14 +207,14 @@ mod tests {
                     let sql = chart.is_sql();
                     DashboardTile {
                         uuid: (!by_slug).then(|| format!("t{i}-{t}")),
-                        tile_slug: by_slug.then(|| chart.slug.clone().unwrap_or_default()),
+                        tile_slug: by_slug.then(|| chart.slug.as_deref().unwrap_or_default().to_owned()),
                         tile_type: if sql { TileType::SqlChart } else { TileType::SavedChart },
                         properties: TileProperties {
                             // As Lightdash sends them: the chart's name on every tile.
                             chart_name: Some(chart.name.clone()),
                             saved_chart_uuid: (!sql && !by_slug).then(|| chart.uuid.clone()),
                             saved_sql_uuid: (sql && !by_slug).then(|| chart.uuid.clone()),
-                            chart_slug: by_slug.then(|| chart.slug.clone().unwrap_or_default()),
+                            chart_slug: by_slug.then(|| chart.slug.as_deref().unwrap_or_default().to_owned()),
                             ..Default::default()
                         },
                         ..Default::default()
@@ -228,7 +228,7 @@ mod tests {
                 let summary = DashboardSummary {
                     uuid: format!("d{i}"),
                     name: dash_name(i),
-                    description: Some(format!("About {}", dash_name(i))),
+                    description: Some(format!("About {}", dash_name(i)).into()),
                     space_uuid: format!("s{}", space % n_spaces),
                     ..Default::default()
                 };
@@ -277,7 +277,7 @@ mod tests {
             if sync_charts {
                 for (c, d) in &visible_charts {
                     let on: Vec<&str> = dashboards.iter()
-                        .filter(|(_, dd)| dd.tiles.iter().any(|t| t.properties.saved_chart_uuid.as_deref() == Some(&c.uuid) || t.properties.saved_sql_uuid.as_deref() == Some(&c.uuid) || t.properties.chart_slug == c.slug))
+                        .filter(|(_, dd)| dd.tiles.iter().any(|t| t.properties.saved_chart_uuid.as_deref() == Some(&c.uuid) || t.properties.saved_sql_uuid.as_deref() == Some(&c.uuid) || t.properties.chart_slug.as_deref() == c.slug.as_deref()))
                         .map(|(s, _)| s.uuid.as_str())
                         .collect();
                     let shown = visible_dashboards(on, &dashboards_in);
@@ -301,7 +301,7 @@ mod tests {
             for (i, c) in charts.iter().enumerate() {
                 if !chart_in_space(c) {
                     secrets.push(chart_name(i));
-                    secrets.push(c.slug.clone().unwrap_or_default());
+                    secrets.push(c.slug.as_deref().unwrap_or_default().to_owned());
                 }
             }
             for (i, (s, _)) in dashboards.iter().enumerate() {
