@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lightdash_dot_sync::lightdash::client::{LightdashClient, LightdashError, decode_items};
-use lightdash_dot_sync::lightdash::types::{ChartDetails, ChartKind, DashboardDetails, TileType};
+use lightdash_dot_sync::lightdash::types::{
+    ChartDetails, ChartKind, ChartSource, DashboardDetails, TileType,
+};
 use lightdash_dot_sync::stats::ApiCounters;
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -285,7 +287,7 @@ async fn charts_are_parsed_with_unknown_fields_and_unknown_chart_kinds() {
     assert_eq!(charts.len(), 2);
     assert_eq!(charts[0].chart_kind, Some(ChartKind::VerticalBar));
     assert_eq!(charts[0].views, 12);
-    assert_eq!(charts[0].source.as_deref(), Some("dbt_explore"));
+    assert_eq!(charts[0].source, Some(ChartSource::DbtExplore));
     assert_eq!(
         charts[1].chart_kind,
         Some(ChartKind::Unknown("sankey".into()))

@@ -50,13 +50,13 @@ async fn start(
             ..Default::default()
         });
     }
-    project.charts[0].summary.verification = Some(Verification {
+    project.charts[0].summary.verification = Some(Box::new(Verification {
         verified_by: Some(UserRef {
             first_name: Some("Ada".into()),
             ..Default::default()
         }),
         verified_at: Some("2026-11-02T09:00:00.000Z".into()),
-    });
+    }));
     let options = MockLightdashOptions {
         generation,
         as_code,

@@ -8,7 +8,7 @@ use lightdash_dot_sync::demo::content::{
     ChartContent, DashboardContent, LightdashContent, ProjectContent,
 };
 use lightdash_dot_sync::lightdash::types::{
-    ChartConfig, ChartDetails, ChartKind, ChartSummary, ChartType, DashboardDetails,
+    ChartConfig, ChartDetails, ChartKind, ChartSource, ChartSummary, ChartType, DashboardDetails,
     DashboardFilters, DashboardSummary, DashboardTab, DashboardTile, Explore, ExploreField,
     ExploreTable, FieldTarget, FilterNode, FilterOperator, FilterRule, MetricQuery, Project,
     ProjectType, SortField, SpaceSummary, TileProperties, TileType, UserRef,
@@ -360,17 +360,17 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
             let summary = ChartSummary {
                 uuid: chart_uuid,
                 name,
-                description: details.description.clone(),
-                slug: Some(slug),
+                description: details.description.as_deref().map(Into::into),
+                slug: Some(slug.into()),
                 space_uuid: spaces[rng.usize(..spaces.len())].uuid.clone(),
                 dashboard_uuid: None,
                 dashboard_name: None,
                 updated_at: Some(updated),
-                updated_by_user: Some(editor.clone()),
+                updated_by_user: Some(editor.clone().into()),
                 views: rng.u64(..5_000),
                 chart_kind: Some(kind),
                 chart_type: Some(chart_type),
-                source: Some("dbt_explore".into()),
+                source: Some(ChartSource::DbtExplore),
                 ..Default::default()
             };
             charts.push(ChartContent { summary, details });
@@ -468,12 +468,12 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
             let summary = DashboardSummary {
                 uuid: dash_uuid,
                 name: details.name.clone(),
-                description: details.description.clone(),
+                description: details.description.as_deref().map(Into::into),
                 space_uuid: spaces[rng.usize(..spaces.len())].uuid.clone(),
                 updated_at: details.updated_at.clone(),
-                updated_by_user: Some(editor.clone()),
+                updated_by_user: Some(editor.clone().into()),
                 views: rng.u64(..20_000),
-                slug: details.slug.clone(),
+                slug: details.slug.as_deref().map(Into::into),
                 ..Default::default()
             };
             dashboards.push(DashboardContent { summary, details });

@@ -76,7 +76,20 @@ impl AssetKind {
 
     /// Dot id for a Lightdash uuid, e.g. `lightdash-chart-<uuid>`.
     pub fn asset_id(self, uuid: &str) -> String {
-        format!("lightdash-{}-{uuid}", self.as_str())
+        let mut id = String::new();
+        self.write_id(uuid, &mut id);
+        id
+    }
+
+    /// [`Self::asset_id`] written into `buf` (cleared first), for loops over every asset that
+    /// need the id only for a moment.
+    pub fn write_id(self, uuid: &str, buf: &mut String) {
+        buf.clear();
+        buf.reserve("lightdash--".len() + self.as_str().len() + uuid.len());
+        buf.push_str("lightdash-");
+        buf.push_str(self.as_str());
+        buf.push('-');
+        buf.push_str(uuid);
     }
 
     /// The kind and uuid of a Dot id we produced.

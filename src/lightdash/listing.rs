@@ -192,6 +192,8 @@ pub struct ListingBuilder<T> {
     next_index: usize,
     items: Vec<T>,
     undecodable: Vec<UndecodableItem>,
+    /// The users items name, each held once ([`super::types::SharedUser`]).
+    users: std::collections::HashSet<std::sync::Arc<super::types::UserRef>>,
 }
 
 impl<T: ListingItem> ListingBuilder<T> {
@@ -202,6 +204,7 @@ impl<T: ListingItem> ListingBuilder<T> {
             next_index: 0,
             items: Vec::new(),
             undecodable: Vec::new(),
+            users: Default::default(),
         }
     }
 
@@ -209,7 +212,7 @@ impl<T: ListingItem> ListingBuilder<T> {
     pub fn push(&mut self, raw: &RawValue) {
         let index = self.next_index;
         self.next_index += 1;
-        match decode_item::<T>(raw) {
+        match super::types::intern_users(&mut self.users, || decode_item::<T>(raw)) {
             Ok(v) => self.items.push(v),
             Err(e) => self.undecodable.push(UndecodableItem {
                 route: self.route.clone(),
@@ -418,6 +421,39 @@ mod tests {
         assert_eq!(l.items.len(), 1);
         assert_eq!(l.undecodable.len(), 1);
         assert_eq!(l.undecodable[0].uuid.as_deref(), Some("b"));
+    }
+
+    /// Memory: the editor many items name is held once per listing, and the listing holds
+    /// no spare capacity; what it serialises back is what Lightdash sent.
+    #[test]
+    fn users_are_shared_and_the_listing_is_exactly_sized() {
+        let by = |who: &str| {
+            format!(
+                r#","updatedByUser":{{"userUuid":"{who}","firstName":"Ada","lastName":"L"}}"#
+            )
+        };
+        let items: Vec<String> = (0..33)
+            .map(|i| chart(&format!("c{i}"), &by(if i % 2 == 0 { "u1" } else { "u2" })))
+            .collect();
+        let refs: Vec<&str> = items.iter().map(String::as_str).collect();
+        let l: Listing<ChartSummary> = decode_listing("/r", raw(&refs));
+        assert_eq!(l.items.len(), 33);
+        assert_eq!(l.items.capacity(), 33);
+        let user = |i: usize| l.items[i].updated_by_user.clone().unwrap();
+        assert!(std::ptr::eq(&*user(0), &*user(2)));
+        assert!(std::ptr::eq(&*user(1), &*user(31)));
+        assert!(!std::ptr::eq(&*user(0), &*user(1)));
+        assert_eq!(user(1).user_uuid.as_deref(), Some("u2"));
+        let back = serde_json::to_value(&l.items[0]).unwrap();
+        assert_eq!(
+            back["updatedByUser"],
+            serde_json::json!({"userUuid":"u1","firstName":"Ada","lastName":"L"})
+        );
+        assert_eq!(back["source"], serde_json::Value::Null);
+        assert_eq!(back["chartKind"], "line");
+        // Decoded outside a listing, a user is simply its own.
+        let lone: ChartSummary = serde_json::from_str(&items[0]).unwrap();
+        assert_eq!(lone, l.items[0]);
     }
 
     /// Each uuid keeps the position of its first copy; duplicated uuids are reported in the

@@ -268,7 +268,7 @@ pub struct SpaceSummary {
 }
 
 /// The user who last updated an item.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq, Hash, Default)]
 #[serde(rename_all = "camelCase", default)]
 pub struct UserRef {
     /// User uuid.
@@ -293,6 +293,74 @@ impl UserRef {
     }
 }
 
+/// A [`UserRef`] that many listed items name: an organisation of 100,000 assets has a few
+/// hundred editors, so a listing decoded through [`intern_users`] holds each of them once
+/// and every item an 8-byte handle. Serializes and deserializes exactly as [`UserRef`].
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct SharedUser(std::sync::Arc<UserRef>);
+
+impl std::ops::Deref for SharedUser {
+    type Target = UserRef;
+    fn deref(&self) -> &UserRef {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SharedUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<UserRef> for SharedUser {
+    fn from(u: UserRef) -> Self {
+        Self(std::sync::Arc::new(u))
+    }
+}
+
+impl Serialize for SharedUser {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedUser {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let user = UserRef::deserialize(d)?;
+        Ok(USERS.with(|users| match users.borrow_mut().as_mut() {
+            Some(set) => match set.get(&user) {
+                Some(shared) => Self(shared.clone()),
+                None => {
+                    let shared = std::sync::Arc::new(user);
+                    set.insert(shared.clone());
+                    Self(shared)
+                }
+            },
+            None => Self::from(user),
+        }))
+    }
+}
+
+type UserSet = std::collections::HashSet<std::sync::Arc<UserRef>>;
+
+thread_local! {
+    /// The users of the listing being decoded on this thread, when it is decoded through
+    /// [`intern_users`].
+    static USERS: std::cell::RefCell<Option<UserSet>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `decode` (decoding on this thread) with `users` as the set equal [`SharedUser`]s are
+/// shared through; the set is handed back afterwards, to be used again for the next item of
+/// the same listing.
+pub fn intern_users<R>(users: &mut UserSet, decode: impl FnOnce() -> R) -> R {
+    let previous = USERS.with(|cell| cell.replace(Some(std::mem::take(users))));
+    let out = decode();
+    *users = USERS
+        .with(|cell| cell.replace(previous))
+        .unwrap_or_default();
+    out
+}
+
 /// `GET /api/v1/projects/{p}/dashboards` item (`DashboardBasicDetailsWithTileTypes`).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
@@ -311,7 +379,7 @@ pub struct DashboardSummary {
     pub updated_at: Option<String>,
     /// Who made the latest versioned edit.
     #[serde(default)]
-    pub updated_by_user: Option<UserRef>,
+    pub updated_by_user: Option<SharedUser>,
     /// Total recorded views.
     #[serde(default, deserialize_with = "null_default")]
     pub views: u64,
@@ -365,7 +433,7 @@ pub struct ChartSummary {
     pub updated_at: Option<String>,
     /// Who made it.
     #[serde(default)]
-    pub updated_by_user: Option<UserRef>,
+    pub updated_by_user: Option<SharedUser>,
     /// Total recorded views.
     #[serde(default, deserialize_with = "null_default")]
     pub views: u64,
@@ -1444,16 +1512,26 @@ mod tests {
 mod size_tests {
     use super::*;
 
+    /// Structural memory check: a cycle holds every listed item for its whole length
+    /// (100,000 at the largest organisations we plan for), so their inline sizes are pinned.
+    /// Before compaction: chart 448 bytes, dashboard 352, space 144.
     #[test]
-    fn print_sizes() {
-        eprintln!(
-            "chart {} dashboard {} space {} user {} kind {} tile {}",
-            std::mem::size_of::<ChartSummary>(),
-            std::mem::size_of::<DashboardSummary>(),
-            std::mem::size_of::<SpaceSummary>(),
-            std::mem::size_of::<UserRef>(),
-            std::mem::size_of::<Option<ChartKind>>(),
-            std::mem::size_of::<TileType>()
+    fn listed_items_stay_small() {
+        use std::mem::size_of;
+        assert!(size_of::<ChartSummary>() <= SIZE_CHART, "{}", size_of::<ChartSummary>());
+        assert!(
+            size_of::<DashboardSummary>() <= SIZE_DASHBOARD,
+            "{}",
+            size_of::<DashboardSummary>()
         );
+        assert!(size_of::<SpaceSummary>() <= SIZE_SPACE, "{}", size_of::<SpaceSummary>());
+        // What the savings rest on.
+        assert_eq!(size_of::<Option<SharedUser>>(), 8);
+        assert_eq!(size_of::<Option<Box<Verification>>>(), 8);
+        assert_eq!(size_of::<Option<Box<str>>>(), 16);
     }
+
+    const SIZE_CHART: usize = 264;
+    const SIZE_DASHBOARD: usize = 176;
+    const SIZE_SPACE: usize = 144;
 }

@@ -335,7 +335,7 @@ fn about_part(c: &ChartView<'_>) -> String {
     }
     if let Some(u) = common::updated(
         c.summary.updated_at.as_deref(),
-        c.summary.updated_by_user.as_ref(),
+        c.summary.updated_by_user.as_deref(),
     ) {
         md.push_str(&format!("- Last updated: {u}\n"));
     }

@@ -191,7 +191,7 @@ fn about_part(d: &DashView<'_>) -> String {
             .or(d.details.updated_at.as_deref()),
         d.summary
             .updated_by_user
-            .as_ref()
+            .as_deref()
             .or(d.details.updated_by_user.as_ref()),
     );
     if let Some(u) = updated {

@@ -57,7 +57,7 @@ pub fn render(
         .as_deref()
         .or(details.updated_at.as_deref())
         .or(details.last_updated_at.as_deref());
-    if let Some(u) = common::updated(at, summary.updated_by_user.as_ref()) {
+    if let Some(u) = common::updated(at, summary.updated_by_user.as_deref()) {
         md.push_str(&format!("- Last updated: {u}\n"));
     }
     // The cycle resolves verification into the summary (see `render::chart`).

@@ -487,10 +487,13 @@ fn hostile_fixture(s: &[String]) -> Fixture {
         c.summary.name = h(i);
         c.summary.description = Some(h(i + 3).into());
         c.summary.dashboard_name = Some(h(i + 5).into());
-        c.summary.updated_by_user = Some(crate::lightdash::types::UserRef {
-            first_name: Some(h(i + 6).into()),
-            ..Default::default()
-        });
+        c.summary.updated_by_user = Some(
+            crate::lightdash::types::UserRef {
+                first_name: Some(h(i + 6).into()),
+                ..Default::default()
+            }
+            .into(),
+        );
         if let Some(d) = c.details.as_mut() {
             let q = &mut d.metric_query;
             for m in &mut q.additional_metrics {

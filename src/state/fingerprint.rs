@@ -15,14 +15,62 @@ use crate::dot::types::{AssetKind, ExternalAsset};
 use crate::lightdash::types::{ChartSource, ChartSummary, DashboardSummary, SpaceSummary, Verification};
 use crate::render::{RENDER_FORMAT_VERSION, RenderOptions};
 
-fn hash_parts(parts: &[&str]) -> String {
+/// A listing signature: the first 16 bytes of a BLAKE3 digest, kept as bytes in memory
+/// (a cycle holds one per listed item) and written as 32 lowercase hex digits, the form the
+/// state keeps.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Signature([u8; 16]);
+
+impl Signature {
+    /// The 32 hex digits, on the stack.
+    fn hex_bytes(&self) -> [u8; 32] {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 32];
+        for (i, b) in self.0.iter().enumerate() {
+            out[2 * i] = DIGITS[usize::from(b >> 4)];
+            out[2 * i + 1] = DIGITS[usize::from(b & 0xf)];
+        }
+        out
+    }
+
+    /// As the state writes it: 32 lowercase hex digits.
+    pub fn to_hex(&self) -> String {
+        String::from_utf8_lossy(&self.hex_bytes()).into_owned()
+    }
+
+    /// Whether `hex` (as the state keeps it) is this signature; no allocation.
+    pub fn matches_hex(&self, hex: &str) -> bool {
+        hex.as_bytes() == self.hex_bytes()
+    }
+
+    /// This signature bound to the render settings it is rendered under: the same as
+    /// [`with_render_settings`] on its hex form, without allocating.
+    pub fn bound(&self, settings_key: &str) -> Signature {
+        let hex = self.hex_bytes();
+        digest_parts(&[std::str::from_utf8(&hex).unwrap_or_default(), settings_key])
+    }
+}
+
+impl std::fmt::Display for Signature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(std::str::from_utf8(&self.hex_bytes()).unwrap_or_default())
+    }
+}
+
+fn digest_parts(parts: &[&str]) -> Signature {
     let mut h = blake3::Hasher::new();
     for p in parts {
         // Length-prefix each part so ("ab","c") and ("a","bc") differ.
         h.update(&(p.len() as u64).to_le_bytes());
         h.update(p.as_bytes());
     }
-    h.finalize().to_hex()[..32].to_owned()
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    Signature(out)
+}
+
+fn hash_parts(parts: &[&str]) -> String {
+    digest_parts(parts).to_hex()
 }
 
 /// The fingerprint of an asset as pushed, excluding `view_count`.
@@ -76,8 +124,8 @@ fn private_flag(private: bool) -> &'static str {
 
 /// Signature of a chart's listing entry: name, description, space (and the folder path its
 /// space resolves to, so renaming a parent space re-pushes it), `updatedAt`, slug, privacy.
-pub fn chart_signature(c: &ChartSummary, folder: &str, private: bool) -> String {
-    hash_parts(&[
+pub fn chart_signature(c: &ChartSummary, folder: &str, private: bool) -> Signature {
+    digest_parts(&[
         "chart",
         &c.name,
         c.description.as_deref().unwrap_or(""),
@@ -94,8 +142,8 @@ pub fn chart_signature(c: &ChartSummary, folder: &str, private: bool) -> String 
 }
 
 /// Signature of a dashboard's listing entry (see [`chart_signature`]).
-pub fn dashboard_signature(d: &DashboardSummary, folder: &str, private: bool) -> String {
-    hash_parts(&[
+pub fn dashboard_signature(d: &DashboardSummary, folder: &str, private: bool) -> Signature {
+    digest_parts(&[
         "dashboard",
         &d.name,
         d.description.as_deref().unwrap_or(""),
@@ -109,8 +157,8 @@ pub fn dashboard_signature(d: &DashboardSummary, folder: &str, private: bool) ->
 }
 
 /// Signature of a space's listing entry: name, slug, parent, resolved path, privacy.
-pub fn space_signature(s: &SpaceSummary, path: &str, private: bool) -> String {
-    hash_parts(&[
+pub fn space_signature(s: &SpaceSummary, path: &str, private: bool) -> Signature {
+    digest_parts(&[
         "space",
         &s.name,
         s.slug.as_deref().unwrap_or(""),
@@ -190,6 +238,28 @@ mod tests {
             with_render_settings(sig, &base),
             with_render_settings(sig, &base)
         );
+    }
+
+    /// Signatures are kept as 16 bytes but must read, compare and bind exactly as the 32-hex
+    /// strings the state holds (else every asset would count as changed after an upgrade).
+    #[test]
+    fn a_signature_is_the_hex_the_state_keeps() {
+        let parts = ["chart", "A", ""];
+        let mut h = blake3::Hasher::new();
+        for p in parts {
+            h.update(&(p.len() as u64).to_le_bytes());
+            h.update(p.as_bytes());
+        }
+        let hex = h.finalize().to_hex()[..32].to_owned();
+        let sig = digest_parts(&parts);
+        assert_eq!(sig.to_hex(), hex);
+        assert_eq!(sig.to_string(), hex);
+        assert!(sig.matches_hex(&hex));
+        assert!(!sig.matches_hex(&hex[..31]));
+        assert!(!sig.matches_hex(&hex.to_uppercase()));
+        assert!(!sig.matches_hex(""));
+        assert_eq!(sig.bound("key").to_hex(), with_render_settings(&hex, "key"));
+        assert_ne!(sig.bound("key"), sig.bound("other"));
     }
 
     #[test]

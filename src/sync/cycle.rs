@@ -203,7 +203,7 @@ async fn deactivate_if_deleted(
         rendered: Vec::new(),
         unrendered_views: &none,
         out_of_scope: &BTreeMap::new(),
-        in_scope: &BTreeSet::new(),
+        in_scope: &BTreeSet::<String>::new(),
         confirmed_deleted: &confirmed,
     });
     if opts.dry_run {
@@ -366,7 +366,7 @@ impl ProjectRun<'_> {
         debug_rss(self.p, "detected");
         // Held assets (undecodable, or in an undecodable space) count as present: never
         // deactivated as gone. They are not in the listings, so nothing renders them.
-        detected.in_scope.extend(listings.held.ids.iter().cloned());
+        detected.hold(listings.held.ids.iter().cloned());
         let confirmed = listing::confirmed_deleted(listings);
         let st = self.stages(&detected, &scopes, &confirmed);
         self.clear_scratch();
@@ -455,12 +455,8 @@ fn debug_rss(project: &str, phase: &str) {
 /// Counts listed in-scope assets by kind, and the changed ones.
 fn count_listed(report: &mut CycleReport, detected: &Detected<'_>) {
     for kind in AssetKind::ALL {
-        let n = detected
-            .in_scope
-            .iter()
-            .filter(|id| AssetKind::split_id(id).is_some_and(|(k, _)| k == kind))
-            .count();
+        let n = detected.in_scope_count(kind);
         *report.listed.entry(kind.as_str().to_owned()).or_default() += n;
     }
-    report.changed += detected.changed.len();
+    report.changed += detected.changed_count();
 }

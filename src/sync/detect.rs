@@ -16,75 +16,161 @@ use crate::dot::types::AssetKind;
 use crate::lightdash::types::{ChartSummary, DashboardSummary};
 use crate::render::ProjectView;
 use crate::state::fingerprint::{
-    chart_signature, dashboard_signature, render_settings_key, space_signature,
-    with_render_settings,
+    Signature, chart_signature, dashboard_signature, render_settings_key, space_signature,
 };
 use crate::state::{IndexEntry, Known};
 
 use super::listing::Listings;
 
+/// A listed item: its kind and its uuid, borrowed from the listings (a Dot id is formatted
+/// only where one is needed).
+pub type Item<'l> = (AssetKind, &'l str);
+
 /// What the listings say against the state, for one project.
+///
+/// Sized for organisations of 100,000 assets: per listed item it holds a 16-byte signature
+/// keyed by the uuid the listings already hold, never a formatted Dot id.
 #[derive(Debug, Default)]
 pub struct Detected<'l> {
-    /// Every in-scope Dot id.
-    pub in_scope: BTreeSet<String>,
+    /// Listing signature of every in-scope listed item.
+    signatures: HashMap<Item<'l>, Signature>,
+    /// In-scope Dot ids of assets that are not in the listings (held back: undecodable, or in
+    /// an undecodable space): present, never deactivated as gone, never rendered.
+    held: BTreeSet<String>,
     /// Listed ids out of scope now, and why.
     pub out_of_scope: BTreeMap<String, DeactivateReason>,
-    /// Listing signature of every in-scope id.
-    pub signatures: HashMap<String, String>,
-    /// In-scope ids whose signature differs from the state (or that are new or stale).
-    pub changed: HashSet<String>,
-    /// Unchanged ids whose listed view count differs from the one last pushed: the only
+    /// In-scope items whose signature differs from the state (or that are new or stale).
+    changed: HashSet<Item<'l>>,
+    /// Unchanged items whose listed view count differs from the one last pushed: the only
     /// ones a view-count push may be due for (the others need no state read to tell).
-    pub views_moved: HashSet<String>,
+    views_moved: HashSet<Item<'l>>,
     /// In-scope dashboards, in listing order.
     pub dashboards_in: Vec<&'l DashboardSummary>,
     /// In-scope charts, in listing order.
     pub charts_in: Vec<&'l ChartSummary>,
 }
 
-impl Detected<'_> {
+impl<'l> Detected<'l> {
     /// Whether the chart with this uuid changed.
     pub fn chart_changed(&self, uuid: &str) -> bool {
-        self.changed.contains(&AssetKind::Chart.asset_id(uuid))
+        self.changed.contains(&(AssetKind::Chart, uuid))
+    }
+
+    /// Whether this in-scope item changed.
+    pub fn is_changed(&self, kind: AssetKind, uuid: &str) -> bool {
+        self.changed.contains(&(kind, uuid))
+    }
+
+    /// Whether the item with this Dot id changed.
+    pub fn id_changed(&self, id: &str) -> bool {
+        AssetKind::split_id(id).is_some_and(|item| self.changed.contains(&item))
+    }
+
+    /// How many in-scope items changed.
+    pub fn changed_count(&self) -> usize {
+        self.changed.len()
+    }
+
+    /// Whether some item of this kind changed.
+    pub fn any_changed(&self, kind: AssetKind) -> bool {
+        self.changed.iter().any(|(k, _)| *k == kind)
+    }
+
+    /// The Dot ids of the changed items, sorted.
+    pub fn changed_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.changed.iter().map(|(k, u)| k.asset_id(u)).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Whether this unchanged item's listed view count moved.
+    pub fn views_moved(&self, kind: AssetKind, uuid: &str) -> bool {
+        self.views_moved.contains(&(kind, uuid))
+    }
+
+    /// Whether this listed item is in scope.
+    pub fn is_listed_in_scope(&self, kind: AssetKind, uuid: &str) -> bool {
+        self.signatures.contains_key(&(kind, uuid))
+    }
+
+    /// Whether the Dot id is in scope: listed in scope, or held.
+    pub fn is_in_scope(&self, id: &str) -> bool {
+        AssetKind::split_id(id).is_some_and(|item| self.signatures.contains_key(&item))
+            || self.held.contains(id)
+    }
+
+    /// How many in-scope assets of this kind there are (listed or held).
+    pub fn in_scope_count(&self, kind: AssetKind) -> usize {
+        let listed = self.signatures.keys().filter(|(k, _)| *k == kind).count();
+        let held = self
+            .held
+            .iter()
+            .filter(|id| AssetKind::split_id(id).is_some_and(|(k, _)| k == kind))
+            .count();
+        listed + held
+    }
+
+    /// Counts these Dot ids (held assets) as in scope.
+    pub fn hold(&mut self, ids: impl IntoIterator<Item = String>) {
+        self.held.extend(ids);
+    }
+
+    /// The listing signature of an in-scope listed item, as the state keeps it.
+    pub fn signature(&self, kind: AssetKind, uuid: &str) -> Option<String> {
+        self.signatures.get(&(kind, uuid)).map(Signature::to_hex)
+    }
+
+    /// Every in-scope listed item's Dot id and signature (as the state keeps it), any order.
+    pub fn signatures(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        self.signatures
+            .iter()
+            .map(|((k, u), sig)| (k.asset_id(u), sig.to_hex()))
     }
 
     /// `views`: the listing's view count (spaces have none).
     fn classify(
         &mut self,
         entries: &Known<'_>,
-        (kind, uuid, views): (AssetKind, &str, Option<u64>),
+        key: &mut String,
+        (kind, uuid, views): (AssetKind, &'l str, Option<u64>),
         scope: Scope,
-        signature: String,
+        signature: Signature,
     ) -> bool {
-        let id = kind.asset_id(uuid);
         match scope {
             Scope::In => {
-                let entry = entries.get(&id);
+                // One buffer for every item's Dot id: this runs for every listed asset.
+                kind.write_id(uuid, key);
+                let entry = entries.get(key);
                 if is_changed(entry.as_ref(), &signature) {
-                    self.changed.insert(id.clone());
+                    self.changed.insert((kind, uuid));
                 } else if let Some(e) = entry
                     && e.views.is_some()
                     && views.is_some()
                     && e.views != views
                 {
-                    self.views_moved.insert(id.clone());
+                    self.views_moved.insert((kind, uuid));
                 }
-                self.signatures.insert(id.clone(), signature);
-                self.in_scope.insert(id);
+                self.signatures.insert((kind, uuid), signature);
                 true
             }
             Scope::Out(reason) => {
-                self.out_of_scope.insert(id, reason);
+                self.out_of_scope.insert(kind.asset_id(uuid), reason);
                 false
             }
         }
     }
 }
 
+/// [`Detected`] answers for plans which ids are in scope.
+impl super::plan::InScope for Detected<'_> {
+    fn contains(&self, id: &str) -> bool {
+        self.is_in_scope(id)
+    }
+}
+
 /// Whether an in-scope item with this listing signature needs rendering again.
-pub fn is_changed(entry: Option<&IndexEntry>, signature: &str) -> bool {
-    entry.is_none_or(|e| !e.active || e.stale || e.signature != signature)
+pub fn is_changed(entry: Option<&IndexEntry>, signature: &Signature) -> bool {
+    entry.is_none_or(|e| !e.active || e.stale || !signature.matches_hex(&e.signature))
 }
 
 /// Whether an item's details must be fetched rather than taken from the state: always in
@@ -106,8 +192,9 @@ pub fn detect<'l>(
     // Signatures are bound to the render settings: an asset rendered under other settings
     // (link base, cap, kinds, format) counts as changed and is re-rendered from stored details.
     let kinds: Vec<AssetKind> = rules.kinds.iter().copied().collect();
-    let key = render_settings_key(view.options, &kinds);
-    let bind = |sig: String| with_render_settings(&sig, &key);
+    let settings = render_settings_key(view.options, &kinds);
+    let mut key = String::new();
+    let bind = |sig: Signature| sig.bound(&settings);
     for s in &listings.spaces {
         let sig = bind(space_signature(
             s,
@@ -115,7 +202,7 @@ pub fn detect<'l>(
             scopes.is_restricted(&s.uuid),
         ));
         let scope = rules.of_kind(AssetKind::Space, scopes.of(&s.uuid));
-        out.classify(entries, (AssetKind::Space, &s.uuid, None), scope, sig);
+        out.classify(entries, &mut key, (AssetKind::Space, &s.uuid, None), scope, sig);
     }
     // Thousands of items share a few hundred spaces: each space's folder path and privacy
     // are worked out once.
@@ -141,6 +228,7 @@ pub fn detect<'l>(
         let scope = rules.of_kind(AssetKind::Dashboard, space);
         if out.classify(
             entries,
+            &mut key,
             (AssetKind::Dashboard, &d.uuid, Some(d.views)),
             scope,
             sig,
@@ -155,6 +243,7 @@ pub fn detect<'l>(
         let scope = rules.of_kind(AssetKind::Chart, space);
         if out.classify(
             entries,
+            &mut key,
             (AssetKind::Chart, &c.uuid, Some(c.views)),
             scope,
             sig,
@@ -174,11 +263,7 @@ pub fn showing_changed_charts<'l>(
     entries: &Known<'_>,
 ) -> HashSet<&'l str> {
     // Nothing to propagate, and no entry worth reading (each is a state read).
-    if !detected
-        .changed
-        .iter()
-        .any(|id| AssetKind::split_id(id).is_some_and(|(k, _)| k == AssetKind::Chart))
-    {
+    if !detected.any_changed(AssetKind::Chart) {
         return HashSet::new();
     }
     let holding_changed_chart: HashSet<&str> = listings
@@ -222,9 +307,7 @@ pub fn dashboards_to_render<'l>(
         .iter()
         .copied()
         .filter(|d| {
-            full || detected
-                .changed
-                .contains(&AssetKind::Dashboard.asset_id(&d.uuid))
+            full || detected.is_changed(AssetKind::Dashboard, &d.uuid)
                 || showing.contains(d.uuid.as_str())
         })
         .collect()
@@ -251,16 +334,15 @@ pub fn charts_to_render(
         .map(|c| c.uuid.clone())
         .collect();
     for d in dash_render {
-        let id = AssetKind::Dashboard.asset_id(&d.uuid);
-        if !detected.changed.contains(&id) {
+        if !detected.is_changed(AssetKind::Dashboard, &d.uuid) {
             continue;
         }
+        let id = AssetKind::Dashboard.asset_id(&d.uuid);
         let old = entries.get(&id).map(|e| e.charts).unwrap_or_default();
         let new = tiles.get(&d.uuid).map(Vec::as_slice).unwrap_or(&[]);
         out.extend(old.into_iter().chain(new.iter().cloned()));
     }
-    let in_scope: HashSet<&str> = detected.charts_in.iter().map(|c| c.uuid.as_str()).collect();
-    out.retain(|u| in_scope.contains(u.as_str()));
+    out.retain(|u| detected.is_listed_in_scope(AssetKind::Chart, u));
     out
 }
 
@@ -367,13 +449,12 @@ mod tests {
         /// A state that matches the listings exactly.
         fn synced(&self) -> BTreeMap<String, IndexEntry> {
             let d = self.detect(&BTreeMap::new());
-            d.signatures
-                .iter()
+            d.signatures()
                 .map(|(id, sig)| {
-                    let (kind, uuid) = AssetKind::split_id(id).unwrap();
+                    let (kind, uuid) = AssetKind::split_id(&id).unwrap();
                     let mut e = entry(kind, uuid);
-                    e.signature = sig.clone();
-                    (id.clone(), e)
+                    e.signature = sig;
+                    (id, e)
                 })
                 .collect()
         }
@@ -389,7 +470,7 @@ mod tests {
     fn new_items_are_changed_and_private_ones_out_of_scope() {
         let f = Fixture::new();
         let d = f.detect(&BTreeMap::new());
-        assert_eq!(d.changed.len(), d.in_scope.len());
+        assert_eq!(d.changed_count(), d.signatures().count());
         assert_eq!(
             ids(d.out_of_scope.keys()),
             [
@@ -411,9 +492,9 @@ mod tests {
     fn an_unchanged_listing_changes_nothing_and_a_rename_changes_one() {
         let mut f = Fixture::new();
         let entries = f.synced();
-        assert!(f.detect(&entries).changed.is_empty());
+        assert_eq!(f.detect(&entries).changed_count(), 0);
         f.listings.charts[0].name = "Renamed".into();
-        assert_eq!(ids(&f.detect(&entries).changed), ["lightdash-chart-c1"]);
+        assert_eq!(f.detect(&entries).changed_ids(), ["lightdash-chart-c1"]);
     }
 
     #[test]
@@ -423,7 +504,7 @@ mod tests {
         entries.get_mut("lightdash-chart-c1").unwrap().stale = true;
         entries.get_mut("lightdash-dashboard-d1").unwrap().active = false;
         assert_eq!(
-            ids(&f.detect(&entries).changed),
+            f.detect(&entries).changed_ids(),
             ["lightdash-chart-c1", "lightdash-dashboard-d1"]
         );
     }
@@ -434,7 +515,7 @@ mod tests {
         let entries = f.synced();
         f.listings.spaces[0].name = "Sales".into();
         f.tree = SpaceTree::new(&f.listings.spaces);
-        assert_eq!(f.detect(&entries).changed.len(), 6);
+        assert_eq!(f.detect(&entries).changed_count(), 6);
     }
 
     #[test]

@@ -75,7 +75,10 @@ pub async fn list(
     match (spaces, dashboards, charts) {
         (Ok(spaces), Ok(dashboards), Ok(charts)) => {
             let held = held(&spaces, &dashboards, &charts, entries);
-            let keep = |kind: AssetKind, uuid: &str| !held.ids.contains(&kind.asset_id(uuid));
+            // Almost always nothing is held: no Dot id is formatted per item then.
+            let keep = |kind: AssetKind, uuid: &str| {
+                held.ids.is_empty() || !held.ids.contains(&kind.asset_id(uuid))
+            };
             let mut listings = Listings {
                 spaces: spaces
                     .into_iter()

@@ -89,6 +89,19 @@ impl Action {
     }
 }
 
+/// Which Dot ids are in scope: a set of ids in tests, the detect stage's answer in a cycle
+/// (which holds no formatted id per asset).
+pub trait InScope: std::fmt::Debug {
+    /// Whether `id` is in scope.
+    fn contains(&self, id: &str) -> bool;
+}
+
+impl InScope for BTreeSet<String> {
+    fn contains(&self, id: &str) -> bool {
+        BTreeSet::contains(self, id)
+    }
+}
+
 /// Everything [`plan`] needs about one project.
 #[derive(Debug)]
 pub struct PlanInput<'a> {
@@ -113,7 +126,7 @@ pub struct PlanInput<'a> {
     /// Assets the listings still contain but that are out of scope now, and why.
     pub out_of_scope: &'a BTreeMap<String, DeactivateReason>,
     /// Every in-scope id (rendered or not, including ones whose render failed).
-    pub in_scope: &'a BTreeSet<String>,
+    pub in_scope: &'a (dyn InScope + Sync),
     /// Ids whose disappearance Lightdash confirms (the trash, a deleted project). They are
     /// deactivated whatever the fail-safe says; only unexplained disappearances count for it.
     pub confirmed_deleted: &'a BTreeSet<String>,

@@ -108,8 +108,8 @@ pub struct ChartInputs<'a> {
     pub dashboards: &'a HashMap<&'a str, &'a DashboardSummary>,
     /// Dashboards showing each chart.
     pub shown_on: &'a HashMap<String, BTreeSet<&'a str>>,
-    /// Listing signatures by Dot id.
-    pub signatures: &'a HashMap<String, String>,
+    /// Scope, change and listing signatures.
+    pub detected: &'a Detected<'a>,
     /// Explores fetched so far.
     pub explores: &'a ExploreSet,
     /// Whether the verification list was read (then listings are authoritative for it).
@@ -196,7 +196,10 @@ pub fn render_charts(
         let info = CommitInfo {
             kind: AssetKind::Chart,
             uuid: (*uuid).clone(),
-            signature: input.signatures[&id].clone(),
+            signature: input
+                .detected
+                .signature(AssetKind::Chart, uuid)
+                .unwrap_or_default(),
             updated_at: summary.updated_at.clone(),
             space: Some(summary.space_uuid.clone()),
             charts: Vec::new(),
@@ -214,8 +217,8 @@ pub struct DashboardInputs<'a> {
     pub view: &'a ProjectView<'a>,
     /// Chart uuids on each dashboard's tiles.
     pub tiles: &'a HashMap<String, Vec<String>>,
-    /// Listing signatures by Dot id.
-    pub signatures: &'a HashMap<String, String>,
+    /// Scope, change and listing signatures.
+    pub detected: &'a Detected<'a>,
     /// Explores fetched so far.
     pub explores: &'a ExploreSet,
     /// Whether the verification list was read (then listings are authoritative for it).
@@ -262,7 +265,10 @@ pub fn render_dashboards(
         let info = CommitInfo {
             kind: AssetKind::Dashboard,
             uuid: d.uuid.clone(),
-            signature: input.signatures[&id].clone(),
+            signature: input
+                .detected
+                .signature(AssetKind::Dashboard, &d.uuid)
+                .unwrap_or_default(),
             updated_at: d.updated_at.clone(),
             space: Some(d.space_uuid.clone()),
             charts: tiles,
@@ -375,14 +381,14 @@ pub fn render_spaces(
     let mut out = Rendered::default();
     for s in spaces {
         let id = AssetKind::Space.asset_id(&s.uuid);
-        if !detected.in_scope.contains(&id) {
+        if !detected.is_listed_in_scope(AssetKind::Space, &s.uuid) {
             continue;
         }
         let shows = space_shows(view, s, contents);
         let same = entries
             .get(&id)
             .is_some_and(|e| e.shows.as_deref() == Some(shows.as_str()));
-        if !full && !detected.changed.contains(&id) && same {
+        if !full && !detected.is_changed(AssetKind::Space, &s.uuid) && same {
             continue;
         }
         let (dashboards, charts, children) = contents.of(&s.uuid);
@@ -390,7 +396,9 @@ pub fn render_spaces(
         let info = CommitInfo {
             kind: AssetKind::Space,
             uuid: s.uuid.clone(),
-            signature: detected.signatures[&id].clone(),
+            signature: detected
+                .signature(AssetKind::Space, &s.uuid)
+                .unwrap_or_default(),
             updated_at: None,
             space: s.parent_space_uuid.clone(),
             charts: Vec::new(),

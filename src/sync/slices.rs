@@ -90,7 +90,7 @@ impl<'a> Stages<'a> {
             rendered: Vec::new(),
             unrendered_views: empty_views(),
             out_of_scope: &self.detected.out_of_scope,
-            in_scope: &self.detected.in_scope,
+            in_scope: self.detected,
             confirmed_deleted: self.confirmed_deleted,
         }
     }
@@ -194,7 +194,10 @@ pub fn mark_dependents(
     for d in dash_render {
         let id = AssetKind::Dashboard.asset_id(&d.uuid);
         let marked = st.entries.get(&id).is_none_or(|e| e.stale);
-        if showing.contains(d.uuid.as_str()) && !marked && !st.detected.changed.contains(&id) {
+        if showing.contains(d.uuid.as_str())
+            && !marked
+            && !st.detected.is_changed(AssetKind::Dashboard, &d.uuid)
+        {
             push::mark_stale(st.ctx, st.opts, st.entries, &id);
         }
     }
@@ -263,7 +266,7 @@ pub async fn charts(
             listed: &st.charts_listed,
             dashboards: &st.dashboards_in,
             shown_on,
-            signatures: &st.detected.signatures,
+            detected: st.detected,
             explores: &carry.explores,
             verification_listed: st.listings.verification_listed,
         };
@@ -307,7 +310,7 @@ pub async fn dashboards(
         let input = DashboardInputs {
             view: st.view,
             tiles,
-            signatures: &st.detected.signatures,
+            detected: st.detected,
             explores: &carry.explores,
             verification_listed: st.listings.verification_listed,
         };
@@ -417,7 +420,7 @@ pub async fn spaces(st: &Stages<'_>, contents: &SpaceContents<'_>, sink: &mut Si
             .map(|s| AssetKind::Space.asset_id(&s.uuid))
             .filter(|id| {
                 !ids.contains(id.as_str())
-                    && st.detected.in_scope.contains(id)
+                    && st.detected.is_in_scope(id)
                     && st.entries.get(id).is_some_and(|e| e.active)
             })
             .count();
@@ -485,27 +488,34 @@ pub async fn view_counts(
     if st.opts.full() {
         return;
     }
-    let rendered: HashSet<String> = dash_render
+    // Items, not formatted ids: this runs over every listed asset in every cycle.
+    let rendered: HashSet<(AssetKind, &str)> = dash_render
         .iter()
-        .map(|d| AssetKind::Dashboard.asset_id(&d.uuid))
-        .chain(chart_render.iter().map(|c| AssetKind::Chart.asset_id(c)))
+        .map(|d| (AssetKind::Dashboard, d.uuid.as_str()))
+        .chain(chart_render.iter().map(|c| (AssetKind::Chart, c.as_str())))
+        .collect();
+    let failed: HashSet<(AssetKind, &str)> = carry
+        .failed
+        .keys()
+        .filter_map(|id| AssetKind::split_id(id))
         .collect();
     let dashboards = st
         .detected
         .dashboards_in
         .iter()
-        .map(|d| (AssetKind::Dashboard.asset_id(&d.uuid), d.views));
+        .map(|d| ((AssetKind::Dashboard, d.uuid.as_str()), d.views));
     let charts = st
         .detected
         .charts_in
         .iter()
-        .map(|c| (AssetKind::Chart.asset_id(&c.uuid), c.views));
+        .map(|c| ((AssetKind::Chart, c.uuid.as_str()), c.views));
     let mut unrendered = 0usize;
     let moved: BTreeMap<String, u64> = dashboards
         .chain(charts)
-        .filter(|(id, _)| !rendered.contains(id) && !carry.failed.contains_key(id))
+        .filter(|(item, _)| !rendered.contains(item) && !failed.contains(item))
         .inspect(|_| unrendered += 1)
-        .filter(|(id, _)| st.detected.views_moved.contains(id))
+        .filter(|((kind, uuid), _)| st.detected.views_moved(*kind, uuid))
+        .map(|((kind, uuid), views)| (kind.asset_id(uuid), views))
         .collect();
     // Unrendered assets are unchanged and active (changed ones were rendered): only those
     // whose view count moved need their entry read, and may need a push.
