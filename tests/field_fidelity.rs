@@ -117,7 +117,7 @@ fn field_content() -> LightdashContent {
         let mut c = template.clone();
         c.summary.uuid = format!("a0000000-0000-4000-8000-{i:012}");
         c.summary.name = format!("Stale exploration {i}");
-        c.summary.slug = Some(format!("stale-exploration-{i}"));
+        c.summary.slug = Some(format!("stale-exploration-{i}").into());
         project.charts.push(c);
     }
     // A parameter (`lightdash.config.yml`), saved on a chart.
@@ -130,17 +130,17 @@ fn field_content() -> LightdashContent {
     );
     let revenue = project.chart_mut(MONTHLY_REVENUE).expect("monthly revenue");
     revenue.details.parameters = Some(BTreeMap::from([("region".to_owned(), json!("APAC"))]));
-    revenue.summary.verification = Some(Verification {
+    revenue.summary.verification = Some(Box::new(Verification {
         verified_by: Some(ada()),
         verified_at: Some("2026-11-02T09:00:00.000Z".into()),
-    });
+    }));
     let overview = project
         .dashboard_mut(SALES_OVERVIEW)
         .expect("sales overview");
-    overview.summary.verification = Some(Verification {
+    overview.summary.verification = Some(Box::new(Verification {
         verified_by: Some(ada()),
         verified_at: Some("2026-11-03T09:00:00.000Z".into()),
-    });
+    }));
     let tiles = &mut overview.details.tiles;
     tiles.push(tile(
         "7a1b2c3d-0000-4000-8000-000000000001",

@@ -1371,7 +1371,7 @@ async fn hostile_content_stays_valid_sanitised_and_capped() {
             } else {
                 format!("{pipes}\n{newlines}\n{bidi}")
             };
-            chart.summary.description = Some(description.clone());
+            chart.summary.description = Some(description.as_str().into());
             chart.details.description = Some(description);
         }
         for (i, d) in p.dashboards.iter_mut().enumerate() {
@@ -1387,7 +1387,7 @@ async fn hostile_content_stays_valid_sanitised_and_capped() {
             } else {
                 format!("{markdown}\n{pipes}")
             };
-            d.summary.description = Some(description.clone());
+            d.summary.description = Some(description.as_str().into());
             d.details.description = Some(description);
         }
         for s in p.spaces.iter_mut() {

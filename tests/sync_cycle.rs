@@ -197,7 +197,7 @@ async fn renamed_chart_pushes_chart_its_dashboards_and_space_without_fetching() 
             let ids = r.query_values("ids");
             assert!(!ids.contains(&chart.summary.uuid), "{r:?}");
             assert!(
-                chart.summary.slug.as_ref().is_none_or(|s| !ids.contains(s)),
+                chart.summary.slug.as_deref().is_none_or(|s| !ids.iter().any(|i| i == s)),
                 "{r:?}"
             );
         }
@@ -234,7 +234,8 @@ async fn edited_chart_query_fetches_that_chart_and_pushes_its_dependents() {
     let fetched_it = app.lightdash.requests().iter().any(|r| match r.route {
         Some(Route::ChartsCode) => {
             let ids = r.query_values("ids");
-            ids.contains(&uuid) || chart.summary.slug.as_ref().is_some_and(|s| ids.contains(s))
+            ids.contains(&uuid)
+                || chart.summary.slug.as_deref().is_some_and(|s| ids.iter().any(|i| i == s))
         }
         Some(Route::LegacyChart) => r.path.contains(&uuid),
         _ => false,
@@ -426,7 +427,7 @@ fn with_synthetic_charts(
         let slug = format!("synthetic-chart-{i}");
         c.summary.uuid = uuid.clone();
         c.summary.name = format!("Synthetic chart {i}");
-        c.summary.slug = Some(slug.clone());
+        c.summary.slug = Some(slug.as_str().into());
         c.details.uuid = Some(uuid.clone());
         c.details.slug = Some(slug);
         c.details.name = c.summary.name.clone();

@@ -252,7 +252,7 @@ pub fn synthetic(spec: SyntheticSpec) -> LightdashContent {
         }
 
         let editor = UserRef {
-            user_uuid: Some(uuid(0x0e, 1)),
+            user_uuid: Some(uuid(0x0e, 1).into()),
             first_name: Some("Ada".into()),
             last_name: Some("Lovelace".into()),
         };

@@ -240,7 +240,7 @@ pub fn dashboards_showing(project: &ProjectContent, chart_uuid: &str) -> BTreeSe
     if let Some(chart) = project.chart(chart_uuid)
         && let Some(d) = &chart.summary.dashboard_uuid
     {
-        out.insert(d.clone());
+        out.insert(d.to_string());
     }
     out
 }
