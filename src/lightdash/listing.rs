@@ -193,7 +193,7 @@ pub struct ListingBuilder<T> {
     items: Vec<T>,
     undecodable: Vec<UndecodableItem>,
     /// The users items name, each held once ([`super::types::SharedUser`]).
-    users: std::collections::HashSet<std::sync::Arc<super::types::UserRef>>,
+    users: super::types::UserSet,
 }
 
 impl<T: ListingItem> ListingBuilder<T> {

@@ -341,7 +341,8 @@ impl<'de> Deserialize<'de> for SharedUser {
     }
 }
 
-type UserSet = std::collections::HashSet<std::sync::Arc<UserRef>>;
+/// Users of one listing (a few hundred, looked up once per item: foldhash, not SipHash).
+pub type UserSet = std::collections::HashSet<std::sync::Arc<UserRef>, foldhash::fast::RandomState>;
 
 thread_local! {
     /// The users of the listing being decoded on this thread, when it is decoded through

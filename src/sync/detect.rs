@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::plan::DeactivateReason;
+use super::{FastMap, FastSet};
 use super::scope::{Scope, ScopeRules, SpaceScopes};
 use crate::dot::types::AssetKind;
 use crate::lightdash::types::{ChartSummary, DashboardSummary};
@@ -33,17 +34,17 @@ pub type Item<'l> = (AssetKind, &'l str);
 #[derive(Debug, Default)]
 pub struct Detected<'l> {
     /// Listing signature of every in-scope listed item.
-    signatures: HashMap<Item<'l>, Signature>,
+    signatures: FastMap<Item<'l>, Signature>,
     /// In-scope Dot ids of assets that are not in the listings (held back: undecodable, or in
     /// an undecodable space): present, never deactivated as gone, never rendered.
     held: BTreeSet<String>,
     /// Listed ids out of scope now, and why.
     pub out_of_scope: BTreeMap<String, DeactivateReason>,
     /// In-scope items whose signature differs from the state (or that are new or stale).
-    changed: HashSet<Item<'l>>,
+    changed: FastSet<Item<'l>>,
     /// Unchanged items whose listed view count differs from the one last pushed: the only
     /// ones a view-count push may be due for (the others need no state read to tell).
-    views_moved: HashSet<Item<'l>>,
+    views_moved: FastSet<Item<'l>>,
     /// In-scope dashboards, in listing order.
     pub dashboards_in: Vec<&'l DashboardSummary>,
     /// In-scope charts, in listing order.
@@ -206,7 +207,7 @@ pub fn detect<'l>(
     }
     // Thousands of items share a few hundred spaces: each space's folder path and privacy
     // are worked out once.
-    let places: HashMap<&str, (String, bool)> = listings
+    let places: FastMap<&str, (String, bool)> = listings
         .spaces
         .iter()
         .map(|s| {

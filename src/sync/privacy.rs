@@ -44,7 +44,7 @@ impl Access {
 /// The access of every space of one project.
 #[derive(Debug, Clone, Default)]
 pub struct Privacy {
-    spaces: HashMap<String, Access>,
+    spaces: super::FastMap<String, Access>,
 }
 
 impl Privacy {

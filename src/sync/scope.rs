@@ -8,7 +8,7 @@
 //! `inheritsFromOrgOrProject` ([`SpaceScopes::of_item`]). Then the operator's filters: `include_spaces`/
 //! `exclude_spaces` globs on the space path, and `sync.kinds`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use super::plan::DeactivateReason;
 use super::privacy::{Access, Privacy};
@@ -56,7 +56,7 @@ impl ScopeRules<'_> {
 /// The scope of every listed space of one project.
 #[derive(Debug, Clone, Default)]
 pub struct SpaceScopes {
-    by_space: HashMap<String, Scope>,
+    by_space: super::FastMap<String, Scope>,
     privacy: Privacy,
     include_private: bool,
 }

@@ -489,12 +489,12 @@ pub async fn view_counts(
         return;
     }
     // Items, not formatted ids: this runs over every listed asset in every cycle.
-    let rendered: HashSet<(AssetKind, &str)> = dash_render
+    let rendered: super::FastSet<(AssetKind, &str)> = dash_render
         .iter()
         .map(|d| (AssetKind::Dashboard, d.uuid.as_str()))
         .chain(chart_render.iter().map(|c| (AssetKind::Chart, c.as_str())))
         .collect();
-    let failed: HashSet<(AssetKind, &str)> = carry
+    let failed: super::FastSet<(AssetKind, &str)> = carry
         .failed
         .keys()
         .filter_map(|id| AssetKind::split_id(id))
