@@ -392,7 +392,9 @@ impl ProjectRun<'_> {
         debug_rss(self.p, "dashboards");
         let contents = SpaceContents::new(&detected, &listings.spaces, &scopes);
         slices::spaces(&st, &contents, sink).await;
+        debug_rss(self.p, "spaces");
         slices::view_counts(&st, &carry, &dash_render, &chart_render, sink).await;
+        debug_rss(self.p, "view counts");
         self.clear_scratch();
     }
 

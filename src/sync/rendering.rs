@@ -337,19 +337,24 @@ pub fn space_shows(
     part(&view.options.max_description_chars.to_le_bytes());
     part(view.spaces.path_string(&space.uuid).as_bytes());
     part(&json(space));
+    // Exactly the fields `render::space` shows of its dashboards and charts (hashing their
+    // whole listings meant a clone and a JSON text of every item, every cycle): when that
+    // renderer starts showing another field, it belongs here too.
+    let mut text = |t: Option<&str>| match t {
+        None => part(b"\0none"),
+        Some(t) => part(t.as_bytes()),
+    };
     for d in dashboards {
-        let d = DashboardSummary {
-            views: 0,
-            ..(*d).clone()
-        };
-        part(&json(&d));
+        text(Some(&d.uuid));
+        text(Some(&d.name));
+        text(d.description.as_deref());
     }
     for c in charts {
-        let c = ChartSummary {
-            views: 0,
-            ..(*c).clone()
-        };
-        part(&json(&c));
+        text(Some(&c.uuid));
+        text(Some(&c.name));
+        text(c.description.as_deref());
+        text(c.chart_kind.as_ref().map(|k| k.as_str()));
+        text(c.dashboard_name.as_deref());
     }
     for s in children {
         part(&json(s));
@@ -525,6 +530,24 @@ mod tests {
         let (s, t) = digests(&l);
         assert_ne!(s, base.0);
         assert_ne!(t, base.1);
+        // Every field the space shows of its content moves it; what it does not show does
+        // not (the item's own asset carries that).
+        let shown: [fn(&mut Listings); 5] = [
+            |l| l.charts[0].description = Some("New words".into()),
+            |l| l.charts[0].chart_kind = Some(crate::lightdash::types::ChartKind::Table),
+            |l| l.charts[0].dashboard_name = Some("Inside".into()),
+            |l| l.dashboards[0].name = "Renamed".into(),
+            |l| l.dashboards[0].description = Some("New words".into()),
+        ];
+        for change in shown {
+            let mut l = two_spaces();
+            change(&mut l);
+            assert_ne!(digests(&l).0, base.0);
+        }
+        let mut l = two_spaces();
+        l.charts[0].updated_at = Some("2030-01-01T00:00:00.000Z".into());
+        l.dashboards[0].slug = Some("moved-slug".into());
+        assert_eq!(digests(&l), base);
         // A new child space moves its parent.
         let mut l = two_spaces();
         l.spaces.push(space("child", Some("t")));
