@@ -7,5 +7,5 @@ pub mod known;
 pub mod private;
 pub mod store;
 
-pub use known::{EntryLookup, Known};
+pub use known::{ActiveIds, EntryLookup, Known};
 pub use store::{AssetBody, IndexEntry, OpenOutcome, Owner, StateError, Store, StoredDetails};
