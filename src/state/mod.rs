@@ -1,9 +1,11 @@
-//! State: the sled store ([`store`], I/O), fingerprints ([`fingerprint`], pure), what a
+//! State: the sled store ([`store`], I/O), how its index entries are encoded ([`encoding`],
+//! pure), fingerprints ([`fingerprint`], pure), what a
 //! cycle knows of one project ([`known`], pure) and owner-only file modes ([`private`], I/O).
+pub mod encoding;
 pub mod fingerprint;
 pub mod known;
 pub mod private;
 pub mod store;
 
-pub use known::{EntryLookup, Known};
+pub use known::{ActiveIds, EntryLookup, Known};
 pub use store::{AssetBody, IndexEntry, OpenOutcome, Owner, StateError, Store, StoredDetails};

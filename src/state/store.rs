@@ -30,6 +30,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
 
+use super::encoding;
 use crate::dot::types::{AssetKind, ExternalAsset};
 use crate::lightdash::types::{ChartDetails, DashboardDetails};
 use crate::sync::report::{CycleKind, CycleReport};
@@ -453,9 +454,9 @@ impl Store {
                 continue;
             }
             let entry = IndexEntry::possibly_in_dot(l.kind, &l.project, &l.uuid);
-            let value =
-                serde_json::to_vec(&entry).map_err(|e| StateError::Transaction(e.to_string()))?;
-            trees.index.insert(l.id.as_bytes(), value)?;
+            trees
+                .index
+                .insert(l.id.as_bytes(), encoding::encode(&l.id, &entry))?;
             seeded += 1;
         }
         if seeded > 0 {
@@ -645,12 +646,50 @@ impl Store {
         // rather find it now, move the state aside, and rebuild, than fail every cycle. Bodies
         // are not scanned (that would page the whole state into memory); a body that cannot
         // be read is treated as missing, which only costs a detail fetch.
-        for tree in [&store.index, &store.reports] {
-            for item in tree.iter() {
-                item.map_err(unusable)?;
-            }
+        for item in store.reports.iter() {
+            item.map_err(unusable)?;
+        }
+        let mut legacy = 0usize;
+        for item in store.index.iter() {
+            let (_, v) = item.map_err(unusable)?;
+            legacy += usize::from(encoding::is_legacy(&v));
+        }
+        if legacy > 0 {
+            Self::rewrite_legacy_entries(&store.index).map_err(unusable)?;
+            tracing::info!(
+                entries = legacy,
+                "rewrote the state's index in its compact encoding (once)"
+            );
         }
         Ok(store)
+    }
+
+    /// Rewrites the entries of older states (JSON) in the compact encoding, a batch at a time:
+    /// a state read by every cycle costs its size again in sled's page cache
+    /// ([`encoding`]). An entry that does not decode is left for the cycle to skip and warn
+    /// about, as before.
+    fn rewrite_legacy_entries(index: &sled::Tree) -> sled::Result<()> {
+        const BATCH: usize = 1_000;
+        let mut batch = sled::Batch::default();
+        let mut queued = 0usize;
+        for item in index.iter() {
+            let (k, v) = item?;
+            if !encoding::is_legacy(&v) {
+                continue;
+            }
+            let id = String::from_utf8_lossy(&k);
+            if let Ok(entry) = encoding::decode(&id, &v) {
+                batch.insert(k.clone(), encoding::encode(&id, &entry));
+                queued += 1;
+            }
+            if queued == BATCH {
+                index.apply_batch(std::mem::take(&mut batch))?;
+                queued = 0;
+            }
+        }
+        index.apply_batch(batch)?;
+        index.flush()?;
+        Ok(())
     }
 
     /// Deletes all but the newest [`CORRUPT_KEPT`] states moved aside.
@@ -829,7 +868,7 @@ impl Store {
                 Err(e) => return Some(Err(self.track(e))),
             };
             let id = String::from_utf8_lossy(&k).into_owned();
-            match serde_json::from_slice::<IndexEntry>(&v) {
+            match encoding::decode(&id, &v) {
                 Ok(e) => Some(Ok((id, e))),
                 Err(e) => {
                     tracing::warn!(id, error = %e, "skipping an unreadable state entry");
@@ -873,7 +912,7 @@ impl Store {
             .index
             .get(id)
             .map_err(|e| self.track(e))?
-            .and_then(|v| serde_json::from_slice(&v).ok()))
+            .and_then(|v| encoding::decode(id, &v).ok()))
     }
 
     /// The pushed body and details of an asset.
@@ -889,8 +928,7 @@ impl Store {
     pub fn commit(&self, id: &str, entry: &IndexEntry, body: &AssetBody) -> Result<(), StateError> {
         use sled::Transactional;
         let entry_value = entry;
-        let entry =
-            serde_json::to_vec(entry).map_err(|e| StateError::Transaction(e.to_string()))?;
+        let entry = encoding::encode(id, entry);
         // Bodies are mostly markdown and JSON: LZ4 shrinks them about 4x, which keeps the
         // state small on disk and in sled's page cache.
         let body = lz4_flex::compress_prepend_size(
@@ -914,8 +952,7 @@ impl Store {
     pub fn commit_entry(&self, id: &str, entry: &IndexEntry) -> Result<(), StateError> {
         self.writable()?;
         self.remember(id, entry)?;
-        let entry =
-            serde_json::to_vec(entry).map_err(|e| StateError::Transaction(e.to_string()))?;
+        let entry = encoding::encode(id, entry);
         self.writable()?
             .index
             .insert(id.as_bytes(), entry)
@@ -1343,6 +1380,60 @@ mod tests {
 
     /// Field report: with the state deleted, content deleted in Lightdash stayed active in
     /// Dot forever. The ledger outlives `db/`: a new database starts from its ids.
+    #[test]
+    fn an_index_written_as_json_is_rewritten_compactly_once_and_reads_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let ids = ["lightdash-chart-a", "lightdash-chart-b"];
+        {
+            let (store, _) = Store::open(dir.path(), &owner()).unwrap();
+            for id in ids {
+                let (_, uuid) = AssetKind::split_id(id).unwrap();
+                store.commit(id, &entry(uuid), &body(id)).unwrap();
+            }
+            // What states written before the compact encoding hold.
+            let t = store.trees().unwrap();
+            for id in ids {
+                let (_, uuid) = AssetKind::split_id(id).unwrap();
+                t.index
+                    .insert(id, serde_json::to_vec(&entry(uuid)).unwrap())
+                    .unwrap();
+            }
+            t.index
+                .insert("lightdash-chart-bad", &b"{not json"[..])
+                .unwrap();
+            store.flush().unwrap();
+        }
+        let raw = |store: &Store| -> Vec<Vec<u8>> {
+            let t = store.trees().unwrap();
+            ids.iter()
+                .map(|id| t.index.get(id).unwrap().unwrap().to_vec())
+                .collect()
+        };
+        let (store, outcome) = Store::open(dir.path(), &owner()).unwrap();
+        assert_eq!(outcome, OpenOutcome::Opened);
+        for (id, bytes) in ids.iter().zip(raw(&store)) {
+            assert!(!encoding::is_legacy(&bytes), "{id} rewritten");
+            let (_, uuid) = AssetKind::split_id(id).unwrap();
+            assert_eq!(store.entry(id).unwrap(), Some(entry(uuid)));
+        }
+        // An entry that never decoded is left as it was (and skipped by readers).
+        let t = store.trees().unwrap();
+        assert_eq!(
+            t.index
+                .get("lightdash-chart-bad")
+                .unwrap()
+                .unwrap()
+                .as_ref(),
+            b"{not json"
+        );
+        assert_eq!(store.index().unwrap().len(), 2);
+        drop(t);
+        let before = raw(&store);
+        drop(store);
+        let (store, _) = Store::open(dir.path(), &owner()).unwrap();
+        assert_eq!(raw(&store), before, "a second open rewrites nothing");
+    }
+
     #[test]
     fn a_ledger_of_many_changes_is_compacted_to_its_latest_line_per_id() {
         let dir = tempfile::tempdir().unwrap();

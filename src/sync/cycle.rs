@@ -33,7 +33,7 @@ use super::visibility;
 use crate::dot::types::AssetKind;
 use crate::lightdash::types::Project;
 use crate::render::{ProjectView, RenderOptions, SpaceTree};
-use crate::state::{EntryLookup, IndexEntry, Known};
+use crate::state::{ActiveIds, EntryLookup, IndexEntry, Known};
 use crate::stats;
 
 /// Runs one cycle. Errors of single assets are counted in the report; only a failure to
@@ -226,15 +226,16 @@ async fn deactivate_if_deleted(
 
 /// The Dot ids of the assets active in Dot, by project: one streamed pass over the state,
 /// keeping only ids (see [`Known`]).
-fn active_by_project(ctx: &SyncContext) -> Result<BTreeMap<String, Vec<Box<str>>>, String> {
-    let mut active: BTreeMap<String, Vec<Box<str>>> = BTreeMap::new();
+fn active_by_project(ctx: &SyncContext) -> Result<BTreeMap<String, ActiveIds>, String> {
+    let mut active: BTreeMap<String, ActiveIds> = BTreeMap::new();
+    // The index yields ids in order, so each project's ids arrive sorted.
     for item in ctx.store.entries() {
         let (id, entry) = item.map_err(|e| format!("reading the state failed: {e}"))?;
         if entry.active {
             match active.get_mut(&entry.project) {
-                Some(ids) => ids.push(id.into()),
+                Some(ids) => ids.push(&id),
                 None => {
-                    active.insert(entry.project, vec![id.into()]);
+                    active.insert(entry.project, std::iter::once(id.as_str()).collect());
                 }
             }
         }
@@ -392,7 +393,9 @@ impl ProjectRun<'_> {
         debug_rss(self.p, "dashboards");
         let contents = SpaceContents::new(&detected, &listings.spaces, &scopes);
         slices::spaces(&st, &contents, sink).await;
+        debug_rss(self.p, "spaces");
         slices::view_counts(&st, &carry, &dash_render, &chart_render, sink).await;
+        debug_rss(self.p, "view counts");
         self.clear_scratch();
     }
 

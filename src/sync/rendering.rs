@@ -343,15 +343,24 @@ pub fn space_shows(
     part(&view.options.max_description_chars.to_le_bytes());
     part(view.spaces.path_string(&space.uuid).as_bytes());
     part(&json(space));
-    // One buffer for every item: a space's digest reads each of its items in every cycle.
-    let mut buf = Vec::new();
+    // Exactly the fields `render::space` shows of its dashboards and charts (hashing their
+    // whole listings meant a clone and a JSON text of every item, every cycle): when that
+    // renderer starts showing another field, it belongs here too.
+    let mut text = |t: Option<&str>| match t {
+        None => part(b"\0none"),
+        Some(t) => part(t.as_bytes()),
+    };
     for d in dashboards {
-        json_without_views(*d, &mut buf);
-        part(&buf);
+        text(Some(&d.uuid));
+        text(Some(&d.name));
+        text(d.description.as_deref());
     }
     for c in charts {
-        json_without_views(*c, &mut buf);
-        part(&buf);
+        text(Some(&c.uuid));
+        text(Some(&c.name));
+        text(c.description.as_deref());
+        text(c.chart_kind.as_ref().map(|k| k.as_str()));
+        text(c.dashboard_name.as_deref());
     }
     for s in children {
         part(&json(s));
@@ -362,54 +371,6 @@ pub fn space_shows(
 /// A listing entry as bytes to hash (the listing types serialise infallibly).
 fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
-}
-
-/// `item` as JSON with its top-level `views` written as `0`, into `buf`: the bytes a copy
-/// with `views: 0` serialises to, without the copy. In JSON every quote inside a string is
-/// escaped, so `"views":` can only be a key, and no object nested in a listing item has that
-/// key: the first match is the item's own. Should it ever not be followed by the number
-/// `views` reads, the copy is serialised instead.
-fn json_without_views<T: serde::Serialize + Clone + WithViews>(item: &T, buf: &mut Vec<u8>) {
-    const KEY: &[u8] = b"\"views\":";
-    buf.clear();
-    if serde_json::to_writer(&mut *buf, item).is_ok()
-        && let Some(at) = buf.windows(KEY.len()).position(|w| w == KEY)
-    {
-        let start = at + KEY.len();
-        let digits = item.views().to_string();
-        if buf[start..].starts_with(digits.as_bytes())
-            && matches!(buf.get(start + digits.len()), Some(b',' | b'}'))
-        {
-            buf.splice(start..start + digits.len(), *b"0");
-            return;
-        }
-    }
-    buf.clear();
-    let _ = serde_json::to_writer(&mut *buf, &item.clone().with_views(0));
-}
-
-/// Listing entries with a view count.
-trait WithViews {
-    fn views(&self) -> u64;
-    fn with_views(self, views: u64) -> Self;
-}
-
-impl WithViews for ChartSummary {
-    fn views(&self) -> u64 {
-        self.views
-    }
-    fn with_views(self, views: u64) -> Self {
-        Self { views, ..self }
-    }
-}
-
-impl WithViews for DashboardSummary {
-    fn views(&self) -> u64 {
-        self.views
-    }
-    fn with_views(self, views: u64) -> Self {
-        Self { views, ..self }
-    }
 }
 
 /// Renders the in-scope spaces that need it: all in full cycles; otherwise those whose
@@ -518,33 +479,6 @@ mod tests {
         assert_eq!(children.len(), 2);
     }
 
-    /// The digest reads items as a copy with `views: 0` would serialise, whatever their
-    /// text holds (a name quoting `"views":` included).
-    #[test]
-    fn items_hash_as_copies_without_views() {
-        let mut c = chart("c", "s");
-        c.views = 1234;
-        c.name = r#"say "views":1234, twice "views":1234}"#.into();
-        c.description = Some(r#"\"views\":1234"#.into());
-        c.updated_by_user = Some(
-            crate::lightdash::types::UserRef {
-                first_name: Some(r#""views":7"#.into()),
-                ..Default::default()
-            }
-            .into(),
-        );
-        let mut d = dashboard("d", "s");
-        d.views = 0;
-        let mut buf = Vec::new();
-        json_without_views(&c, &mut buf);
-        assert_eq!(buf, json(&c.clone().with_views(0)));
-        json_without_views(&d, &mut buf);
-        assert_eq!(buf, json(&d));
-        d.views = u64::MAX;
-        json_without_views(&d, &mut buf);
-        assert_eq!(buf, json(&d.clone().with_views(0)));
-    }
-
     /// Digests of spaces `s` and `t` for these listings.
     fn digests(listings: &Listings) -> (String, String) {
         let kinds = AssetKind::ALL.into_iter().collect();
@@ -604,6 +538,24 @@ mod tests {
         let (s, t) = digests(&l);
         assert_ne!(s, base.0);
         assert_ne!(t, base.1);
+        // Every field the space shows of its content moves it; what it does not show does
+        // not (the item's own asset carries that).
+        let shown: [fn(&mut Listings); 5] = [
+            |l| l.charts[0].description = Some("New words".into()),
+            |l| l.charts[0].chart_kind = Some(crate::lightdash::types::ChartKind::Table),
+            |l| l.charts[0].dashboard_name = Some("Inside".into()),
+            |l| l.dashboards[0].name = "Renamed".into(),
+            |l| l.dashboards[0].description = Some("New words".into()),
+        ];
+        for change in shown {
+            let mut l = two_spaces();
+            change(&mut l);
+            assert_ne!(digests(&l).0, base.0);
+        }
+        let mut l = two_spaces();
+        l.charts[0].updated_at = Some("2030-01-01T00:00:00.000Z".into());
+        l.dashboards[0].slug = Some("moved-slug".into());
+        assert_eq!(digests(&l), base);
         // A new child space moves its parent.
         let mut l = two_spaces();
         l.spaces.push(space("child", Some("t")));
