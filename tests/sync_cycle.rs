@@ -197,7 +197,11 @@ async fn renamed_chart_pushes_chart_its_dashboards_and_space_without_fetching() 
             let ids = r.query_values("ids");
             assert!(!ids.contains(&chart.summary.uuid), "{r:?}");
             assert!(
-                chart.summary.slug.as_deref().is_none_or(|s| !ids.iter().any(|i| i == s)),
+                chart
+                    .summary
+                    .slug
+                    .as_deref()
+                    .is_none_or(|s| !ids.iter().any(|i| i == s)),
                 "{r:?}"
             );
         }
@@ -235,7 +239,11 @@ async fn edited_chart_query_fetches_that_chart_and_pushes_its_dependents() {
         Some(Route::ChartsCode) => {
             let ids = r.query_values("ids");
             ids.contains(&uuid)
-                || chart.summary.slug.as_deref().is_some_and(|s| ids.iter().any(|i| i == s))
+                || chart
+                    .summary
+                    .slug
+                    .as_deref()
+                    .is_some_and(|s| ids.iter().any(|i| i == s))
         }
         Some(Route::LegacyChart) => r.path.contains(&uuid),
         _ => false,

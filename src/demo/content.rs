@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::lightdash::types::{
-    ChartDetails, ChartSource, ChartSummary, DashboardDetails, DashboardSummary, DeletedContent, Explore,
-    Project, SpaceSummary, UserRef,
+    ChartDetails, ChartSource, ChartSummary, DashboardDetails, DashboardSummary, DeletedContent,
+    Explore, Project, SpaceSummary, UserRef,
 };
 
 /// Everything a mock Lightdash organisation holds.
@@ -382,7 +382,10 @@ mod tests {
                 );
                 if let Some(dash) = &s.dashboard_uuid {
                     let dashboard = project.dashboard(dash).expect("parent dashboard");
-                    assert_eq!(s.dashboard_name.as_deref(), Some(dashboard.summary.name.as_str()));
+                    assert_eq!(
+                        s.dashboard_name.as_deref(),
+                        Some(dashboard.summary.name.as_str())
+                    );
                     assert_eq!(s.space_uuid, dashboard.summary.space_uuid);
                 }
                 // Every field the chart uses exists in its explore, except the ones the chart

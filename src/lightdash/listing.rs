@@ -428,9 +428,7 @@ mod tests {
     #[test]
     fn users_are_shared_and_the_listing_is_exactly_sized() {
         let by = |who: &str| {
-            format!(
-                r#","updatedByUser":{{"userUuid":"{who}","firstName":"Ada","lastName":"L"}}"#
-            )
+            format!(r#","updatedByUser":{{"userUuid":"{who}","firstName":"Ada","lastName":"L"}}"#)
         };
         let items: Vec<String> = (0..33)
             .map(|i| chart(&format!("c{i}"), &by(if i % 2 == 0 { "u1" } else { "u2" })))

@@ -1519,13 +1519,21 @@ mod size_tests {
     #[test]
     fn listed_items_stay_small() {
         use std::mem::size_of;
-        assert!(size_of::<ChartSummary>() <= SIZE_CHART, "{}", size_of::<ChartSummary>());
+        assert!(
+            size_of::<ChartSummary>() <= SIZE_CHART,
+            "{}",
+            size_of::<ChartSummary>()
+        );
         assert!(
             size_of::<DashboardSummary>() <= SIZE_DASHBOARD,
             "{}",
             size_of::<DashboardSummary>()
         );
-        assert!(size_of::<SpaceSummary>() <= SIZE_SPACE, "{}", size_of::<SpaceSummary>());
+        assert!(
+            size_of::<SpaceSummary>() <= SIZE_SPACE,
+            "{}",
+            size_of::<SpaceSummary>()
+        );
         // What the savings rest on.
         assert_eq!(size_of::<Option<SharedUser>>(), 8);
         assert_eq!(size_of::<Option<Box<Verification>>>(), 8);

@@ -12,7 +12,9 @@
 //! renderer now reads).
 
 use crate::dot::types::{AssetKind, ExternalAsset};
-use crate::lightdash::types::{ChartSource, ChartSummary, DashboardSummary, SpaceSummary, Verification};
+use crate::lightdash::types::{
+    ChartSource, ChartSummary, DashboardSummary, SpaceSummary, Verification,
+};
 use crate::render::{RENDER_FORMAT_VERSION, RenderOptions};
 
 /// A listing signature: the first 16 bytes of a BLAKE3 digest, kept as bytes in memory

@@ -11,8 +11,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::plan::DeactivateReason;
-use super::{FastMap, FastSet};
 use super::scope::{Scope, ScopeRules, SpaceScopes};
+use super::{FastMap, FastSet};
 use crate::dot::types::AssetKind;
 use crate::lightdash::types::{ChartSummary, DashboardSummary};
 use crate::render::ProjectView;
@@ -203,7 +203,13 @@ pub fn detect<'l>(
             scopes.is_restricted(&s.uuid),
         ));
         let scope = rules.of_kind(AssetKind::Space, scopes.of(&s.uuid));
-        out.classify(entries, &mut key, (AssetKind::Space, &s.uuid, None), scope, sig);
+        out.classify(
+            entries,
+            &mut key,
+            (AssetKind::Space, &s.uuid, None),
+            scope,
+            sig,
+        );
     }
     // Thousands of items share a few hundred spaces: each space's folder path and privacy
     // are worked out once.

@@ -197,14 +197,12 @@ pub fn apply_verification(listings: &mut Listings, list: &[VerifiedContent]) {
     let by_uuid: std::collections::HashMap<&str, &VerifiedContent> =
         list.iter().map(|v| (v.content_uuid.as_str(), v)).collect();
     let verification = |uuid: &str| {
-        by_uuid
-            .get(uuid)
-            .map(|v| {
-                Box::new(crate::lightdash::types::Verification {
-                    verified_by: v.verified_by.clone(),
-                    verified_at: v.verified_at.clone(),
-                })
+        by_uuid.get(uuid).map(|v| {
+            Box::new(crate::lightdash::types::Verification {
+                verified_by: v.verified_by.clone(),
+                verified_at: v.verified_at.clone(),
             })
+        })
     };
     for d in &mut listings.dashboards {
         d.verification = verification(&d.uuid);
