@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use serde::{Deserialize, Serialize};
 
 use super::encoding;
+use super::scratch::{SCRATCH_FILE, Scratch, key_hash};
 use crate::dot::types::{AssetKind, ExternalAsset};
 use crate::lightdash::types::{ChartDetails, DashboardDetails};
 use crate::sync::report::{CycleKind, CycleReport};
@@ -241,6 +242,8 @@ pub struct Store {
     injected: Arc<Mutex<Option<i32>>>,
     /// The ledger's latest word on each id (by [`ledger_key`]): active in Dot or not.
     ledger: Arc<Mutex<std::collections::HashMap<u128, bool>>>,
+    /// Details the running cycle parked for a later slice.
+    scratch: Arc<Mutex<Scratch>>,
 }
 
 /// File of ids ever pushed active, under `state.path`.
@@ -290,13 +293,9 @@ fn read_ledger(root: &Path) -> Vec<LedgerLine> {
 }
 
 /// What the store remembers of an id's ledger lines: 16 bytes of its BLAKE3 hash rather than
-/// the id (a process holds one per asset ever pushed; a collision is out of reach at any
-/// organisation size: 2^-64 at four billion ids).
+/// the id (a process holds one per asset ever pushed).
 fn ledger_key(id: &str) -> u128 {
-    let hash = blake3::hash(id.as_bytes());
-    let mut key = [0u8; 16];
-    key.copy_from_slice(&hash.as_bytes()[..16]);
-    u128::from_le_bytes(key)
+    key_hash(id)
 }
 
 /// The ledger's latest word per id (by [`ledger_key`]), and how many lines it has: a ledger
@@ -344,10 +343,6 @@ struct Trees {
     index: sled::Tree,
     bodies: sled::Tree,
     reports: sled::Tree,
-    /// Details fetched during the running cycle that a later slice needs (dashboards render
-    /// from the details of the charts on their tiles); cleared by every cycle. Never "what
-    /// Dot has": losing it costs a fetch.
-    scratch: sled::Tree,
 }
 
 /// Whether an error from sled is about the storage rather than the data in it. sled reports
@@ -406,6 +401,7 @@ impl Store {
             fault: Arc::new(Mutex::new(None)),
             injected: Arc::new(Mutex::new(None)),
             ledger: Arc::new(Mutex::new(Self::open_ledger(root, trees_open))),
+            scratch: Arc::new(Mutex::new(Scratch::new(root.join(SCRATCH_FILE)))),
         }
     }
 
@@ -634,11 +630,12 @@ impl Store {
                 )));
             }
         }
+        // Scratch details once lived in a sled tree (now a plain file, see `super::scratch`).
+        db.drop_tree("scratch").map_err(unusable)?;
         let store = Trees {
             index: db.open_tree("index").map_err(unusable)?,
             bodies: db.open_tree("bodies").map_err(unusable)?,
             reports: db.open_tree("reports").map_err(unusable)?,
-            scratch: db.open_tree("scratch").map_err(unusable)?,
             meta,
             db,
         };
@@ -878,31 +875,29 @@ impl Store {
         }))
     }
 
-    /// Keeps details fetched this cycle for a later slice (LZ4-compressed JSON), by Dot id.
+    /// Keeps details fetched this cycle for a later slice (LZ4-compressed JSON), by Dot id,
+    /// in the scratch file ([`super::scratch`]).
     pub fn put_scratch<T: Serialize>(&self, id: &str, details: &T) -> Result<(), StateError> {
         let json =
             serde_json::to_vec(details).map_err(|e| StateError::Transaction(e.to_string()))?;
-        self.writable()?
-            .scratch
-            .insert(id.as_bytes(), lz4_flex::compress_prepend_size(&json))
-            .map_err(|e| self.track(e))?;
-        Ok(())
+        self.writable()?;
+        lock(&self.scratch)
+            .put(id, &lz4_flex::compress_prepend_size(&json))
+            .map_err(|e| self.track(sled::Error::Io(e)))
     }
 
     /// Details kept by [`Self::put_scratch`] this cycle; `None` when absent or unreadable.
     pub fn scratch<T: serde::de::DeserializeOwned>(&self, id: &str) -> Option<T> {
-        let v = self.trees().ok()?.scratch.get(id).ok().flatten()?;
+        let v = lock(&self.scratch).get(id).ok().flatten()?;
         let json = lz4_flex::decompress_size_prepended(&v).ok()?;
         serde_json::from_slice(&json).ok()
     }
 
     /// Forgets every scratch entry (at the start and end of each project's cycle).
     pub fn clear_scratch(&self) -> Result<(), StateError> {
-        self.writable()?
-            .scratch
+        lock(&self.scratch)
             .clear()
-            .map_err(|e| self.track(e))?;
-        Ok(())
+            .map_err(|e| self.track(sled::Error::Io(e)))
     }
 
     /// One index entry.

@@ -386,6 +386,7 @@ impl ProjectRun<'_> {
         // 5–9. Fetch, render, plan, push and commit in bounded slices: charts, then
         //    dashboards, then spaces; then view counts of what was not rendered. A chart
         //    commit ends its "changed" state, so the dashboards it moves are marked due first.
+        debug_rss(self.p, "propagated");
         slices::mark_dependents(&st, &dash_render, &showing);
         slices::charts(&st, &mut carry, &chart_render, &shown_on, &on_tiles, sink).await;
         debug_rss(self.p, "charts");
