@@ -1753,6 +1753,68 @@ fn dashboard_as_code(
     Value::Object(out)
 }
 
+/// `ids` (repeatable) and `offset` of an as-code request; a 400 reply for a bad offset.
+fn as_code_query(query: &str) -> Result<(Option<Vec<String>>, usize), Reply> {
+    let mut ids: Option<Vec<String>> = None;
+    let mut offset: i64 = 0;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "ids" => ids.get_or_insert_with(Vec::new).push(value.into_owned()),
+            "offset" => match value.parse::<i64>() {
+                Ok(o) => offset = o,
+                Err(_) => {
+                    return Err(error(
+                        400,
+                        &format!("offset must be a number, received {value}"),
+                    ));
+                }
+            },
+            _ => {}
+        }
+    }
+    match usize::try_from(offset) {
+        Ok(offset) => Ok((ids, offset)),
+        Err(_) => Err(error(
+            400,
+            &format!("offset must be >= 0, received {offset}"),
+        )),
+    }
+}
+
+/// Positions (in content order) of the items an as-code request asks for, and the ids it
+/// asks for that match none: every eligible item without `ids`; else each id matched first
+/// by uuid, then by slug, as a linear search in content order would.
+fn as_code_selection(
+    keys: &[(&str, Option<&str>)],
+    eligible: impl Fn(usize) -> bool,
+    ids: Option<&[String]>,
+) -> (Vec<usize>, Vec<String>) {
+    let Some(ids) = ids else {
+        return (
+            (0..keys.len()).filter(|i| eligible(*i)).collect(),
+            Vec::new(),
+        );
+    };
+    let mut by_key: HashMap<&str, usize> = HashMap::new();
+    for (i, (uuid, slug)) in keys.iter().enumerate().rev() {
+        if eligible(i) {
+            by_key.insert(uuid, i);
+            if let Some(slug) = slug {
+                by_key.insert(slug, i);
+            }
+        }
+    }
+    let mut wanted = vec![false; keys.len()];
+    let mut missing = Vec::new();
+    for id in ids {
+        match by_key.get(id.as_str()).copied() {
+            Some(i) => wanted[i] = true,
+            None => missing.push(id.clone()),
+        }
+    }
+    ((0..keys.len()).filter(|i| wanted[*i]).collect(), missing)
+}
+
 fn as_code_page(
     project: &ProjectContent,
     charts: bool,
@@ -1761,21 +1823,10 @@ fn as_code_page(
     page_size: usize,
     overrides: &HashMap<String, Map<String, Value>>,
 ) -> Reply {
-    let mut ids: Option<Vec<String>> = None;
-    let mut offset: i64 = 0;
-    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        match key.as_ref() {
-            "ids" => ids.get_or_insert_with(Vec::new).push(value.into_owned()),
-            "offset" => match value.parse::<i64>() {
-                Ok(o) => offset = o,
-                Err(_) => return error(400, &format!("offset must be a number, received {value}")),
-            },
-            _ => {}
-        }
-    }
-    if offset < 0 {
-        return error(400, &format!("offset must be >= 0, received {offset}"));
-    }
+    let (ids, offset) = match as_code_query(query) {
+        Ok(q) => q,
+        Err(reply) => return reply,
+    };
     // (uuid, slug) of every item, in content order.
     let keys: Vec<(&str, Option<&str>)> = if charts {
         project
@@ -1793,41 +1844,18 @@ fn as_code_page(
     // SQL-runner charts live in their own as-code kind (`/code/sqlCharts`): asked for here,
     // they come back in `missingIds`, as on a real server.
     let eligible = |i: usize| !charts || !project.charts[i].summary.is_sql();
-    let mut missing = Vec::new();
-    let selected: Vec<usize> = match &ids {
-        None => (0..keys.len()).filter(|i| eligible(*i)).collect(),
-        Some(ids) => {
-            let mut wanted = vec![false; keys.len()];
-            // First match by uuid, then by slug, as a linear search in content order would.
-            let mut by_key: HashMap<&str, usize> = HashMap::new();
-            for (i, (uuid, slug)) in keys.iter().enumerate().rev() {
-                if !eligible(i) {
-                    continue;
-                }
-                by_key.insert(uuid, i);
-                if let Some(slug) = slug {
-                    by_key.insert(slug, i);
-                }
-            }
-            for id in ids {
-                match by_key.get(id.as_str()).copied() {
-                    Some(i) => wanted[i] = true,
-                    None => missing.push(id.clone()),
-                }
-            }
-            (0..keys.len()).filter(|i| wanted[*i]).collect()
-        }
-    };
+    let (selected, missing) = as_code_selection(&keys, eligible, ids.as_deref());
     let total = selected.len();
-    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(total);
-    let end = start.saturating_add(page_size.max(1)).min(total);
+    // `offset` in the reply is where the next page starts: min(offset + pageSize, total).
+    let start = offset.min(total);
+    let next = offset.saturating_add(page_size.max(1)).min(total);
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let slugs_by_uuid = if charts {
         HashMap::new()
     } else {
         chart_slugs(project)
     };
-    let items: Vec<Value> = selected[start..end]
+    let items: Vec<Value> = selected[start..next]
         .iter()
         .map(|&i| {
             let mut item = if charts {
@@ -1850,11 +1878,6 @@ fn as_code_page(
         })
         .collect();
     let key = if charts { "charts" } else { "dashboards" };
-    // `offset` is where the next page starts: min(offset + pageSize, total).
-    let next = usize::try_from(offset)
-        .unwrap_or(usize::MAX)
-        .saturating_add(page_size.max(1))
-        .min(total);
     ok(json!({
         key: items,
         "missingIds": missing,

@@ -136,20 +136,6 @@ impl<'a> Known<'a> {
             .filter(move |id| AssetKind::split_id(id).is_some_and(|(k, _)| k == kind))
     }
 
-    /// Whether Dot has this id active.
-    pub fn is_active(&self, id: &str) -> bool {
-        let (mut lo, mut hi) = (0, self.active.ends.len());
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            match self.active.get(mid).cmp(id) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return true,
-            }
-        }
-        false
-    }
-
     /// How many assets are active in Dot.
     pub fn active_count(&self) -> usize {
         self.active.ends.len()
@@ -198,8 +184,6 @@ mod tests {
             known.active_of(AssetKind::Chart).collect::<Vec<_>>(),
             ["lightdash-chart-c2"]
         );
-        assert!(known.is_active("lightdash-dashboard-d1"));
-        assert!(!known.is_active("lightdash-chart-c1"));
         assert_eq!(known.active_count(), 2);
         // Inactive entries are still read: a reactivation needs them.
         assert!(known.get("lightdash-chart-c1").is_some_and(|e| !e.active));
@@ -211,6 +195,5 @@ mod tests {
         let map = BTreeMap::new();
         let known = Known::new(["b", "a", "b", "c"].into_iter().collect(), &map);
         assert_eq!(known.active().collect::<Vec<_>>(), ["a", "b", "c"]);
-        assert!(known.is_active("a") && known.is_active("c") && !known.is_active("bb"));
     }
 }

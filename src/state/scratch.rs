@@ -93,16 +93,6 @@ impl Scratch {
         }
         Ok(())
     }
-
-    /// How many items are kept.
-    pub fn len(&self) -> usize {
-        self.at.len()
-    }
-
-    /// Whether nothing is kept.
-    pub fn is_empty(&self) -> bool {
-        self.at.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -121,14 +111,13 @@ mod tests {
         s.put("a", b"second copy").unwrap();
         assert_eq!(s.get("a").unwrap().as_deref(), Some(&b"second copy"[..]));
         assert_eq!(s.get("b").unwrap().as_deref(), Some(&b""[..]));
-        assert_eq!(s.len(), 2);
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(
             std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o600
         );
         s.clear().unwrap();
-        assert!(s.is_empty() && !path.exists());
+        assert!(!path.exists());
         assert_eq!(s.get("a").unwrap(), None);
         // Usable again after a clear, from an empty file.
         s.put("c", b"third").unwrap();

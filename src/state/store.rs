@@ -240,7 +240,8 @@ pub struct Store {
     fault: Arc<Mutex<Option<String>>>,
     /// Test hook: writes fail with this OS error (see [`Store::inject_fault`]).
     injected: Arc<Mutex<Option<i32>>>,
-    /// The ledger's latest word on each id (by [`ledger_key`]): active in Dot or not.
+    /// The ledger's latest word on each id, active in Dot or not, by [`key_hash`] (16 bytes
+    /// per asset ever pushed, held for the process's life, rather than the id).
     ledger: Arc<Mutex<std::collections::HashMap<u128, bool>>>,
     /// Details the running cycle parked for a later slice.
     scratch: Arc<Mutex<Scratch>>,
@@ -292,19 +293,13 @@ fn read_ledger(root: &Path) -> Vec<LedgerLine> {
         .collect()
 }
 
-/// What the store remembers of an id's ledger lines: 16 bytes of its BLAKE3 hash rather than
-/// the id (a process holds one per asset ever pushed).
-fn ledger_key(id: &str) -> u128 {
-    key_hash(id)
-}
-
-/// The ledger's latest word per id (by [`ledger_key`]), and how many lines it has: a ledger
+/// The ledger's latest word per id (by [`key_hash`]), and how many lines it has: a ledger
 /// of many more lines than ids is rewritten ([`compact_ledger`]).
 fn ledger_state(root: &Path) -> (std::collections::HashMap<u128, bool>, usize) {
     let mut latest = std::collections::HashMap::new();
     let mut lines = 0usize;
     for line in ledger_lines(root) {
-        latest.insert(ledger_key(&line.id), line.active);
+        latest.insert(key_hash(&line.id), line.active);
         lines += 1;
     }
     (latest, lines)
@@ -470,7 +465,7 @@ impl Store {
     fn remember(&self, id: &str, entry: &IndexEntry) -> Result<(), StateError> {
         use std::io::Write;
         let mut known = lock(&self.ledger);
-        let key = ledger_key(id);
+        let key = key_hash(id);
         match known.get(&key) {
             Some(&active) if active == entry.active => return Ok(()),
             None if !entry.active => return Ok(()),
