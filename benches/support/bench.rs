@@ -88,7 +88,7 @@ fn write_config(dir: &Path, ld: &str, dot: &str, dot_rps: f64) -> std::io::Resul
     std::fs::write(
         &config,
         format!(
-            "[lightdash]\nurl = \"{ld}\"\napi_key_file = \"{}\"\nrequests_per_second = 2000.0\n\
+            "[lightdash]\nurl = \"{ld}\"\napi_key_file = \"{}\"\nrequests_per_second = 2000.0\ntimeout_secs = 300\n\
              [dot]\nurl = \"{dot}\"\napi_key_file = \"{}\"\nrequests_per_second = {dot_rps:.1}\nconcurrency = 8\nmax_attempts = 3\n\
              [state]\npath = \"{}\"\n[server]\nlisten = \"\"\n[log]\nformat = \"json\"\nlevel = \"info\"\n",
             dir.join("lightdash.token").display(),

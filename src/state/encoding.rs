@@ -17,6 +17,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::fingerprint::Signature;
+use super::known::Brief;
 use super::store::IndexEntry;
 use crate::dot::types::AssetKind;
 
@@ -41,7 +43,10 @@ impl Id {
 
     fn into_string(self) -> String {
         match self {
-            Id::Uuid(b) => uuid::Uuid::from_bytes(b).hyphenated().to_string(),
+            Id::Uuid(b) => uuid::Uuid::from_bytes(b)
+                .hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer())
+                .to_owned(),
             Id::Text(s) => s,
         }
     }
@@ -58,27 +63,16 @@ enum Digest {
 
 impl Digest {
     fn new(s: &str) -> Digest {
-        let lower_hex = |c: u8| c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
-        if s.len() != 32 || !s.bytes().all(lower_hex) {
-            return Digest::Text(s.to_owned());
+        match Signature::from_hex(s) {
+            Some(sig) => Digest::Bytes(*sig.as_bytes()),
+            None => Digest::Text(s.to_owned()),
         }
-        let mut out = [0u8; 16];
-        for (i, pair) in s.as_bytes().chunks(2).enumerate() {
-            let nibble = |c: u8| {
-                if c.is_ascii_digit() {
-                    c - b'0'
-                } else {
-                    c - b'a' + 10
-                }
-            };
-            out[i] = nibble(pair[0]) << 4 | nibble(pair[1]);
-        }
-        Digest::Bytes(out)
     }
 
     fn into_string(self) -> String {
         match self {
-            Digest::Bytes(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
+            // Every entry of every cycle comes through here: no `format!` per byte.
+            Digest::Bytes(b) => Signature::from_bytes(b).to_hex(),
             Digest::Text(s) => s,
         }
     }
@@ -169,6 +163,82 @@ pub fn decode(id: &str, bytes: &[u8]) -> Result<IndexEntry, String> {
     }
 }
 
+/// A uuid as [`Id`] stores it, borrowed from the stored bytes.
+#[derive(Deserialize)]
+enum IdRef<'a> {
+    Uuid([u8; 16]),
+    Text(&'a str),
+}
+
+/// A digest as [`Digest`] stores it, borrowed from the stored bytes.
+#[derive(Deserialize)]
+enum DigestRef<'a> {
+    Bytes([u8; 16]),
+    Text(&'a str),
+}
+
+/// The leading fields of [`Wire`], borrowed: what a pass over the whole index reads.
+#[derive(Deserialize)]
+struct WireBrief<'a> {
+    #[allow(dead_code)]
+    kind: u8,
+    #[serde(borrow)]
+    project: IdRef<'a>,
+    #[serde(borrow)]
+    #[allow(dead_code)]
+    uuid: Option<&'a str>,
+    #[serde(borrow)]
+    #[allow(dead_code)]
+    fingerprint: DigestRef<'a>,
+    #[serde(borrow)]
+    signature: DigestRef<'a>,
+    #[serde(borrow)]
+    #[allow(dead_code)]
+    updated_at: Option<&'a str>,
+    #[serde(borrow)]
+    #[allow(dead_code)]
+    space: Option<IdRef<'a>>,
+    #[serde(borrow)]
+    #[allow(dead_code)]
+    charts: Vec<IdRef<'a>>,
+    flags: u8,
+    #[allow(dead_code)]
+    pushed_at: i64,
+    views: Option<u64>,
+}
+
+/// Calls `f(project, active, brief)` with what change detection needs of the entry stored as
+/// `bytes` for Dot id `id`, and returns its result. In this encoding nothing is allocated
+/// (the project uuid is spelled out on the stack): a cycle reads every entry this way
+/// (issue #12). JSON of older states is decoded whole. Errors as [`decode`].
+pub fn decode_brief<R>(
+    id: &str,
+    bytes: &[u8],
+    f: impl FnOnce(&str, bool, Brief) -> R,
+) -> Result<R, String> {
+    let Some((&FORMAT, rest)) = bytes.split_first() else {
+        let e = decode(id, bytes)?;
+        return Ok(f(&e.project, e.active, Brief::of(&e)));
+    };
+    let (w, _): (WireBrief<'_>, _) = postcard::take_from_bytes(rest).map_err(|e| e.to_string())?;
+    let signature = match w.signature {
+        DigestRef::Bytes(b) => Some(Signature::from_bytes(b)),
+        DigestRef::Text(t) => Signature::from_hex(t),
+    };
+    let brief = Brief::new(signature, w.flags & 2 != 0, w.views);
+    let active = w.flags & 1 != 0;
+    Ok(match w.project {
+        IdRef::Uuid(b) => {
+            let mut buf = uuid::Uuid::encode_buffer();
+            let project = uuid::Uuid::from_bytes(b)
+                .hyphenated()
+                .encode_lower(&mut buf);
+            f(project, active, brief)
+        }
+        IdRef::Text(t) => f(t, active, brief),
+    })
+}
+
 /// Whether `bytes` are in an older encoding, to be rewritten.
 pub fn is_legacy(bytes: &[u8]) -> bool {
     bytes.first() != Some(&FORMAT)
@@ -245,6 +315,43 @@ mod tests {
         assert!(is_legacy(&json));
         assert!(!is_legacy(&encode(&id, &entry)));
         assert_eq!(decode(&id, &json).unwrap(), entry);
+    }
+
+    /// What `decode_brief` gives, as owned values.
+    fn brief_of(id: &str, bytes: &[u8]) -> Result<(String, bool, Brief), String> {
+        decode_brief(id, bytes, |p, active, b| (p.to_owned(), active, b))
+    }
+
+    #[test]
+    fn a_brief_reads_what_the_whole_entry_says() {
+        let (id, mut entry) = dashboard();
+        for (stale, active, views) in [(false, true, Some(7)), (true, false, None)] {
+            entry.stale = stale;
+            entry.active = active;
+            entry.views = views;
+            let expected = (entry.project.clone(), active, Brief::of(&entry));
+            assert_eq!(brief_of(&id, &encode(&id, &entry)).unwrap(), expected);
+            let json = serde_json::to_vec(&entry).unwrap();
+            assert_eq!(brief_of(&id, &json).unwrap(), expected);
+        }
+        assert_eq!(
+            brief_of(&id, &encode(&id, &entry)).unwrap().2.signature(),
+            Signature::from_hex("2712e77f09cf9a6ed79cca6188d9be93")
+        );
+        // Text kept in unexpected shapes comes back as text; a signature that is not hex is
+        // none (the cycle then reads the whole entry).
+        entry.project = "PROJECT-Upper".into();
+        entry.signature = "sig-1".into();
+        let (project, _, brief) = brief_of(&id, &encode(&id, &entry)).unwrap();
+        assert_eq!(project, "PROJECT-Upper");
+        assert_eq!(brief.signature(), None);
+        for cut in 1..encode(&id, &entry).len() {
+            let bytes = encode(&id, &entry);
+            if let Ok(got) = brief_of(&id, &bytes[..cut]) {
+                // A brief stops before the last fields; it never reads them wrong.
+                assert_eq!(got.2, brief, "cut at {cut}");
+            }
+        }
     }
 
     #[test]

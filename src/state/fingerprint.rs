@@ -24,6 +24,35 @@ use crate::render::{RENDER_FORMAT_VERSION, RenderOptions};
 pub struct Signature([u8; 16]);
 
 impl Signature {
+    /// The signature of these 16 bytes (as the state's compact encoding keeps them).
+    pub const fn from_bytes(bytes: [u8; 16]) -> Signature {
+        Signature(bytes)
+    }
+
+    /// The signature written as `hex` (32 lowercase hex digits, the form the state keeps);
+    /// `None` for anything else (seeded entries keep an empty one).
+    pub fn from_hex(hex: &str) -> Option<Signature> {
+        let digits = hex.as_bytes();
+        if digits.len() != 32 {
+            return None;
+        }
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        let mut out = [0u8; 16];
+        for (i, pair) in digits.chunks_exact(2).enumerate() {
+            out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+        }
+        Some(Signature(out))
+    }
+
+    /// The 16 bytes.
+    pub const fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+
     /// The 32 hex digits, on the stack.
     fn hex_bytes(&self) -> [u8; 32] {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";

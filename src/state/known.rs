@@ -2,10 +2,11 @@
 //! belong to whoever implements [`EntryLookup`] (the sled store during a cycle, a map in tests).
 //!
 //! A cycle never holds the whole index (issue #12): it keeps only the Dot ids of the project's
-//! assets that are active in Dot ([`ActiveIds`], about 56 bytes each in one buffer), which is
-//! all the passes over the state need (deactivations, the empty-listing fail-safe, held
-//! assets), and reads any other entry one at a time, when a stage asks for it. At 50,000
-//! assets the whole index held as a map cost about 25 MB; the ids cost under 3 MB.
+//! assets that are active in Dot, each with the [`Brief`] change detection needs ([`ActiveIds`],
+//! about 88 bytes each in two buffers), which is all the passes over the state need
+//! (deactivations, the empty-listing fail-safe, held assets, detect), and reads any other entry
+//! one at a time, when a stage asks for it. At 50,000 assets the whole index held as a map cost
+//! about 25 MB; the ids and briefs cost under 5 MB.
 //!
 //! Lookups are live: an entry committed earlier in the cycle is read back as committed, so a
 //! later stage (a dashboard slice after the chart slices, the view counts after both) sees
@@ -13,6 +14,7 @@
 
 use std::collections::BTreeMap;
 
+use super::fingerprint::Signature;
 use super::store::IndexEntry;
 use crate::dot::types::AssetKind;
 
@@ -31,19 +33,98 @@ impl EntryLookup for BTreeMap<String, IndexEntry> {
     }
 }
 
-/// Dot ids, sorted, in one buffer: about 56 bytes an id where a `Vec<Box<str>>` took 80.
+/// What change detection needs of an active entry (its listing signature, stale flag and
+/// view count), kept beside its id in 32 bytes: detect then reads no entry of an asset whose
+/// listing did not change. At 100,000 assets reading every entry cost 100,000 sled reads and
+/// decodes a cycle, and kept the whole index in sled's cache (issue #12).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Brief {
+    signature: [u8; 16],
+    views: u64,
+    flags: u8,
+}
+
+const HAS_SIGNATURE: u8 = 1;
+const STALE: u8 = 2;
+const HAS_VIEWS: u8 = 4;
+
+impl Brief {
+    /// `signature`: `None` when the stored one is not a signature (seeded entries keep an
+    /// empty one): detect then reads the whole entry.
+    pub fn new(signature: Option<Signature>, stale: bool, views: Option<u64>) -> Brief {
+        Brief {
+            signature: signature.map(|s| *s.as_bytes()).unwrap_or_default(),
+            views: views.unwrap_or_default(),
+            flags: if signature.is_some() {
+                HAS_SIGNATURE
+            } else {
+                0
+            } | if stale { STALE } else { 0 }
+                | if views.is_some() { HAS_VIEWS } else { 0 },
+        }
+    }
+
+    /// The brief of a whole entry.
+    pub fn of(entry: &IndexEntry) -> Brief {
+        Brief::new(
+            Signature::from_hex(&entry.signature),
+            entry.stale,
+            entry.views,
+        )
+    }
+
+    /// A brief that knows nothing: detect reads the whole entry.
+    pub const UNKNOWN: Brief = Brief {
+        signature: [0; 16],
+        views: 0,
+        flags: 0,
+    };
+
+    /// The listing signature when the asset was pushed.
+    pub fn signature(&self) -> Option<Signature> {
+        (self.flags & HAS_SIGNATURE != 0).then(|| Signature::from_bytes(self.signature))
+    }
+
+    /// Whether a re-render this asset needed failed.
+    pub fn stale(&self) -> bool {
+        self.flags & STALE != 0
+    }
+
+    /// The view count last pushed.
+    pub fn views(&self) -> Option<u64> {
+        (self.flags & HAS_VIEWS != 0).then_some(self.views)
+    }
+}
+
+/// Dot ids, sorted, in one buffer, each with its [`Brief`]: about 88 bytes an id.
 #[derive(Debug, Default)]
 pub struct ActiveIds {
     text: String,
     /// End of each id in `text`.
     ends: Vec<u32>,
+    briefs: Vec<Brief>,
 }
 
 impl ActiveIds {
     /// Adds an id. Ids added in sorted order (as the state's index yields them) need no sort.
-    pub fn push(&mut self, id: &str) {
+    pub fn push(&mut self, id: &str, brief: Brief) {
         self.text.push_str(id);
         self.ends.push(self.text.len() as u32);
+        self.briefs.push(brief);
+    }
+
+    /// Position of `id` (the ids are sorted).
+    fn position(&self, id: &str) -> Option<usize> {
+        let (mut lo, mut hi) = (0, self.ends.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.get(mid).cmp(id) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(mid),
+            }
+        }
+        None
     }
 
     fn get(&self, i: usize) -> &str {
@@ -64,24 +145,27 @@ impl ActiveIds {
         if self.is_sorted_and_unique() {
             return self;
         }
-        let mut ids: Vec<&str> = self.iter().collect();
-        ids.sort_unstable();
-        ids.dedup();
+        let mut ids: Vec<(&str, Brief)> = self.iter().zip(self.briefs.iter().copied()).collect();
+        ids.sort_by(|a, b| a.0.cmp(b.0));
+        ids.dedup_by(|a, b| a.0 == b.0);
+        ids.into_iter().collect()
+    }
+}
+
+impl<'s> FromIterator<(&'s str, Brief)> for ActiveIds {
+    fn from_iter<I: IntoIterator<Item = (&'s str, Brief)>>(iter: I) -> Self {
         let mut out = ActiveIds::default();
-        for id in ids {
-            out.push(id);
+        for (id, brief) in iter {
+            out.push(id, brief);
         }
         out
     }
 }
 
+/// Ids with nothing known of them (tests): detect reads their whole entries.
 impl<'s> FromIterator<&'s str> for ActiveIds {
     fn from_iter<I: IntoIterator<Item = &'s str>>(iter: I) -> Self {
-        let mut out = ActiveIds::default();
-        for id in iter {
-            out.push(id);
-        }
-        out
+        iter.into_iter().map(|id| (id, Brief::UNKNOWN)).collect()
     }
 }
 
@@ -115,7 +199,7 @@ impl<'a> Known<'a> {
         let active = map
             .iter()
             .filter(|(_, e)| e.active)
-            .map(|(id, _)| id.as_str())
+            .map(|(id, e)| (id.as_str(), Brief::of(e)))
             .collect();
         Self::new(active, map)
     }
@@ -123,6 +207,13 @@ impl<'a> Known<'a> {
     /// The entry of Dot id `id`, read now.
     pub fn get(&self, id: &str) -> Option<IndexEntry> {
         self.lookup.entry(id)
+    }
+
+    /// The [`Brief`] of an asset active in Dot, as the cycle found it when it started (not
+    /// live, unlike [`Self::get`]): for change detection, which runs before the cycle writes
+    /// anything of this project. `None` when the asset is not active in Dot.
+    pub fn brief(&self, id: &str) -> Option<Brief> {
+        self.active.position(id).map(|i| self.active.briefs[i])
     }
 
     /// Dot ids of the assets active in Dot, in id order.
@@ -188,6 +279,55 @@ mod tests {
         // Inactive entries are still read: a reactivation needs them.
         assert!(known.get("lightdash-chart-c1").is_some_and(|e| !e.active));
         assert!(known.get("lightdash-chart-c9").is_none());
+    }
+
+    #[test]
+    fn briefs_answer_for_active_ids_without_a_lookup() {
+        let mut map = BTreeMap::new();
+        let sig = "2712e77f09cf9a6ed79cca6188d9be93";
+        for (uuid, active, stale, views) in [
+            ("c2", true, false, Some(5)),
+            ("c1", false, false, None),
+            ("c3", true, true, None),
+        ] {
+            let mut e = entry(AssetKind::Chart, uuid, active);
+            e.signature = sig.into();
+            e.stale = stale;
+            e.views = views;
+            map.insert(AssetKind::Chart.asset_id(uuid), e);
+        }
+        let known = Known::from_map(&map);
+        let c2 = known.brief("lightdash-chart-c2").unwrap();
+        assert_eq!(c2.signature(), Signature::from_hex(sig));
+        assert_eq!((c2.stale(), c2.views()), (false, Some(5)));
+        let c3 = known.brief("lightdash-chart-c3").unwrap();
+        assert_eq!((c3.stale(), c3.views()), (true, None));
+        // Inactive and unknown ids have no brief.
+        assert_eq!(known.brief("lightdash-chart-c1"), None);
+        assert_eq!(known.brief("lightdash-chart-c0"), None);
+        assert_eq!(known.brief("lightdash-chart-c9"), None);
+        // A signature that is not one is unknown, not a wrong one.
+        assert_eq!(
+            Brief::new(Signature::from_hex(""), false, None).signature(),
+            None
+        );
+        assert_eq!(Brief::UNKNOWN.signature(), None);
+    }
+
+    #[test]
+    fn briefs_follow_their_ids_when_sorted() {
+        let map = BTreeMap::new();
+        let b = |v| Brief::new(None, false, Some(v));
+        let known = Known::new(
+            [("b", b(2)), ("a", b(1)), ("c", b(3))]
+                .into_iter()
+                .collect(),
+            &map,
+        );
+        assert_eq!(known.active().collect::<Vec<_>>(), ["a", "b", "c"]);
+        for (id, v) in [("a", 1), ("b", 2), ("c", 3)] {
+            assert_eq!(known.brief(id).and_then(|b| b.views()), Some(v));
+        }
     }
 
     #[test]

@@ -870,6 +870,25 @@ impl Store {
         }))
     }
 
+    /// Calls `f(id, project, active, brief)` for every index entry, in id order, decoding only
+    /// what change detection needs and allocating nothing per entry
+    /// ([`encoding::decode_brief`]): the cycle's one pass over the whole index. Entries that
+    /// do not decode are skipped as in [`Self::index`].
+    pub fn for_each_brief(
+        &self,
+        mut f: impl FnMut(&str, &str, bool, super::known::Brief),
+    ) -> Result<(), StateError> {
+        let t = self.trees()?;
+        for item in t.index.iter() {
+            let (k, v) = item.map_err(|e| self.track(e))?;
+            let id = String::from_utf8_lossy(&k);
+            if let Err(e) = encoding::decode_brief(&id, &v, |p, active, b| f(&id, p, active, b)) {
+                tracing::warn!(id = %id, error = %e, "skipping an unreadable state entry");
+            }
+        }
+        Ok(())
+    }
+
     /// Keeps details fetched this cycle for a later slice (LZ4-compressed JSON), by Dot id,
     /// in the scratch file ([`super::scratch`]).
     pub fn put_scratch<T: Serialize>(&self, id: &str, details: &T) -> Result<(), StateError> {

@@ -224,22 +224,26 @@ async fn deactivate_if_deleted(
     push::push_and_commit(ctx, opts, &scope, actions, &mut HashMap::new(), sink).await;
 }
 
-/// The Dot ids of the assets active in Dot, by project: one streamed pass over the state,
-/// keeping only ids (see [`Known`]).
+/// The Dot ids of the assets active in Dot, with their briefs, by project: one streamed pass
+/// over the state, keeping only those (see [`Known`]).
 fn active_by_project(ctx: &SyncContext) -> Result<BTreeMap<String, ActiveIds>, String> {
     let mut active: BTreeMap<String, ActiveIds> = BTreeMap::new();
     // The index yields ids in order, so each project's ids arrive sorted.
-    for item in ctx.store.entries() {
-        let (id, entry) = item.map_err(|e| format!("reading the state failed: {e}"))?;
-        if entry.active {
-            match active.get_mut(&entry.project) {
-                Some(ids) => ids.push(&id),
+    ctx.store
+        .for_each_brief(|id, project, is_active, brief| {
+            if !is_active {
+                return;
+            }
+            match active.get_mut(project) {
+                Some(ids) => ids.push(id, brief),
                 None => {
-                    active.insert(entry.project, std::iter::once(id.as_str()).collect());
+                    let mut ids = ActiveIds::default();
+                    ids.push(id, brief);
+                    active.insert(project.to_owned(), ids);
                 }
             }
-        }
-    }
+        })
+        .map_err(|e| format!("reading the state failed: {e}"))?;
     Ok(active)
 }
 

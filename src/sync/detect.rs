@@ -141,14 +141,10 @@ impl<'l> Detected<'l> {
             Scope::In => {
                 // One buffer for every item's Dot id: this runs for every listed asset.
                 kind.write_id(uuid, key);
-                let entry = entries.get(key);
-                if is_changed(entry.as_ref(), &signature) {
+                let (changed, stored_views) = changed_and_views(entries, key, &signature);
+                if changed {
                     self.changed.insert((kind, uuid));
-                } else if let Some(e) = entry
-                    && e.views.is_some()
-                    && views.is_some()
-                    && e.views != views
-                {
+                } else if stored_views.is_some() && views.is_some() && stored_views != views {
                     self.views_moved.insert((kind, uuid));
                 }
                 self.signatures.insert((kind, uuid), signature);
@@ -166,6 +162,25 @@ impl<'l> Detected<'l> {
 impl super::plan::InScope for Detected<'_> {
     fn contains(&self, id: &str) -> bool {
         self.is_in_scope(id)
+    }
+}
+
+/// Whether the asset of Dot id `id` with this listing signature needs rendering again, and
+/// the view count last pushed. Answered from its [`crate::state::known::Brief`] (no entry is
+/// read for an asset whose listing did not move); from the whole entry only when the brief
+/// holds no signature.
+fn changed_and_views(entries: &Known<'_>, id: &str, signature: &Signature) -> (bool, Option<u64>) {
+    let Some(brief) = entries.brief(id) else {
+        // Not active in Dot (new, or deactivated): pushed (again).
+        return (true, None);
+    };
+    match brief.signature() {
+        Some(stored) => (brief.stale() || stored != *signature, brief.views()),
+        None => {
+            let entry = entries.get(id);
+            let views = entry.as_ref().and_then(|e| e.views);
+            (is_changed(entry.as_ref(), signature), views)
+        }
     }
 }
 
