@@ -73,12 +73,18 @@ pub fn delta(
 
 /// Limits glibc to two malloc arenas. With one arena per thread (tokio workers, sled's I/O
 /// threads) freed memory stays scattered and the resident size of a long-running daemon grows
-/// well past what it uses. Call once at start, before threads exist. No-op elsewhere.
+/// well past what it uses. Also pins the size from which glibc maps an allocation on its own
+/// (128 KiB): by default that threshold rises to the largest block freed (up to 32 MiB), and
+/// then the growing buffers of a large listing are copied inside the heap on every doubling,
+/// leaving their old copies behind as free memory the process keeps (about 6 MB after listing
+/// 100,000 assets). Mapped blocks grow in place and go back to the system when freed. Call
+/// once at start, before threads exist. No-op elsewhere.
 pub fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator tunable; it is called before other threads start.
+    // SAFETY: mallopt only sets allocator tunables; it is called before other threads start.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
     }
 }
 

@@ -27,7 +27,7 @@ use super::plan::{self, PlanInput};
 use super::push::{self, PushScope};
 use super::rendering::{self, SpaceContents};
 use super::report::{CycleReport, Outcome};
-use super::scope::{self, Scope, ScopeRules, SpaceScopes};
+use super::scope::{self, ScopeRules, SpaceScopes};
 use super::slices::{self, Carry, Stages};
 use super::visibility;
 use crate::dot::types::AssetKind;
@@ -127,6 +127,11 @@ async fn run_projects(
     }
     sink.report.projects = projects.len();
     let mut active = active_by_project(ctx)?;
+    // That pass read every page of the index; nothing later in the cycle reads most of them.
+    if let Err(e) = ctx.store.release_cache() {
+        return Err(format!("reopening the state failed: {e}"));
+    }
+    crate::stats::release_free_memory();
     debug_rss("", "state index read");
     // No project at all while the state knows live assets is a permission or proxy glitch far
     // more often than a real deletion of everything: fail the cycle (nothing is deactivated
@@ -407,10 +412,9 @@ impl ProjectRun<'_> {
     fn stages<'s>(
         &'s self,
         detected: &'s Detected<'s>,
-        scopes: &SpaceScopes,
+        scopes: &'s SpaceScopes,
         confirmed_deleted: &'s BTreeSet<String>,
     ) -> Stages<'s> {
-        let charts = &self.listings.charts;
         Stages {
             ctx: self.ctx,
             opts: self.opts,
@@ -419,23 +423,8 @@ impl ProjectRun<'_> {
             listings: self.listings,
             view: self.view,
             detected,
-            // Charts on dashboards need their details even when charts are not synced.
-            charts_listed: charts
-                .iter()
-                .filter(|c| {
-                    scopes.of_item(&c.space_uuid, c.inherits_from_org_or_project) == Scope::In
-                })
-                .map(|c| (c.uuid.as_str(), c))
-                .collect(),
-            dashboards_in: detected
-                .dashboards_in
-                .iter()
-                .map(|d| (d.uuid.as_str(), *d))
-                .collect(),
-            slug_to_uuid: charts
-                .iter()
-                .filter_map(|c| c.slug.as_deref().map(|s| (s, c.uuid.as_str())))
-                .collect(),
+            scopes,
+            maps: Default::default(),
             now: now_secs(),
             confirmed_deleted,
         }

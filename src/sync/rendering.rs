@@ -57,45 +57,72 @@ impl Rendered {
     }
 }
 
-/// The dashboards showing each chart of `charts` (chart uuid → dashboard uuids): by their
-/// current tiles (stored tiles for dashboards not rendered this cycle), and by the chart's
-/// own `dashboardUuid`. Only in-scope dashboards count. Reads the state entry of every
-/// in-scope dashboard not rendered this cycle, so only when some chart is rendered.
+/// Which dashboards show which charts: (chart uuid, dashboard uuid) pairs, sorted, in one
+/// buffer of 32 bytes a pair. A map of sets cost about 300 bytes a chart, 24 MB in a deep
+/// cycle at 100,000 assets (issue #12).
+#[derive(Debug, Default)]
+pub struct ShownOn<'a> {
+    pairs: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> ShownOn<'a> {
+    /// The dashboards showing chart `uuid`, in uuid order.
+    pub fn dashboards<'s>(&'s self, uuid: &'s str) -> impl Iterator<Item = &'a str> + 's {
+        let start = self.pairs.partition_point(|(c, _)| *c < uuid);
+        self.pairs[start..]
+            .iter()
+            .take_while(move |(c, _)| *c == uuid)
+            .map(|(_, d)| *d)
+    }
+}
+
+/// The dashboards showing each chart of `charts`: by their current tiles (stored tiles for
+/// dashboards not rendered this cycle), and by the chart's own `dashboardUuid`. Only
+/// in-scope dashboards count. Reads the state entry of every in-scope dashboard not
+/// rendered this cycle, so only when some chart is rendered.
 pub fn shown_on<'a>(
-    charts: &BTreeSet<String>,
+    charts: &'a BTreeSet<String>,
     detected: &Detected<'a>,
     listings: &'a Listings,
-    tiles: &'a HashMap<String, Vec<String>>,
+    tiles: &HashMap<String, Vec<String>>,
     entries: &Known<'_>,
-) -> HashMap<String, BTreeSet<&'a str>> {
-    let mut out: HashMap<String, BTreeSet<&str>> = HashMap::new();
+) -> ShownOn<'a> {
+    let mut pairs: Vec<(&'a str, &'a str)> = Vec::new();
     if charts.is_empty() {
-        return out;
+        return ShownOn { pairs };
     }
     let mut in_scope: HashSet<&str> = HashSet::new();
     for d in &detected.dashboards_in {
-        in_scope.insert(d.uuid.as_str());
-        let on_tiles: Vec<String> = match tiles.get(&d.uuid) {
-            Some(t) => t.clone(),
-            None => entries
-                .get(&AssetKind::Dashboard.asset_id(&d.uuid))
-                .map(|e| e.charts)
-                .unwrap_or_default(),
+        let dashboard = d.uuid.as_str();
+        in_scope.insert(dashboard);
+        let mut add = |c: &str| {
+            if let Some(c) = charts.get(c) {
+                pairs.push((c.as_str(), dashboard));
+            }
         };
-        for c in on_tiles.into_iter().filter(|c| charts.contains(c)) {
-            out.entry(c).or_default().insert(d.uuid.as_str());
+        match tiles.get(&d.uuid) {
+            Some(t) => t.iter().for_each(|c| add(c)),
+            None => {
+                if let Some(e) = entries.get(&AssetKind::Dashboard.asset_id(&d.uuid)) {
+                    e.charts.iter().for_each(|c| add(c));
+                }
+            }
         }
     }
     for c in &listings.charts {
         if let Some(d) = c
             .dashboard_uuid
             .as_deref()
-            .filter(|d| in_scope.contains(d) && charts.contains(&c.uuid))
+            .filter(|d| in_scope.contains(d))
+            && let Some(chart) = charts.get(c.uuid.as_str())
         {
-            out.entry(c.uuid.clone()).or_default().insert(d);
+            pairs.push((chart.as_str(), d));
         }
     }
-    out
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs.shrink_to_fit();
+    ShownOn { pairs }
 }
 
 /// What rendering a slice of charts reads besides the slice.
@@ -107,7 +134,7 @@ pub struct ChartInputs<'a> {
     /// In-scope dashboards by uuid.
     pub dashboards: &'a HashMap<&'a str, &'a DashboardSummary>,
     /// Dashboards showing each chart.
-    pub shown_on: &'a HashMap<String, BTreeSet<&'a str>>,
+    pub shown_on: &'a ShownOn<'a>,
     /// Scope, change and listing signatures.
     pub detected: &'a Detected<'a>,
     /// Explores fetched so far.
@@ -179,13 +206,9 @@ pub fn render_charts(
         }
         let on: Vec<&DashboardSummary> = input
             .shown_on
-            .get(uuid.as_str())
-            .map(|s| {
-                s.iter()
-                    .filter_map(|d| input.dashboards.get(d).copied())
-                    .collect()
-            })
-            .unwrap_or_default();
+            .dashboards(uuid)
+            .filter_map(|d| input.dashboards.get(d).copied())
+            .collect();
         let summary = with_verification(
             *summary,
             details.verification.as_ref(),
@@ -604,9 +627,11 @@ mod tests {
             [("d1".to_string(), vec!["c1".to_string(), "c2".to_string()])].into();
         let wanted = BTreeSet::from(["c1".to_string(), "c2".to_string(), "inside".to_string()]);
         let on = shown_on(&wanted, &detected, &listings, &tiles, &known);
-        let list = |c: &str| on[c].iter().copied().collect::<Vec<_>>();
+        let list = |c: &str| on.dashboards(c).collect::<Vec<_>>();
         assert_eq!(list("c1"), ["d1"]);
         assert_eq!(list("c2"), ["d1", "d2"]);
         assert_eq!(list("inside"), ["d2"]);
+        assert_eq!(list("c0"), Vec::<&str>::new());
+        assert_eq!(list("c9"), Vec::<&str>::new());
     }
 }

@@ -5,6 +5,7 @@
 //! from the listings. Only ids, signatures and tiles of a whole project are held at once.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::OnceLock;
 
 use super::context::{CycleOptions, Planned, Sink, SyncContext};
 use super::detect::Detected;
@@ -14,6 +15,7 @@ use super::plan::{self, Action, PlanInput};
 use super::push::{self, PushScope};
 use super::rendering::{self, ChartInputs, DashboardInputs, Rendered, SpaceContents};
 use super::report::CycleReport;
+use super::scope::{Scope, SpaceScopes};
 use crate::dot::types::AssetKind;
 use crate::lightdash::types::{ChartDetails, ChartSummary, DashboardDetails, DashboardSummary};
 use crate::render::{ChartIndex, ProjectView};
@@ -43,16 +45,64 @@ pub struct Stages<'a> {
     pub view: &'a ProjectView<'a>,
     /// Scope, signatures and change of every listed item.
     pub detected: &'a Detected<'a>,
-    /// Listed charts in in-scope spaces, by uuid.
-    pub charts_listed: HashMap<&'a str, &'a ChartSummary>,
-    /// In-scope dashboards, by uuid.
-    pub dashboards_in: HashMap<&'a str, &'a DashboardSummary>,
-    /// Chart uuids by slug (as-code tiles name charts by slug).
-    pub slug_to_uuid: HashMap<&'a str, &'a str>,
+    /// Scope of every listed space.
+    pub scopes: &'a SpaceScopes,
+    /// The maps below, built on first use: a cycle that renders nothing never needs them
+    /// (about 8 MB at 100,000 assets).
+    pub maps: StageMaps<'a>,
     /// Now, in unix seconds.
     pub now: i64,
     /// Dot ids whose disappearance Lightdash's trash confirms.
     pub confirmed_deleted: &'a BTreeSet<String>,
+}
+
+/// Lookups over the listings that only rendering needs, each built once, when first asked.
+#[derive(Default)]
+pub struct StageMaps<'a> {
+    charts_listed: OnceLock<HashMap<&'a str, &'a ChartSummary>>,
+    dashboards_in: OnceLock<HashMap<&'a str, &'a DashboardSummary>>,
+    slug_to_uuid: OnceLock<HashMap<&'a str, &'a str>>,
+}
+
+impl<'a> Stages<'a> {
+    /// Listed charts in in-scope spaces, by uuid (charts on dashboards need their details
+    /// even when charts are not synced).
+    pub fn charts_listed(&self) -> &HashMap<&'a str, &'a ChartSummary> {
+        self.maps.charts_listed.get_or_init(|| {
+            self.listings
+                .charts
+                .iter()
+                .filter(|c| {
+                    self.scopes
+                        .of_item(&c.space_uuid, c.inherits_from_org_or_project)
+                        == Scope::In
+                })
+                .map(|c| (c.uuid.as_str(), c))
+                .collect()
+        })
+    }
+
+    /// In-scope dashboards, by uuid.
+    pub fn dashboards_in(&self) -> &HashMap<&'a str, &'a DashboardSummary> {
+        self.maps.dashboards_in.get_or_init(|| {
+            self.detected
+                .dashboards_in
+                .iter()
+                .map(|d| (d.uuid.as_str(), *d))
+                .collect()
+        })
+    }
+
+    /// Chart uuids by slug (as-code tiles name charts by slug).
+    pub fn slug_to_uuid(&self) -> &HashMap<&'a str, &'a str> {
+        self.maps.slug_to_uuid.get_or_init(|| {
+            self.listings
+                .charts
+                .iter()
+                .filter_map(|c| c.slug.as_deref().map(|s| (s, c.uuid.as_str())))
+                .collect()
+        })
+    }
 }
 
 /// What the slices of one project accumulate.
@@ -217,7 +267,7 @@ pub async fn dashboard_tiles(
         let set = fetch::dashboard_details(st.ctx, &st.fetch_scope(), chunk, report).await;
         st.fail(carry, set.failed, report);
         for (uuid, d) in set.details {
-            tiles.insert(uuid.clone(), d.chart_uuids(&st.slug_to_uuid));
+            tiles.insert(uuid.clone(), d.chart_uuids(st.slug_to_uuid()));
             let id = AssetKind::Dashboard.asset_id(&uuid);
             if let Err(e) = st.ctx.store.put_scratch(&id, &d) {
                 tracing::warn!(id = %id, error = %e, "could not park dashboard details; they are fetched again for rendering");
@@ -233,7 +283,7 @@ pub async fn charts(
     st: &Stages<'_>,
     carry: &mut Carry,
     chart_render: &BTreeSet<String>,
-    shown_on: &HashMap<String, BTreeSet<&str>>,
+    shown_on: &rendering::ShownOn<'_>,
     on_tiles: &HashSet<&str>,
     sink: &mut Sink<'_>,
 ) {
@@ -244,7 +294,7 @@ pub async fn charts(
             st.ctx,
             &st.fetch_scope(),
             &ids,
-            &st.charts_listed,
+            st.charts_listed(),
             sink.report,
         )
         .await;
@@ -263,8 +313,8 @@ pub async fn charts(
         }
         let input = ChartInputs {
             view: st.view,
-            listed: &st.charts_listed,
-            dashboards: &st.dashboards_in,
+            listed: st.charts_listed(),
+            dashboards: st.dashboards_in(),
             shown_on,
             detected: st.detected,
             explores: &carry.explores,
@@ -296,12 +346,12 @@ pub async fn dashboards(
             .await;
         let mut index = ChartIndex::default();
         for (uuid, d) in &charts {
-            if let Some(summary) = st.charts_listed.get(uuid.as_str()) {
+            if let Some(summary) = st.charts_listed().get(uuid.as_str()) {
                 index.insert(summary, Some(d));
             }
         }
         for uuid in chunk.iter().filter_map(|d| tiles.get(&d.uuid)).flatten() {
-            if let Some(summary) = st.charts_listed.get(uuid.as_str())
+            if let Some(summary) = st.charts_listed().get(uuid.as_str())
                 && !charts.contains_key(uuid)
             {
                 index.insert(summary, None);
@@ -364,7 +414,7 @@ async fn tile_charts(
         .filter_map(|d| tiles.get(&d.uuid))
         .flatten()
         .map(String::as_str)
-        .filter(|u| st.charts_listed.contains_key(u))
+        .filter(|u| st.charts_listed().contains_key(u))
         .filter(|u| !carry.failed.contains_key(&AssetKind::Chart.asset_id(u)))
         .collect();
     let mut out = HashMap::new();
@@ -386,7 +436,7 @@ async fn tile_charts(
             st.ctx,
             &st.fetch_scope(),
             &missing,
-            &st.charts_listed,
+            st.charts_listed(),
             report,
         )
         .await;
