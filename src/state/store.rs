@@ -509,7 +509,13 @@ impl Store {
         })?;
         let db_path = root.join("db");
         let existed = db_path.exists();
-        let outcome = match Self::try_open_patiently(&db_path) {
+        let mut opened = Self::try_open_patiently(&db_path);
+        if matches!(opened, Err(OpenFailure::Unusable(_)))
+            && Self::drop_unfinished_snapshots(&db_path)
+        {
+            opened = Self::try_open_patiently(&db_path);
+        }
+        let outcome = match opened {
             Ok(store) => {
                 let outcome = if existed {
                     OpenOutcome::Opened
@@ -556,6 +562,31 @@ impl Store {
         // sled creates its files with the process umask; later files land in a 0700 `db/`.
         super::private::restrict_tree(&db_path);
         Ok(outcome)
+    }
+
+    /// Removes snapshot files sled left unfinished (`snap.<lsn>.generating`); whether there
+    /// were any. sled 0.34 writes a snapshot to such a file and renames it when complete,
+    /// but when it next opens it reads the newest `snap.*` file, unfinished ones included:
+    /// one left empty by a full disk made the state look corrupt, and it was moved aside and
+    /// rebuilt (found by `a_daemon_started_on_a_full_disk_waits_for_space`). Called only after
+    /// an open failed, so no process holds the database.
+    fn drop_unfinished_snapshots(db_path: &Path) -> bool {
+        let Ok(dir) = std::fs::read_dir(db_path) else {
+            return false;
+        };
+        let mut dropped = false;
+        for entry in dir.filter_map(Result::ok) {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("snap.")
+                && name.ends_with(".generating")
+                && std::fs::remove_file(entry.path()).is_ok()
+            {
+                tracing::warn!(file = %name, "removed a snapshot sled left unfinished; opening the state again");
+                dropped = true;
+            }
+        }
+        dropped
     }
 
     fn locked(root: &Path) -> StateError {
@@ -1234,6 +1265,64 @@ mod tests {
         assert!(body("lightdash-chart-a").current_details().is_some());
         let fresh = AssetBody::new(body("x").asset, None);
         assert_eq!(fresh.details_format, DETAILS_FORMAT_VERSION);
+    }
+
+    #[test]
+    fn releasing_the_cache_keeps_every_entry_readable_and_writable() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path(), &owner()).unwrap();
+        store
+            .commit("lightdash-chart-a", &entry("a"), &body("lightdash-chart-a"))
+            .unwrap();
+        store.release_cache().unwrap();
+        assert_eq!(store.entry("lightdash-chart-a").unwrap(), Some(entry("a")));
+        store
+            .commit("lightdash-chart-b", &entry("b"), &body("lightdash-chart-b"))
+            .unwrap();
+        // A handle in use (an iterator, another task's read) is never pulled away.
+        let held = store.trees().unwrap();
+        store.release_cache().unwrap();
+        assert!(Arc::ptr_eq(&held, &store.trees().unwrap()));
+        drop(held);
+        let mut seen = Vec::new();
+        store
+            .for_each_brief(|id, project, active, _| {
+                seen.push((id.to_owned(), project.to_owned(), active))
+            })
+            .unwrap();
+        assert_eq!(
+            seen,
+            [
+                ("lightdash-chart-a".to_owned(), entry("a").project, true),
+                ("lightdash-chart-b".to_owned(), entry("b").project, true)
+            ]
+        );
+        drop(store);
+        let (store, outcome) = Store::open(dir.path(), &owner()).unwrap();
+        assert_eq!(outcome, OpenOutcome::Opened);
+        assert_eq!(store.index().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_snapshot_sled_left_unfinished_is_not_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (store, _) = Store::open(dir.path(), &owner()).unwrap();
+            store
+                .commit("lightdash-chart-a", &entry("a"), &body("lightdash-chart-a"))
+                .unwrap();
+            store.flush().unwrap();
+        }
+        // What a full disk leaves when sled writes a snapshot: an empty file it reads next.
+        let unfinished = dir
+            .path()
+            .join("db")
+            .join("snap.FFFFFFFFFFFFFFFF.generating");
+        std::fs::write(&unfinished, b"").unwrap();
+        let (store, outcome) = Store::open(dir.path(), &owner()).unwrap();
+        assert_eq!(outcome, OpenOutcome::Opened, "not moved aside");
+        assert!(!unfinished.exists());
+        assert_eq!(store.entry("lightdash-chart-a").unwrap(), Some(entry("a")));
     }
 
     #[test]

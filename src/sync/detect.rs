@@ -346,23 +346,26 @@ pub fn dashboards_to_render<'l>(
 /// Charts to render: every in-scope one in full cycles, else the changed ones; plus the charts
 /// on the old and new tiles of every changed dashboard (their "shown on" moved). `tiles` are
 /// the chart uuids of each rendered dashboard's current tiles.
-pub fn charts_to_render(
-    detected: &Detected<'_>,
+pub fn charts_to_render<'l>(
+    detected: &Detected<'l>,
     dash_render: &[&DashboardSummary],
     tiles: &HashMap<String, Vec<String>>,
     entries: &Known<'_>,
     full: bool,
     rules: &ScopeRules<'_>,
-) -> BTreeSet<String> {
+) -> BTreeSet<&'l str> {
     if !rules.syncs(AssetKind::Chart) {
         return BTreeSet::new();
     }
-    let mut out: BTreeSet<String> = detected
+    // Uuids borrowed from the listings: in a full cycle this set holds every chart.
+    let mut out: BTreeSet<&'l str> = detected
         .charts_in
         .iter()
         .filter(|c| full || detected.chart_changed(&c.uuid))
-        .map(|c| c.uuid.clone())
+        .map(|c| c.uuid.as_str())
         .collect();
+    // In-scope listed charts (the only ones rendered), built when a changed dashboard needs it.
+    let mut listed: Option<FastSet<&'l str>> = None;
     for d in dash_render {
         if !detected.is_changed(AssetKind::Dashboard, &d.uuid) {
             continue;
@@ -370,25 +373,12 @@ pub fn charts_to_render(
         let id = AssetKind::Dashboard.asset_id(&d.uuid);
         let old = entries.get(&id).map(|e| e.charts).unwrap_or_default();
         let new = tiles.get(&d.uuid).map(Vec::as_slice).unwrap_or(&[]);
-        out.extend(old.into_iter().chain(new.iter().cloned()));
-    }
-    out.retain(|u| detected.is_listed_in_scope(AssetKind::Chart, u));
-    out
-}
-
-/// Charts whose details are needed: those rendered, and those on the tiles of rendered
-/// dashboards when their space is in scope (even when charts themselves are not synced).
-pub fn charts_needed(
-    chart_render: &BTreeSet<String>,
-    tiles: &HashMap<String, Vec<String>>,
-    charts_listed: &HashMap<&str, &ChartSummary>,
-) -> BTreeSet<String> {
-    let mut out = chart_render.clone();
-    for t in tiles.values() {
+        let listed = listed
+            .get_or_insert_with(|| detected.charts_in.iter().map(|c| c.uuid.as_str()).collect());
         out.extend(
-            t.iter()
-                .filter(|u| charts_listed.contains_key(u.as_str()))
-                .cloned(),
+            old.iter()
+                .chain(new)
+                .filter_map(|u| listed.get(u.as_str()).copied()),
         );
     }
     out
@@ -616,16 +606,7 @@ mod tests {
             false,
             &f.rules(),
         );
-        assert_eq!(ids(&charts), ["c1", "c2"]);
-        let listed: HashMap<&str, &ChartSummary> = f
-            .listings
-            .charts
-            .iter()
-            .filter(|c| c.space_uuid == "s")
-            .map(|c| (c.uuid.as_str(), c))
-            .collect();
-        let needed = charts_needed(&BTreeSet::new(), &tiles, &listed);
-        assert_eq!(ids(&needed), ["c2"]);
+        assert_eq!(charts.into_iter().collect::<Vec<_>>(), ["c1", "c2"]);
     }
 
     #[test]

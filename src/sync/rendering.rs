@@ -81,7 +81,7 @@ impl<'a> ShownOn<'a> {
 /// in-scope dashboards count. Reads the state entry of every in-scope dashboard not
 /// rendered this cycle, so only when some chart is rendered.
 pub fn shown_on<'a>(
-    charts: &'a BTreeSet<String>,
+    charts: &BTreeSet<&'a str>,
     detected: &Detected<'a>,
     listings: &'a Listings,
     tiles: &HashMap<String, Vec<String>>,
@@ -97,7 +97,7 @@ pub fn shown_on<'a>(
         in_scope.insert(dashboard);
         let mut add = |c: &str| {
             if let Some(c) = charts.get(c) {
-                pairs.push((c.as_str(), dashboard));
+                pairs.push((*c, dashboard));
             }
         };
         match tiles.get(&d.uuid) {
@@ -110,13 +110,10 @@ pub fn shown_on<'a>(
         }
     }
     for c in &listings.charts {
-        if let Some(d) = c
-            .dashboard_uuid
-            .as_deref()
-            .filter(|d| in_scope.contains(d))
+        if let Some(d) = c.dashboard_uuid.as_deref().filter(|d| in_scope.contains(d))
             && let Some(chart) = charts.get(c.uuid.as_str())
         {
-            pairs.push((chart.as_str(), d));
+            pairs.push((*chart, d));
         }
     }
     pairs.sort_unstable();
@@ -186,7 +183,7 @@ impl HasVerification for DashboardSummary {
 /// Renders these charts from `details`; those that cannot be rendered now go to `failed`.
 pub fn render_charts(
     input: &ChartInputs<'_>,
-    uuids: &[&String],
+    uuids: &[&str],
     details: &HashMap<String, ChartDetails>,
     failed: &mut BTreeMap<String, String>,
 ) -> Rendered {
@@ -196,8 +193,7 @@ pub fn render_charts(
         if failed.contains_key(&id) {
             continue;
         }
-        let (Some(summary), Some(details)) = (input.listed.get(uuid.as_str()), details.get(*uuid))
-        else {
+        let (Some(summary), Some(details)) = (input.listed.get(uuid), details.get(*uuid)) else {
             continue;
         };
         if let Some(e) = input.explores.failure(details) {
@@ -218,7 +214,7 @@ pub fn render_charts(
             render::render_chart(input.view, &summary, details, &input.explores.explores, &on);
         let info = CommitInfo {
             kind: AssetKind::Chart,
-            uuid: (*uuid).clone(),
+            uuid: (*uuid).to_owned(),
             signature: input
                 .detected
                 .signature(AssetKind::Chart, uuid)
@@ -625,7 +621,7 @@ mod tests {
         // d1 was fetched this cycle: its current tiles count; d2 was not: its stored ones.
         let tiles: HashMap<String, Vec<String>> =
             [("d1".to_string(), vec!["c1".to_string(), "c2".to_string()])].into();
-        let wanted = BTreeSet::from(["c1".to_string(), "c2".to_string(), "inside".to_string()]);
+        let wanted = BTreeSet::from(["c1", "c2", "inside"]);
         let on = shown_on(&wanted, &detected, &listings, &tiles, &known);
         let list = |c: &str| on.dashboards(c).collect::<Vec<_>>();
         assert_eq!(list("c1"), ["d1"]);

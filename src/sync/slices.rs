@@ -282,14 +282,14 @@ pub async fn dashboard_tiles(
 pub async fn charts(
     st: &Stages<'_>,
     carry: &mut Carry,
-    chart_render: &BTreeSet<String>,
+    chart_render: &BTreeSet<&str>,
     shown_on: &rendering::ShownOn<'_>,
     on_tiles: &HashSet<&str>,
     sink: &mut Sink<'_>,
 ) {
-    let uuids: Vec<&String> = chart_render.iter().collect();
+    let uuids: Vec<&str> = chart_render.iter().copied().collect();
     for chunk in uuids.chunks(SLICE) {
-        let ids: Vec<&str> = chunk.iter().map(|u| u.as_str()).collect();
+        let ids: Vec<&str> = chunk.to_vec();
         let mut set = fetch::chart_details(
             st.ctx,
             &st.fetch_scope(),
@@ -537,7 +537,7 @@ pub async fn view_counts(
     st: &Stages<'_>,
     carry: &Carry,
     dash_render: &[&DashboardSummary],
-    chart_render: &BTreeSet<String>,
+    chart_render: &BTreeSet<&str>,
     sink: &mut Sink<'_>,
 ) {
     if st.opts.full() {
@@ -547,7 +547,7 @@ pub async fn view_counts(
     let rendered: super::FastSet<(AssetKind, &str)> = dash_render
         .iter()
         .map(|d| (AssetKind::Dashboard, d.uuid.as_str()))
-        .chain(chart_render.iter().map(|c| (AssetKind::Chart, c.as_str())))
+        .chain(chart_render.iter().map(|c| (AssetKind::Chart, *c)))
         .collect();
     let failed: super::FastSet<(AssetKind, &str)> = carry
         .failed
