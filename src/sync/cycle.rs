@@ -391,7 +391,7 @@ impl ProjectRun<'_> {
         let chart_render =
             detect::charts_to_render(&detected, &dash_render, &tiles, entries, full, self.rules);
         let shown_on = rendering::shown_on(&chart_render, &detected, listings, &tiles, entries);
-        let on_tiles: HashSet<&str> = tiles.values().flatten().map(String::as_str).collect();
+        let on_tiles: HashSet<&str> = tiles.charts().collect();
         // 5–9. Fetch, render, plan, push and commit in bounded slices: charts, then
         //    dashboards, then spaces; then view counts of what was not rendered. A chart
         //    commit ends its "changed" state, so the dashboards it moves are marked due first.

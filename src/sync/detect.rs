@@ -8,7 +8,7 @@
 //! and by the chart's own `dashboardUuid`), and a changed dashboard re-renders the charts on
 //! its old and new tiles (their "shown on" lists).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use super::plan::DeactivateReason;
 use super::scope::{Scope, ScopeRules, SpaceScopes};
@@ -349,7 +349,7 @@ pub fn dashboards_to_render<'l>(
 pub fn charts_to_render<'l>(
     detected: &Detected<'l>,
     dash_render: &[&DashboardSummary],
-    tiles: &HashMap<String, Vec<String>>,
+    tiles: &super::rendering::Tiles<'_>,
     entries: &Known<'_>,
     full: bool,
     rules: &ScopeRules<'_>,
@@ -372,13 +372,14 @@ pub fn charts_to_render<'l>(
         }
         let id = AssetKind::Dashboard.asset_id(&d.uuid);
         let old = entries.get(&id).map(|e| e.charts).unwrap_or_default();
-        let new = tiles.get(&d.uuid).map(Vec::as_slice).unwrap_or(&[]);
         let listed = listed
             .get_or_insert_with(|| detected.charts_in.iter().map(|c| c.uuid.as_str()).collect());
+        let new = tiles.get(&d.uuid).into_iter().flatten();
         out.extend(
             old.iter()
+                .map(String::as_str)
                 .chain(new)
-                .filter_map(|u| listed.get(u.as_str()).copied()),
+                .filter_map(|u| listed.get(u).copied()),
         );
     }
     out
@@ -596,8 +597,8 @@ mod tests {
         assert!(showing.is_empty());
         let render = dashboards_to_render(&d, &showing, false, &f.rules());
         // The new tiles show c2 and a private chart, which is never rendered.
-        let tiles: HashMap<String, Vec<String>> =
-            [("d1".to_string(), vec!["c2".to_string(), "cp".to_string()])].into();
+        let tiles: super::super::rendering::Tiles =
+            [("d1", vec!["c2", "cp"])].into_iter().collect();
         let charts = charts_to_render(
             &d,
             &render,

@@ -57,6 +57,62 @@ impl Rendered {
     }
 }
 
+/// The chart uuids on the tiles of each dashboard rendered this cycle (in tile order), every
+/// uuid in one buffer: about 40 bytes a tile, where a map of `Vec<String>` took about 80
+/// (a deep cycle at 100,000 assets holds some 150,000 tiles; issue #12).
+#[derive(Debug, Default)]
+pub struct Tiles<'a> {
+    text: String,
+    /// End of each chart uuid in `text`.
+    ends: Vec<u32>,
+    /// Each dashboard's range in `ends`.
+    by_dashboard: HashMap<&'a str, std::ops::Range<u32>>,
+}
+
+impl<'a> Tiles<'a> {
+    /// Records the chart uuids on `dashboard`'s tiles (replacing any recorded before).
+    pub fn insert<S: AsRef<str>>(
+        &mut self,
+        dashboard: &'a str,
+        charts: impl IntoIterator<Item = S>,
+    ) {
+        let start = self.ends.len() as u32;
+        for c in charts {
+            self.text.push_str(c.as_ref());
+            self.ends.push(self.text.len() as u32);
+        }
+        self.by_dashboard
+            .insert(dashboard, start..self.ends.len() as u32);
+    }
+
+    fn chart(&self, i: u32) -> &str {
+        let i = i as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+
+    /// The chart uuids on `dashboard`'s tiles; `None` when it was not rendered this cycle.
+    pub fn get(&self, dashboard: &str) -> Option<impl Iterator<Item = &str> + '_> {
+        let range = self.by_dashboard.get(dashboard)?.clone();
+        Some(range.map(|i| self.chart(i)))
+    }
+
+    /// Every chart uuid on the tiles of every dashboard (a chart on several, several times).
+    pub fn charts(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..self.ends.len() as u32).map(|i| self.chart(i))
+    }
+}
+
+impl<'a, 's> FromIterator<(&'a str, Vec<&'s str>)> for Tiles<'a> {
+    fn from_iter<I: IntoIterator<Item = (&'a str, Vec<&'s str>)>>(iter: I) -> Self {
+        let mut out = Tiles::default();
+        for (dashboard, charts) in iter {
+            out.insert(dashboard, charts);
+        }
+        out
+    }
+}
+
 /// Which dashboards show which charts: (chart uuid, dashboard uuid) pairs, sorted, in one
 /// buffer of 32 bytes a pair. A map of sets cost about 300 bytes a chart, 24 MB in a deep
 /// cycle at 100,000 assets (issue #12).
@@ -84,7 +140,7 @@ pub fn shown_on<'a>(
     charts: &BTreeSet<&'a str>,
     detected: &Detected<'a>,
     listings: &'a Listings,
-    tiles: &HashMap<String, Vec<String>>,
+    tiles: &Tiles<'_>,
     entries: &Known<'_>,
 ) -> ShownOn<'a> {
     let mut pairs: Vec<(&'a str, &'a str)> = Vec::new();
@@ -101,7 +157,7 @@ pub fn shown_on<'a>(
             }
         };
         match tiles.get(&d.uuid) {
-            Some(t) => t.iter().for_each(|c| add(c)),
+            Some(t) => t.for_each(&mut add),
             None => {
                 if let Some(e) = entries.get(&AssetKind::Dashboard.asset_id(&d.uuid)) {
                     e.charts.iter().for_each(|c| add(c));
@@ -235,7 +291,7 @@ pub struct DashboardInputs<'a> {
     /// The project as renderers see it.
     pub view: &'a ProjectView<'a>,
     /// Chart uuids on each dashboard's tiles.
-    pub tiles: &'a HashMap<String, Vec<String>>,
+    pub tiles: &'a Tiles<'a>,
     /// Scope, change and listing signatures.
     pub detected: &'a Detected<'a>,
     /// Explores fetched so far.
@@ -263,7 +319,11 @@ pub fn render_dashboards(
         let Some(details) = details.get(&d.uuid) else {
             continue;
         };
-        let tiles = input.tiles.get(&d.uuid).cloned().unwrap_or_default();
+        let tiles: Vec<String> = input
+            .tiles
+            .get(&d.uuid)
+            .map(|t| t.map(str::to_owned).collect())
+            .unwrap_or_default();
         if let Some(e) = tiles
             .iter()
             .filter_map(|u| chart_details.get(u))
@@ -619,8 +679,7 @@ mod tests {
         let known = Known::from_map(&entries);
         let detected = detect::detect(&listings, &view, &scopes, &rules, &known);
         // d1 was fetched this cycle: its current tiles count; d2 was not: its stored ones.
-        let tiles: HashMap<String, Vec<String>> =
-            [("d1".to_string(), vec!["c1".to_string(), "c2".to_string()])].into();
+        let tiles: Tiles = [("d1", vec!["c1", "c2"])].into_iter().collect();
         let wanted = BTreeSet::from(["c1", "c2", "inside"]);
         let on = shown_on(&wanted, &detected, &listings, &tiles, &known);
         let list = |c: &str| on.dashboards(c).collect::<Vec<_>>();

@@ -13,7 +13,7 @@ use super::fetch::{self, ExploreSet, FetchScope};
 use super::listing::Listings;
 use super::plan::{self, Action, PlanInput};
 use super::push::{self, PushScope};
-use super::rendering::{self, ChartInputs, DashboardInputs, Rendered, SpaceContents};
+use super::rendering::{self, ChartInputs, DashboardInputs, Rendered, SpaceContents, Tiles};
 use super::report::CycleReport;
 use super::scope::{Scope, SpaceScopes};
 use crate::dot::types::AssetKind;
@@ -256,19 +256,22 @@ pub fn mark_dependents(
 /// Propagate stage, second half: the details of the dashboards to render, fetched (or read
 /// from the state) slice by slice and parked in the scratch tree for their own slice later;
 /// what stays in memory is their tiles (chart uuids by dashboard uuid).
-pub async fn dashboard_tiles(
+pub async fn dashboard_tiles<'a>(
     st: &Stages<'_>,
     carry: &mut Carry,
-    dash_render: &[&DashboardSummary],
+    dash_render: &[&'a DashboardSummary],
     report: &mut CycleReport,
-) -> HashMap<String, Vec<String>> {
-    let mut tiles = HashMap::new();
+) -> Tiles<'a> {
+    let mut tiles = Tiles::default();
     for chunk in dash_render.chunks(SLICE) {
-        let set = fetch::dashboard_details(st.ctx, &st.fetch_scope(), chunk, report).await;
+        let mut set = fetch::dashboard_details(st.ctx, &st.fetch_scope(), chunk, report).await;
         st.fail(carry, set.failed, report);
-        for (uuid, d) in set.details {
-            tiles.insert(uuid.clone(), d.chart_uuids(st.slug_to_uuid()));
-            let id = AssetKind::Dashboard.asset_id(&uuid);
+        for summary in chunk {
+            let Some(d) = set.details.remove(&summary.uuid) else {
+                continue;
+            };
+            tiles.insert(&summary.uuid, d.chart_uuids(st.slug_to_uuid()));
+            let id = AssetKind::Dashboard.asset_id(&summary.uuid);
             if let Err(e) = st.ctx.store.put_scratch(&id, &d) {
                 tracing::warn!(id = %id, error = %e, "could not park dashboard details; they are fetched again for rendering");
             }
@@ -334,7 +337,7 @@ pub async fn dashboards(
     st: &Stages<'_>,
     carry: &mut Carry,
     dash_render: &[&DashboardSummary],
-    tiles: &HashMap<String, Vec<String>>,
+    tiles: &Tiles<'_>,
     sink: &mut Sink<'_>,
 ) {
     for chunk in dash_render.chunks(DASHBOARD_SLICE) {
@@ -351,7 +354,7 @@ pub async fn dashboards(
             }
         }
         for uuid in chunk.iter().filter_map(|d| tiles.get(&d.uuid)).flatten() {
-            if let Some(summary) = st.charts_listed().get(uuid.as_str())
+            if let Some(summary) = st.charts_listed().get(uuid)
                 && !charts.contains_key(uuid)
             {
                 index.insert(summary, None);
@@ -406,14 +409,13 @@ async fn tile_charts(
     st: &Stages<'_>,
     carry: &mut Carry,
     chunk: &[&DashboardSummary],
-    tiles: &HashMap<String, Vec<String>>,
+    tiles: &Tiles<'_>,
     report: &mut CycleReport,
 ) -> HashMap<String, ChartDetails> {
     let wanted: BTreeSet<&str> = chunk
         .iter()
         .filter_map(|d| tiles.get(&d.uuid))
         .flatten()
-        .map(String::as_str)
         .filter(|u| st.charts_listed().contains_key(u))
         .filter(|u| !carry.failed.contains_key(&AssetKind::Chart.asset_id(u)))
         .collect();
