@@ -95,27 +95,16 @@ pub fn snapshot(store: &Store) -> Result<StatusSnapshot, StateError> {
         recent: store.reports(10)?,
         ..Default::default()
     };
-    // One pass decoding only briefs: collecting the index whole held every entry at once
-    // (about 30 MB at 100,000 assets, after each cycle and in `status`).
-    let (mut active, mut deactivated) = (BTreeMap::new(), BTreeMap::new());
-    store.for_each_brief(|id, _, is_active, _| {
-        let Some((kind, _)) = AssetKind::split_id(id) else {
-            return;
-        };
-        let map = if is_active {
-            &mut active
-        } else {
-            &mut deactivated
-        };
-        *map.entry(kind).or_insert(0usize) += 1;
-    })?;
+    // Counted by the cycle's own pass over the index when it wrote nothing since: collecting
+    // the index whole held every entry at once (about 30 MB at 100,000 assets).
+    let counts = store.index_counts()?;
     let named = |m: BTreeMap<AssetKind, usize>| {
         m.into_iter()
             .map(|(k, n)| (k.as_str().to_owned(), n))
             .collect()
     };
-    s.active = named(active);
-    s.deactivated = named(deactivated);
+    s.active = named(counts.active);
+    s.deactivated = named(counts.deactivated);
     Ok(s)
 }
 

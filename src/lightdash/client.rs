@@ -1174,7 +1174,7 @@ pub fn decode_items<T: DeserializeOwned>(
             .and_then(|s| s.slug)
             .and_then(|s| serde_json::from_str::<String>(s.get()).ok())
             .unwrap_or_else(|| format!("#{i}"));
-        match decode_item::<T>(&item) {
+        match decode_item::<T>(item.get()) {
             Ok(v) => {
                 ok.insert(slug, v);
             }

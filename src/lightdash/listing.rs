@@ -135,21 +135,24 @@ impl<'a, T> IntoIterator for &'a Listing<T> {
 
 /// Decodes one raw item as `T`; the error names the field path (`tiles[3].properties.x:
 /// invalid type …`), or `.` for the item itself.
-pub fn decode_item<T: DeserializeOwned>(raw: &RawValue) -> Result<T, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_str(raw.get());
-    serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." || path.is_empty() {
-            inner
-        } else {
-            serde::de::Error::custom(format!("{path}: {inner}"))
-        }
+pub fn decode_item<T: DeserializeOwned>(raw: &str) -> Result<T, serde_json::Error> {
+    // Tracking the path costs on every item; it is only worth it for the error message.
+    serde_json::from_str(raw).or_else(|_| {
+        let mut de = serde_json::Deserializer::from_str(raw);
+        serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." || path.is_empty() {
+                inner
+            } else {
+                serde::de::Error::custom(format!("{path}: {inner}"))
+            }
+        })
     })
 }
 
 /// The uuid of an item that did not decode, if its `uuid` (or `projectUuid`) is a string.
-pub fn raw_uuid(raw: &RawValue) -> Option<String> {
+pub fn raw_uuid(raw: &str) -> Option<String> {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Ids {
@@ -158,7 +161,7 @@ pub fn raw_uuid(raw: &RawValue) -> Option<String> {
         #[serde(default)]
         project_uuid: Option<Box<RawValue>>,
     }
-    let ids: Ids = serde_json::from_str(raw.get()).ok()?;
+    let ids: Ids = serde_json::from_str(raw).ok()?;
     // Items of every listing but projects carry their project's uuid too: `projectUuid` is
     // the item's own only where there is no `uuid`.
     let id = ids.uuid.or(ids.project_uuid)?;
@@ -171,7 +174,7 @@ pub fn raw_uuid(raw: &RawValue) -> Option<String> {
 pub fn decode_listing<T: ListingItem>(route: &str, raw: Vec<Box<RawValue>>) -> Listing<T> {
     let mut builder = ListingBuilder::new(route);
     for item in raw {
-        builder.push(&item);
+        builder.push(item.get());
     }
     builder.finish()
 }
@@ -209,7 +212,7 @@ impl<T: ListingItem> ListingBuilder<T> {
     }
 
     /// Decodes the next item of the listing; the caller may drop `raw` right after.
-    pub fn push(&mut self, raw: &RawValue) {
+    pub fn push(&mut self, raw: &str) {
         let index = self.next_index;
         self.next_index += 1;
         match super::types::intern_users(&mut self.users, || decode_item::<T>(raw)) {
