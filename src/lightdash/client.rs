@@ -515,9 +515,11 @@ impl LightdashClient {
             Err(_) => Err(serde::de::Error::custom("the decoding task was cancelled")),
         };
         Ok(match decoded {
-            Err(e) if !is_json && (e.is_syntax() || e.is_eof()) => Err(LightdashError::Html {
-                route: path.to_owned(),
-            }),
+            Err(e) if !is_json && (stream::is_syntax(&e) || e.is_eof()) => {
+                Err(LightdashError::Html {
+                    route: path.to_owned(),
+                })
+            }
             Err(e) => Err(LightdashError::Decode {
                 route: path.to_owned(),
                 // serde quotes the text it chokes on: scrubbed like any echo of the server.

@@ -130,6 +130,17 @@ pub fn decode_list_envelope<R: Read>(
     Ok(out)
 }
 
+/// How the scanner's syntax errors begin: serde cannot make an error of its syntax category
+/// with our message, so [`is_syntax`] recognises them by it.
+const SYNTAX: &str = "JSON syntax error: unexpected";
+
+/// Whether a [`decode_list_envelope`] error means the body is not JSON (serde's syntax
+/// errors and the scanner's), as opposed to JSON of another shape: the client tells an HTML
+/// page from a broken listing by it.
+pub fn is_syntax(e: &serde_json::Error) -> bool {
+    e.is_syntax() || (!e.is_io() && e.to_string().starts_with(SYNTAX))
+}
+
 /// How `results` that is not a list is reported (the text of a string is the server's and
 /// is never echoed).
 fn describe_results(value: &Value) -> String {
@@ -325,11 +336,12 @@ impl<R: Read> Scanner<R> {
         }
     }
 
-    /// A syntax error at `pos`, naming the byte and where it stands in the body.
+    /// A syntax error at `pos`, naming the byte and where it stands in the body (see
+    /// [`is_syntax`]).
     fn syntax(&self) -> serde_json::Error {
         let found = self.buf.get(self.pos).copied().unwrap_or(b' ');
         de::Error::custom(format!(
-            "unexpected `{}` at byte {} of the body",
+            "{SYNTAX} `{}` at byte {} of the body",
             [found].escape_ascii(),
             self.dropped + self.pos
         ))
@@ -494,8 +506,13 @@ mod tests {
         assert!(serde_json::from_str::<Value>(&items[0]).is_err());
         let e = items_of(r#"{"status":"ok","results":[1 2]}"#).unwrap_err();
         assert!(e.to_string().contains("unexpected `2` at byte 28"), "{e}");
+        assert!(is_syntax(&e));
         let e = items_of(r#"{"status":"ok"} x"#).unwrap_err();
         assert!(e.to_string().contains("unexpected `x` at byte 16"), "{e}");
+        assert!(is_syntax(&e));
+        // JSON of another shape is not a syntax error.
+        let e = items_of(r#"[{"status":"ok"}]"#).unwrap_err();
+        assert!(!is_syntax(&e), "{e}");
         let e = items_of(r#"{"status" "ok"}"#).unwrap_err();
         assert!(e.to_string().contains("at byte 10"), "{e}");
     }

@@ -2,10 +2,12 @@
 //!
 //! sled keeps every page a cycle reads in memory (its cache evicts lazily: in 0.34 a shard
 //! processes accesses only in batches of 64, so a pass over an index of a few thousand pages
-//! evicts nothing), and every cycle reads the whole index. So what an entry costs on disk is
-//! what it costs in a cycle's memory: about 1.4 times the index's logical size. As JSON an
-//! entry took 385 bytes (a chart) to 620 (a dashboard with six tiles); in this encoding it
-//! takes about 110 and 210 (issue #12).
+//! evicts nothing), and every cycle reads the whole index once, decoding only a brief of
+//! each entry ([`decode_brief`]); the store then lets those pages go
+//! (`Store::release_cache`). Until it does, what an entry costs on disk is what it costs in
+//! memory: about 1.4 times the index's logical size. As JSON an entry took 385 bytes (a
+//! chart) to 620 (a dashboard with six tiles); in this encoding it takes about 110 and 210
+//! (issue #12).
 //!
 //! The encoding: one format byte ([`FORMAT`]), then [postcard](https://docs.rs/postcard) of
 //! [`Wire`]: uuids as their 16 bytes, BLAKE3 digests as their 16 bytes, the asset's own uuid
@@ -177,10 +179,33 @@ enum DigestRef<'a> {
     Text(&'a str),
 }
 
-/// The leading fields of [`Wire`], borrowed: what a pass over the whole index reads.
+/// A list of [`Id`]s read past without keeping them (a dashboard's tiles, in a brief).
+struct SkipIds;
+
+impl<'de> Deserialize<'de> for SkipIds {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Each;
+        impl<'de> serde::de::Visitor<'de> for Each {
+            type Value = SkipIds;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of ids")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<SkipIds, A::Error> {
+                while seq.next_element::<IdRef<'de>>()?.is_some() {}
+                Ok(SkipIds)
+            }
+        }
+        d.deserialize_seq(Each)
+    }
+}
+
+/// [`Wire`], borrowed, keeping only what a pass over the whole index needs. Every field is
+/// read, so an entry [`decode`] rejects is rejected here too.
 #[derive(Deserialize)]
 struct WireBrief<'a> {
-    #[allow(dead_code)]
     kind: u8,
     #[serde(borrow)]
     project: IdRef<'a>,
@@ -198,19 +223,24 @@ struct WireBrief<'a> {
     #[serde(borrow)]
     #[allow(dead_code)]
     space: Option<IdRef<'a>>,
-    #[serde(borrow)]
     #[allow(dead_code)]
-    charts: Vec<IdRef<'a>>,
+    charts: SkipIds,
     flags: u8,
     #[allow(dead_code)]
     pushed_at: i64,
     views: Option<u64>,
+    #[allow(dead_code)]
+    views_pushed_at: i64,
+    #[serde(borrow)]
+    #[allow(dead_code)]
+    shows: Option<DigestRef<'a>>,
 }
 
 /// Calls `f(project, active, brief)` with what change detection needs of the entry stored as
 /// `bytes` for Dot id `id`, and returns its result. In this encoding nothing is allocated
-/// (the project uuid is spelled out on the stack): a cycle reads every entry this way
-/// (issue #12). JSON of older states is decoded whole. Errors as [`decode`].
+/// (the project uuid is spelled out on the stack, tiles are read past): a cycle reads every
+/// entry this way (issue #12). JSON of older states is decoded whole. Errors as [`decode`]:
+/// an entry one rejects, the other rejects.
 pub fn decode_brief<R>(
     id: &str,
     bytes: &[u8],
@@ -220,7 +250,13 @@ pub fn decode_brief<R>(
         let e = decode(id, bytes)?;
         return Ok(f(&e.project, e.active, Brief::of(&e)));
     };
-    let (w, _): (WireBrief<'_>, _) = postcard::take_from_bytes(rest).map_err(|e| e.to_string())?;
+    let w: WireBrief<'_> = postcard::from_bytes(rest).map_err(|e| e.to_string())?;
+    if usize::from(w.kind) >= AssetKind::ALL.len() {
+        return Err(format!("unknown asset kind {}", w.kind));
+    }
+    if w.uuid.is_none() && AssetKind::split_id(id).is_none() {
+        return Err("the entry leaves out its uuid but its key is not a Dot id".into());
+    }
     let signature = match w.signature {
         DigestRef::Bytes(b) => Some(Signature::from_bytes(b)),
         DigestRef::Text(t) => Signature::from_hex(t),
@@ -345,13 +381,19 @@ mod tests {
         let (project, _, brief) = brief_of(&id, &encode(&id, &entry)).unwrap();
         assert_eq!(project, "PROJECT-Upper");
         assert_eq!(brief.signature(), None);
-        for cut in 1..encode(&id, &entry).len() {
-            let bytes = encode(&id, &entry);
-            if let Ok(got) = brief_of(&id, &bytes[..cut]) {
-                // A brief stops before the last fields; it never reads them wrong.
-                assert_eq!(got.2, brief, "cut at {cut}");
-            }
+        let bytes = encode(&id, &entry);
+        for cut in 1..bytes.len() {
+            assert_eq!(
+                brief_of(&id, &bytes[..cut]).is_err(),
+                decode(&id, &bytes[..cut]).is_err(),
+                "cut at {cut}"
+            );
         }
+        // An entry of an unknown kind is skipped by both, never counted as active.
+        let mut other_kind = bytes.clone();
+        other_kind[1] = 9;
+        assert!(decode(&id, &other_kind).is_err());
+        assert!(brief_of(&id, &other_kind).is_err());
     }
 
     #[test]

@@ -595,7 +595,9 @@ impl Store {
     /// but when it next opens it reads the newest `snap.*` file, unfinished ones included:
     /// one left empty by a full disk made the state look corrupt, and it was moved aside and
     /// rebuilt (found by `a_daemon_started_on_a_full_disk_waits_for_space`). Called only after
-    /// an open failed, so no process holds the database.
+    /// an open failed, so no process holds the database (another process opening the same
+    /// state in that instant could lose the snapshot it is writing; it would fail to open
+    /// and be retried, never corrupt anything).
     fn drop_unfinished_snapshots(db_path: &Path) -> bool {
         let Ok(dir) = std::fs::read_dir(db_path) else {
             return false;
@@ -991,7 +993,7 @@ impl Store {
     pub fn for_each_brief(
         &self,
         mut f: impl FnMut(&str, &str, bool, super::known::Brief),
-    ) -> Result<(), StateError> {
+    ) -> Result<IndexCounts, StateError> {
         use std::sync::atomic::Ordering;
         let t = self.trees()?;
         let writes = self.writes.load(Ordering::SeqCst);
@@ -1021,9 +1023,9 @@ impl Store {
         }
         // Kept only when nothing was written meanwhile.
         if self.writes.load(Ordering::SeqCst) == writes {
-            *lock(&self.counted) = Some((writes, counts));
+            *lock(&self.counted) = Some((writes, counts.clone()));
         }
-        Ok(())
+        Ok(counts)
     }
 
     /// Entries by kind, active and deactivated. Taken from the last pass over the index
@@ -1038,11 +1040,7 @@ impl Store {
         {
             return Ok(counts.clone());
         }
-        self.for_each_brief(|_, _, _, _| {})?;
-        Ok(lock(&self.counted)
-            .as_ref()
-            .map(|(_, c)| c.clone())
-            .unwrap_or_default())
+        self.for_each_brief(|_, _, _, _| {})
     }
 
     /// Every entry write goes through here first: counts taken before no longer hold.
@@ -1117,7 +1115,10 @@ impl Store {
             .map_err(|e| match e {
                 sled::transaction::TransactionError::Storage(e) => self.track(e),
                 e => StateError::Transaction(format!("{e:?}")),
-            })
+            })?;
+        // Before and after: a pass that started in between counts neither way as current.
+        self.wrote();
+        Ok(())
     }
 
     /// Updates only the index entry (view-count pushes keep the body's details).
@@ -1130,6 +1131,7 @@ impl Store {
             .index
             .insert(id.as_bytes(), entry)
             .map_err(|e| self.track(e))?;
+        self.wrote();
         Ok(())
     }
 

@@ -128,8 +128,12 @@ async fn run_projects(
     sink.report.projects = projects.len();
     let mut active = active_by_project(ctx)?;
     // That pass read every page of the index; nothing later in the cycle reads most of them.
-    if let Err(e) = ctx.store.release_cache() {
-        return Err(format!("reopening the state failed: {e}"));
+    // Reopening blocks (a flush, and a wait for sled's lock): off the async threads.
+    let store = ctx.store.clone();
+    match tokio::task::spawn_blocking(move || store.release_cache()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(format!("reopening the state failed: {e}")),
+        Err(e) => return Err(format!("reopening the state failed: {e}")),
     }
     crate::stats::release_free_memory();
     debug_rss("", "state index read");
