@@ -135,7 +135,6 @@ async fn run_projects(
         Ok(Err(e)) => return Err(format!("reopening the state failed: {e}")),
         Err(e) => return Err(format!("reopening the state failed: {e}")),
     }
-    crate::stats::release_free_memory();
     debug_rss("", "state index read");
     // No project at all while the state knows live assets is a permission or proxy glitch far
     // more often than a real deletion of everything: fail the cycle (nothing is deactivated
