@@ -128,13 +128,8 @@ async fn run_projects(
     sink.report.projects = projects.len();
     let mut active = active_by_project(ctx)?;
     // That pass read every page of the index; nothing later in the cycle reads most of them.
-    // Reopening blocks (a flush, and a wait for sled's lock): off the async threads.
-    let store = ctx.store.clone();
-    match tokio::task::spawn_blocking(move || store.release_cache()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(format!("reopening the state failed: {e}")),
-        Err(e) => return Err(format!("reopening the state failed: {e}")),
-    }
+    release_cache(ctx).await?;
+    let writes = ctx.store.writes();
     debug_rss("", "state index read");
     // No project at all while the state knows live assets is a permission or proxy glitch far
     // more often than a real deletion of everything: fail the cycle (nothing is deactivated
@@ -163,7 +158,25 @@ async fn run_projects(
             deactivate_if_deleted(ctx, opts, &uuid, &Known::new(ids, &lookup), sink).await;
         }
     }
+    // Leaves sled a fresh snapshot for the next start, and lets go of what the writes kept.
+    if ctx.store.writes() != writes
+        && let Err(e) = release_cache(ctx).await
+    {
+        // The cycle's work is committed; the next cycle reopens the state first.
+        tracing::warn!(error = %e, "could not reopen the state after the cycle");
+    }
     Ok(())
+}
+
+/// [`crate::state::Store::release_cache`], off the async threads (it flushes, and may wait
+/// for sled's lock).
+async fn release_cache(ctx: &SyncContext) -> Result<(), String> {
+    let store = ctx.store.clone();
+    match tokio::task::spawn_blocking(move || store.release_cache()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("reopening the state failed: {e}")),
+        Err(e) => Err(format!("reopening the state failed: {e}")),
+    }
 }
 
 /// A project the state knows live assets of is no longer listed. Its assets are deactivated
