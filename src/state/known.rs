@@ -3,7 +3,7 @@
 //!
 //! A cycle never holds the whole index (issue #12): it keeps only the Dot ids of the project's
 //! assets that are active in Dot, each with the [`Brief`] change detection needs ([`ActiveIds`],
-//! about 88 bytes each in two buffers), which is all the passes over the state need
+//! about 85 bytes each in three buffers), which is all the passes over the state need
 //! (deactivations, the empty-listing fail-safe, held assets, detect), and reads any other entry
 //! one at a time, when a stage asks for it. At 50,000 assets the whole index held as a map cost
 //! about 25 MB; the ids and briefs cost under 5 MB.
@@ -96,7 +96,7 @@ impl Brief {
     }
 }
 
-/// Dot ids, sorted, in one buffer, each with its [`Brief`]: about 88 bytes an id.
+/// Dot ids, sorted, in one buffer, each with its [`Brief`]: about 85 bytes an id.
 #[derive(Debug, Default)]
 pub struct ActiveIds {
     text: String,
