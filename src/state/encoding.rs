@@ -204,35 +204,29 @@ impl<'de> Deserialize<'de> for SkipIds {
 
 /// [`Wire`], borrowed, keeping only what a pass over the whole index needs. Every field is
 /// read, so an entry [`decode`] rejects is rejected here too.
+// Fields a brief does not use are still read, in order: postcard is positional.
+#[allow(dead_code)]
 #[derive(Deserialize)]
 struct WireBrief<'a> {
     kind: u8,
     #[serde(borrow)]
     project: IdRef<'a>,
     #[serde(borrow)]
-    #[allow(dead_code)]
     uuid: Option<&'a str>,
     #[serde(borrow)]
-    #[allow(dead_code)]
     fingerprint: DigestRef<'a>,
     #[serde(borrow)]
     signature: DigestRef<'a>,
     #[serde(borrow)]
-    #[allow(dead_code)]
     updated_at: Option<&'a str>,
     #[serde(borrow)]
-    #[allow(dead_code)]
     space: Option<IdRef<'a>>,
-    #[allow(dead_code)]
     charts: SkipIds,
     flags: u8,
-    #[allow(dead_code)]
     pushed_at: i64,
     views: Option<u64>,
-    #[allow(dead_code)]
     views_pushed_at: i64,
     #[serde(borrow)]
-    #[allow(dead_code)]
     shows: Option<DigestRef<'a>>,
 }
 
